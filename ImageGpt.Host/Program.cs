@@ -1,0 +1,41 @@
+using ImageGpt.Nn;
+
+namespace ImageGpt.Host;
+
+public static class Program
+{
+    private const string Usage = """
+        usage: imagegpt <command> [options]
+
+        commands:
+          help      this text
+        """;
+
+    public static int Main(string[] argv)
+    {
+        if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h")
+        {
+            Console.WriteLine(Usage);
+            return argv.Length == 0 ? 2 : 0;
+        }
+        string command = argv[0];
+        string[] rest = argv[1..];
+        try
+        {
+            return command switch
+            {
+                _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
+            };
+        }
+        catch (UserError e)
+        {
+            Console.Error.WriteLine($"imagegpt {command}: error: {e.Message}");
+            return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine($"imagegpt {command}: cancelled");
+            return 130;
+        }
+    }
+}
