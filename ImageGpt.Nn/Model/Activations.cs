@@ -45,7 +45,11 @@ public sealed class Activations
     public Region ClfLosses { get; }    // (B)
     public Region Scratch { get; }      // (B,NH,T,T) attention backward working memory (gradient slab only)
 
-    public Activations(GptConfig cfg, int batch, bool withScratch)
+    /// <param name="gradients">
+    /// Layout for the gradients of the activations: attention backward needs one (B,NH,T,T) scratch
+    /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated.
+    /// </param>
+    public Activations(GptConfig cfg, int batch, bool gradients)
     {
         if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch));
         B = batch;
@@ -65,7 +69,7 @@ public sealed class Activations
         Encoded = Take(BT * C);
         Ln1 = PerLayer(BT * C); Ln1Rstd = PerLayer(BT);
         Q = PerLayer(BT * C); K = PerLayer(BT * C); V = PerLayer(BT * C);
-        Att = PerLayer(att); AttY = PerLayer(BT * C); AttProj = PerLayer(BT * C); Res2 = PerLayer(BT * C);
+        Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(BT * C); Res2 = PerLayer(BT * C);
         Ln2 = PerLayer(BT * C); Ln2Rstd = PerLayer(BT);
         Fch = PerLayer(BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(BT * C); Res3 = PerLayer(BT * C);
         LnF = Take(BT * C); LnFRstd = Take(BT);
@@ -73,7 +77,7 @@ public sealed class Activations
         Losses = Take(BT); LossWeights = Take(BT);
         Pooled = Take(batch * C);
         ClfLogits = Take((long)batch * cfg.Classes); ClfProbs = Take((long)batch * cfg.Classes); ClfLosses = Take(batch);
-        Scratch = Take(withScratch ? att : 0);
+        Scratch = Take(gradients ? att : 0);
         Data = new float[offset];
     }
 

@@ -61,7 +61,7 @@ public sealed class Gpt
         (_wte, _wpe, _sos, _lnf, _head) = (p.Slot("wte"), p.Slot("wpe"), p.Slot("sos"), p.Slot("ln_f.g"), p.Slot("head"));
         _clf = _K > 0 ? p.Slot("clf") : null;
         _blocks = Enumerable.Range(0, config.Layers).Select(l => BlockSlots.Of(p, l)).ToArray();
-        _acts = new Activations(config, batchCapacity, withScratch: false);
+        _acts = new Activations(config, batchCapacity, gradients: false);
         _tokens = new int[batchCapacity * _T];
         _mask = new byte[batchCapacity * _T];
         _labels = new int[batchCapacity];
@@ -133,11 +133,27 @@ public sealed class Gpt
     /// </summary>
     public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels = default, ReadOnlySpan<byte> mask = default)
     {
-        int B = CheckInputs(tokens, labels, mask);
-        Batch = B;
-        int BT = B * _T, C = _C, N = BT * C;
-        bool shifted = Config.Causal;
+        CheckLength(tokens.Length);
         tokens.CopyTo(_tokens);
+        return ForwardCopied(tokens.Length / _T, labels, mask);
+    }
+
+    /// <summary>As the int overload, for batches stored as ushort palette indices (no conversion buffer needed).</summary>
+    public float Forward(ReadOnlySpan<ushort> tokens, ReadOnlySpan<int> labels = default, ReadOnlySpan<byte> mask = default)
+    {
+        CheckLength(tokens.Length);
+        for (int i = 0; i < tokens.Length; i++) _tokens[i] = tokens[i];
+        return ForwardCopied(tokens.Length / _T, labels, mask);
+    }
+
+    private float ForwardCopied(int B, ReadOnlySpan<int> labels, ReadOnlySpan<byte> mask)
+    {
+        int BT = B * _T, C = _C, N = BT * C;
+        ReadOnlySpan<int> tokens = _tokens.AsSpan(0, BT);
+        _forwardDone = false; // the token buffer now holds this call's input: no Backward of the previous pass
+        CheckInputs(tokens, labels, mask);
+        Batch = B;
+        bool shifted = Config.Causal;
         _hasMask = !mask.IsEmpty;
         if (_hasMask) mask.CopyTo(_mask);
         _hasLabels = !labels.IsEmpty;
@@ -198,10 +214,14 @@ public sealed class Gpt
         return sum;
     }
 
-    private int CheckInputs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels, ReadOnlySpan<byte> mask)
+    private void CheckLength(int length)
     {
-        if (tokens.Length == 0 || tokens.Length % _T != 0 || tokens.Length / _T > BatchCapacity)
-            throw new ArgumentException($"tokens length {tokens.Length} is not B*T with T={_T}, 1 <= B <= {BatchCapacity}", nameof(tokens));
+        if (length == 0 || length % _T != 0 || length / _T > BatchCapacity)
+            throw new ArgumentException($"tokens length {length} is not B*T with T={_T}, 1 <= B <= {BatchCapacity}", "tokens");
+    }
+
+    private void CheckInputs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels, ReadOnlySpan<byte> mask)
+    {
         int B = tokens.Length / _T;
         foreach (int x in tokens)
             if ((uint)x >= (uint)_V) throw new ArgumentOutOfRangeException(nameof(tokens), $"token {x} outside [0,{_V})");
@@ -214,7 +234,6 @@ public sealed class Gpt
             foreach (int y in labels)
                 if ((uint)y >= (uint)_K) throw new ArgumentOutOfRangeException(nameof(labels), $"label {y} outside [0,{_K})");
         }
-        return B;
     }
 
     // ---- backward: the same path in reverse ----
@@ -250,7 +269,7 @@ public sealed class Gpt
     public void Backward()
     {
         if (!_forwardDone) throw new InvalidOperationException("Backward needs a Forward first");
-        var d = _dacts ??= new Activations(Config, BatchCapacity, withScratch: true);
+        var d = _dacts ??= new Activations(Config, BatchCapacity, gradients: true);
         d.Clear();
         var a = _acts;
         int B = Batch, BT = B * _T, C = _C, N = BT * C;
@@ -280,6 +299,17 @@ public sealed class Gpt
     public void ProbeFeatures(ReadOnlySpan<int> tokens, Span<float> features, ReadOnlySpan<byte> mask = default)
     {
         Forward(tokens, default, mask);
+        PoolFeatures(features);
+    }
+
+    public void ProbeFeatures(ReadOnlySpan<ushort> tokens, Span<float> features, ReadOnlySpan<byte> mask = default)
+    {
+        Forward(tokens, default, mask);
+        PoolFeatures(features);
+    }
+
+    private void PoolFeatures(Span<float> features)
+    {
         int B = Batch, BC = B * _C, N = B * _T * _C;
         if (features.Length != (Config.Layers + 1) * BC)
             throw new ArgumentException($"features must hold (L+1)*B*C = {(Config.Layers + 1) * BC} floats", nameof(features));
