@@ -113,7 +113,8 @@ def train_steps(model, tokens, mask, labels, cfg, use_torch_adam):
         fill_missing_grads(model)
         by_hand = math.sqrt(sum(float((p.grad ** 2).sum()) for _, p in params))
         total = float(torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg["clip"]))
-        assert abs(total - by_hand) <= 1e-12 * by_hand, (total, by_hand)
+        tol = 1e-12 if params[0][1].dtype == torch.float64 else 1e-5
+        assert abs(total - by_hand) <= tol * by_hand, (total, by_hand)
         lr = lr_at(step, cfg["lr"], cfg["warmup"], cfg["total_steps"])
         if use_torch_adam:
             for group in opt.param_groups:
@@ -180,6 +181,7 @@ def make_fixture(name, objective, finetune, seed, clip):
     tensors.append(("step_loss", torch.tensor(losses, dtype=torch.float64)))
     tensors += [("final." + n, p) for n, p in final]
 
+    gaps = float32_gaps(cfg, objective, finetune, seed, dict(tensors))
     config = dict(layers=cfg["layers"], width=cfg["width"], heads=cfg["heads"], vocab=cfg["vocab"],
                   side=cfg["side"], classes=cfg["classes"], batch=cfg["batch"], objective=objective,
                   classifier=finetune, lr=cfg["lr"], warmup=cfg["warmup"],
@@ -190,7 +192,27 @@ def make_fixture(name, objective, finetune, seed, clip):
                   step_grad_norm=norms, reference_dtype="float64 rounded to float32",
                   torch_version=torch.__version__, generator="tools/make_fixtures.py",
                   format_version=1)
-    return config, tensors, adam_diff
+    return config, tensors, adam_diff, gaps
+
+
+def float32_gaps(cfg, objective, finetune, seed, ref):
+    """How far PyTorch itself lands from the float64 reference when it runs in float32 from the
+    same stored weights: a guide for the C# tolerances (printed, not stored)."""
+    model, tokens, labels, mask = build(cfg, objective, finetune, seed)
+    model.float()
+    lab = labels if finetune else None
+    out = model(tokens, mask, lab)
+    out["loss"].backward()
+    fill_missing_grads(model)
+
+    def gap(a, name):
+        return float((a.detach().double() - ref[name]).abs().max())
+
+    gaps = {"logits": gap(out["logits"], "logits"), "loss": gap(out["loss"].reshape(1), "loss"),
+            "grad": max(gap(p.grad, "grad." + n) for n, p in model.spec_parameters())}
+    train_steps(model, tokens, mask, lab, cfg, use_torch_adam=True)
+    gaps["final"] = max(gap(p, "final." + n) for n, p in model.spec_parameters())
+    return gaps
 
 
 def write_fixture(path, config, tensors):
@@ -276,7 +298,7 @@ def main():
         print("self-check:")
         self_check()
     for name, objective, finetune, seed, clip in FIXTURES:
-        config, tensors, adam_diff = make_fixture(name, objective, finetune, seed, clip)
+        config, tensors, adam_diff, gaps = make_fixture(name, objective, finetune, seed, clip)
         path = os.path.join(args.out, name + ".bin")
         digest = write_fixture(path, config, tensors)
         loss = float(dict(tensors)["loss"][0])
@@ -287,6 +309,8 @@ def main():
         print(f"  step losses [{steps}]")
         print(f"  grad norms before clip [{norms}] (clip {config['clip']}: active when > clip)")
         print(f"  hand Adam vs torch.optim.Adam max param diff {adam_diff:.2e}")
+        print("  torch float32 vs this float64 reference, max abs diff: "
+              + ", ".join(f"{k} {v:.1e}" for k, v in gaps.items()))
 
 
 if __name__ == "__main__":
