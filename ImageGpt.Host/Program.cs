@@ -9,6 +9,7 @@ public static class Program
 
         commands:
           help      this text
+          bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
         """;
 
     public static int Main(string[] argv)
@@ -24,6 +25,7 @@ public static class Program
         {
             return command switch
             {
+                "bench" => Commands.BenchCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
