@@ -41,6 +41,7 @@ public static class CrossEntropy
 
     public static void ForwardNaive(Span<float> losses, Span<float> probs, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int N, int V)
     {
+        // logits (N,V), targets (N), probs (N,V), losses (N)
         for (int n = 0; n < N; n++)
         {
             float max = float.NegativeInfinity;
@@ -58,6 +59,8 @@ public static class CrossEntropy
 
     public static void BackwardNaive(Span<float> dlogits, ReadOnlySpan<float> probs, ReadOnlySpan<int> targets, ReadOnlySpan<float> weights, int N, int V)
     {
+        // probs (N,V), targets (N), weights (N); dlogits (N,V) accumulates
+        // forward: loss = Σ_n w[n] · (log Σ_v exp x[n,v] − x[n,target])
         for (int n = 0; n < N; n++)
         for (int v = 0; v < V; v++)
             dlogits[n * V + v] += weights[n] * (probs[n * V + v] - (v == targets[n] ? 1f : 0f));

@@ -44,12 +44,14 @@ public static class Gelu2
 
     public static void ForwardNaive(Span<float> @out, ReadOnlySpan<float> inp, int N)
     {
+        // inp (N), out (N)
         for (int i = 0; i < N; i++)
             @out[i] = inp[i] / (1f + MathF.Exp(-K * inp[i]));
     }
 
     public static void BackwardNaive(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout, int N)
     {
+        // inp (N), dout (N); dinp (N) accumulates
         // forward: y = x * sigmoid(K x)
         for (int i = 0; i < N; i++)
         {

@@ -20,6 +20,7 @@ public static class MeanPool
 
     public static void Backward(Span<float> dinp, ReadOnlySpan<float> dout, int B, int T, int C)
     {
+        // dout (B,C); dinp (B,T,C) accumulates
         // forward: out[b] = Σ_t inp[b,t] / T
         for (int b = 0; b < B; b++)
         {
@@ -34,6 +35,7 @@ public static class MeanPool
 
     public static void ForwardNaive(Span<float> @out, ReadOnlySpan<float> inp, int B, int T, int C)
     {
+        // inp (B,T,C), out (B,C)
         for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++)
         {
@@ -45,6 +47,8 @@ public static class MeanPool
 
     public static void BackwardNaive(Span<float> dinp, ReadOnlySpan<float> dout, int B, int T, int C)
     {
+        // dout (B,C); dinp (B,T,C) accumulates
+        // forward: out[b] = Σ_t inp[b,t] / T
         for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
         for (int c = 0; c < C; c++)

@@ -59,6 +59,7 @@ public static class RmsNorm
     public static void BackwardNaive(Span<float> dinp, Span<float> dgain, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> gain, ReadOnlySpan<float> rstd, int BT, int C)
     {
+        // dout (BT,C), inp (BT,C), gain (C), rstd (BT); dinp (BT,C) and dgain (C) accumulate
         // forward: y[i] = x[i] * r * g[i]
         for (int bt = 0; bt < BT; bt++)
         {

@@ -53,7 +53,7 @@ public sealed class Gpt
         Config = config;
         BatchCapacity = batchCapacity;
         Parameters = parameters ?? new ParameterSlab(config);
-        if (parameters is not null && parameters.Length != new ParameterSlab(config).Length)
+        if (parameters is not null && (parameters.Length != config.ParameterCount || parameters.Config.Seq != config.Seq || parameters.Config.Width != config.Width))
             throw new ArgumentException("parameter slab does not match the config", nameof(parameters));
         Gradients = Parameters.ZerosLike();
         (_C, _T, _V, _K, _NH) = (config.Width, config.Seq, config.Vocab, config.Classes, config.Heads);
