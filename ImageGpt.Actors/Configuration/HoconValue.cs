@@ -150,7 +150,19 @@ public sealed class HoconObject : HoconValue
 {
     private readonly OrderedDictionary<string, HoconValue> _fields;
 
-    internal HoconObject(OrderedDictionary<string, HoconValue> fields, HoconOrigin origin) : base(origin) => _fields = fields;
+    internal HoconObject(OrderedDictionary<string, HoconValue> fields, HoconOrigin origin, bool ignoresFallbacks = false) : base(origin)
+    {
+        _fields = fields;
+        IgnoresFallbacks = ignoresFallbacks;
+    }
+
+    /// <summary>
+    /// Set when this object replaced a non-object: the spec merges in pairs, so the non-object it replaced
+    /// hides every older value and a later fallback must not merge into this object.
+    /// </summary>
+    internal bool IgnoresFallbacks { get; }
+
+    internal IReadOnlyDictionary<string, HoconValue> Fields => _fields;
 
     public IEnumerable<string> Keys => _fields.Keys;
 
@@ -211,6 +223,8 @@ internal static class HoconMerging
             return new HoconMerge([.. StackOf(older), .. nm.Stack]);
         if (newer is HoconSubstitution or HoconConcat || (newer is HoconObject && IsUnresolved(older)))
             return new HoconMerge([.. StackOf(older), newer]);
+        if (newer is HoconObject o && !o.IgnoresFallbacks)
+            return new HoconObject(new OrderedDictionary<string, HoconValue>(o.Fields, StringComparer.Ordinal), o.Origin, ignoresFallbacks: true);
         // A resolved non-object hides everything below it, so substitutions there are never evaluated.
         return newer;
     }
@@ -219,11 +233,12 @@ internal static class HoconMerging
 
     public static HoconObject MergeObjects(HoconObject older, HoconObject newer)
     {
+        if (newer.IgnoresFallbacks) return newer;
         var fields = new OrderedDictionary<string, HoconValue>(StringComparer.Ordinal);
         foreach (string k in older.Keys) fields[k] = older[k];
         foreach (string k in newer.Keys)
             fields[k] = fields.TryGetValue(k, out HoconValue? old) ? Merge(old, newer[k]) : Merge(null, newer[k]);
-        return new HoconObject(fields, newer.Origin);
+        return new HoconObject(fields, newer.Origin, older.IgnoresFallbacks);
     }
 }
 
