@@ -9,6 +9,7 @@ public static class Program
 
         commands:
           help      this text
+          config    print the effective configuration as JSON: --config FILE [--set path=value ...]
         """;
 
     public static int Main(string[] argv)
@@ -24,6 +25,7 @@ public static class Program
         {
             return command switch
             {
+                "config" => ConfigCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
