@@ -126,7 +126,7 @@ public sealed class Config
     public IReadOnlyList<string> GetStringList(string path)
     {
         HoconValue v = Find(path, "a list of strings");
-        if (v is not HoconArray a) throw WrongType(path, v, "a list of strings");
+        HoconArray a = v as HoconArray ?? (v is HoconObject o ? NumericallyIndexed.ToArray(o) : null) ?? throw WrongType(path, v, "a list of strings");
         var list = new List<string>(a.Items.Count);
         for (int i = 0; i < a.Items.Count; i++)
         {

@@ -339,6 +339,10 @@ internal static class Concatenation
         if (list.Any(p => p is HoconObject or HoconArray))
         {
             var solid = list.Where(p => p is not HoconScalar { IsWhitespace: true }).ToList();
+            // Where a list is expected, an object with numeric keys counts as a list (spec: numerically-indexed objects).
+            if (solid.Any(p => p is HoconArray))
+                for (int i = 0; i < solid.Count; i++)
+                    if (solid[i] is HoconObject o && NumericallyIndexed.ToArray(o) is { } asArray) solid[i] = asArray;
             HoconValue first = solid[0];
             foreach (HoconValue p in solid)
                 if (p.GetType() != first.GetType())
@@ -353,5 +357,20 @@ internal static class Concatenation
         var sb = new StringBuilder();
         foreach (HoconValue p in list) sb.Append(((HoconScalar)p).Text);
         return new HoconScalar(HoconScalarKind.String, sb.ToString(), origin);
+    }
+}
+
+/// <summary>The spec's conversion of objects such as <c>{ "0" : a, "1" : b }</c> to lists, done only where a list is expected.</summary>
+internal static class NumericallyIndexed
+{
+    /// <summary>The values under non-negative integer keys, in key order; null when there are none.</summary>
+    public static HoconArray? ToArray(HoconObject o)
+    {
+        var indexed = new List<(long Index, HoconValue Value)>();
+        foreach (string k in o.Keys)
+            if (k.Length > 0 && k.All(char.IsAsciiDigit) && long.TryParse(k, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long index))
+                indexed.Add((index, o[k]));
+        if (indexed.Count == 0) return null;
+        return new HoconArray(indexed.OrderBy(e => e.Index).Select(e => e.Value).ToList(), o.Origin);
     }
 }

@@ -137,7 +137,8 @@ internal sealed class HoconResolver(HoconObject root, Func<string, string?> envi
             {
                 string name = string.Join('.', s.Path);
                 string? env = environment(name);
-                if (!string.IsNullOrEmpty(env)) v = new HoconScalar(HoconScalarKind.String, env, new HoconOrigin($"environment variable {name}", 0));
+                // The current spec keeps an empty environment variable as an empty string rather than treating it as unset.
+                if (env is not null) v = new HoconScalar(HoconScalarKind.String, env, new HoconOrigin($"environment variable {name}", 0));
             }
             if (v is null && !s.Optional)
             {

@@ -55,7 +55,8 @@ internal sealed partial class HoconTokenizer(string text, string source)
     internal static bool IsJsonNumber(string s) => JsonNumber().IsMatch(s);
 
     internal static UserError Error(string source, int line, int column, string expected, string found, string? hint = null) =>
-        new($"{source}:{line}:{column}: expected {expected}, found {found}" + (hint is null ? "" : $". HINT: {hint}"));
+        new($"{source}:{line}:{column}: expected {expected}, found {found}. HINT: " +
+            (hint ?? "fix the text at that position; HOCON fields look like key = value, separated by commas or newlines"));
 
     public List<Token> Tokenize()
     {

@@ -15,9 +15,9 @@ internal static class Units
     {
         var d = new Dictionary<string, decimal>(StringComparer.Ordinal);
         void Add(decimal nanos, params string[] names) { foreach (string n in names) d[n] = nanos; }
-        Add(1m, "ns", "nanosecond", "nanoseconds");
-        Add(1_000m, "us", "microsecond", "microseconds");
-        Add(1_000_000m, "ms", "millisecond", "milliseconds");
+        Add(1m, "ns", "nano", "nanos", "nanosecond", "nanoseconds");
+        Add(1_000m, "us", "micro", "micros", "microsecond", "microseconds");
+        Add(1_000_000m, "ms", "milli", "millis", "millisecond", "milliseconds");
         Add(1_000_000_000m, "s", "second", "seconds");
         Add(60_000_000_000m, "m", "minute", "minutes");
         Add(3_600_000_000_000m, "h", "hour", "hours");

@@ -16,6 +16,8 @@ public class ConfigApiTests
     [InlineData("3 d", 259_200_000)]
     [InlineData("250", 250)]
     [InlineData("  7 seconds  ", 7_000)]
+    [InlineData("20 millis", 20)]
+    [InlineData("3000 micros", 3)]
     public void DurationsAcceptTheSpecsUnits(string text, long millis)
     {
         Config c = Parse($"t = \"{text}\"");
@@ -82,6 +84,7 @@ public class ConfigApiTests
         Assert.Equal(4, c.GetInt("n"));
         Assert.Equal("12.50", c.GetString("str"));
         Assert.Equal(["a", "1", "true"], c.GetStringList("list"));
+        Assert.Equal(["x", "y"], Parse("l.0 = x\nl.1 = y").GetStringList("l"));
         Assert.Equal(10_000_000_000L, c.GetLong("big"));
         Assert.Throws<UserError>(() => c.GetInt("big"));
     }

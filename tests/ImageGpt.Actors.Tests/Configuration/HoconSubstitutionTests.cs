@@ -133,7 +133,7 @@ public class HoconSubstitutionTests
         var env = new Dictionary<string, string> { ["HOME"] = "/home/me", ["EMPTY"] = "" };
         Assert.Equal("""{"h":"/home/me","p":"/home/me/x"}""", Json("h = ${HOME}\np = ${HOME}/x", env));
         Assert.Equal("""{"HOME":null,"h":null}""", Json("HOME = null\nh = ${HOME}", env));
-        Assert.Equal("{}", Json("e = ${?EMPTY}", env));
+        Assert.Equal("""{"e":""}""", Json("e = ${?EMPTY}", env));
         Assert.Equal("""{"HOME":"/home/me/bin"}""", Json("HOME = ${HOME}/bin", env));
     }
 
@@ -152,6 +152,18 @@ public class HoconSubstitutionTests
         Config a = ConfigFactory.ParseString("a : { x : 1 }", "1"), b = ConfigFactory.ParseString("a : 42", "2"), c = ConfigFactory.ParseString("a : { y : 2 }", "3");
         Assert.Equal("""{"a":{"x":1}}""", a.WithFallback(b).WithFallback(c).ToJson(false));
         Assert.Equal("""{"a":{"x":1,"y":2}}""", a.WithFallback(c).WithFallback(b).ToJson(false, sortKeys: true));
+    }
+
+    [Fact]
+    public void ASelfReferenceInsideAnObjectConcatenationSeesTheOverriddenField()
+    {
+        Assert.Equal("""{"a":{"x":[1,2],"y":1}}""", Json("a = { x = [1], y = 1 }\na = ${a} { x = ${a.x} [2] }"));
+    }
+
+    [Fact]
+    public void NumericallyIndexedObjectsConcatenateAsLists()
+    {
+        Assert.Equal("""{"a":["x","y","z"]}""", Json("a = { \"1\" : y, \"0\" : x, n : w }\na = ${a} [z]"));
     }
 
     private static void Same(string expected, string hocon) => HoconSyntaxTests.Same(expected, hocon);
