@@ -103,24 +103,26 @@ internal sealed class HoconResolver(HoconObject root, Func<string, string?> envi
     }
 
     /// <summary>What a lookup sees at this node: a stack under evaluation shows only the part below the element being evaluated.</summary>
-    private HoconValue? LookupView(HoconValue node, ref bool lookedBack)
+    private HoconValue? LookupView(HoconValue node, ref bool hitCycle)
     {
         if (node is HoconMerge m && _stacks.TryGetValue(m, out StackState? st) && st.Visible >= 0)
         {
-            lookedBack = true;
-            return StackValue(m, st.Visible - 1);
+            HoconValue? below = StackValue(m, st.Visible - 1);
+            // Nothing below the element under evaluation: the lookup ran into its own field (a cycle), not a plain missing key.
+            if (below is null) hitCycle = true;
+            return below;
         }
         return Shallow(node);
     }
 
-    private HoconValue? Lookup(IEnumerable<string> path, ref bool lookedBack)
+    private HoconValue? Lookup(IEnumerable<string> path, ref bool hitCycle)
     {
         HoconValue? node = root;
         foreach (string key in path)
         {
-            if (LookupView(node, ref lookedBack) is not HoconObject o || !o.TryGetValue(key, out node)) return null;
+            if (LookupView(node, ref hitCycle) is not HoconObject o || !o.TryGetValue(key, out node)) return null;
         }
-        return LookupView(node, ref lookedBack);
+        return LookupView(node, ref hitCycle);
     }
 
     private HoconValue? Substitute(HoconSubstitution s)
@@ -128,11 +130,11 @@ internal sealed class HoconResolver(HoconObject root, Func<string, string?> envi
         _chain.Add(s);
         try
         {
-            bool lookedBack = false;
+            bool hitCycle = false;
             HoconValue? v = null;
             // Substitutions in an included file are tried at the include's location first, then at the root.
-            if (s.Prefix.Length > 0) v = Lookup([.. s.Prefix, .. s.Path], ref lookedBack);
-            v ??= Lookup(s.Path, ref lookedBack);
+            if (s.Prefix.Length > 0) v = Lookup([.. s.Prefix, .. s.Path], ref hitCycle);
+            v ??= Lookup(s.Path, ref hitCycle);
             if (v is null)
             {
                 string name = string.Join('.', s.Path);
@@ -143,7 +145,7 @@ internal sealed class HoconResolver(HoconObject root, Func<string, string?> envi
             if (v is null && !s.Optional)
             {
                 string path = HoconPath.Render(s.Path);
-                if (lookedBack)
+                if (hitCycle)
                     throw new UserError($"{s.Origin}: substitution {s} is circular ({string.Join(" -> ", _chain)}) and no earlier value of '{path}' breaks the cycle. " +
                         $"HINT: give '{path}' a value before this line, or write ${{?{path}}} if it may stay unset");
                 throw new UserError($"{s.Origin}: substitution {s} is undefined: no value at '{path}' and no environment variable '{string.Join('.', s.Path)}'. " +

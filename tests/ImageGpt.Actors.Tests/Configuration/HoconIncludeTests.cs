@@ -83,6 +83,14 @@ public sealed class HoconIncludeTests : IDisposable
     }
 
     [Fact]
+    public void AParseErrorInAnIncludedFileNamesThatFile()
+    {
+        string bad = Write("bad.conf", "ok = 1\nbroken = [1, 2");
+        var e = Assert.Throws<UserError>(() => ConfigFactory.ParseFile(Write("main.conf", "include \"bad.conf\"")));
+        Assert.StartsWith($"{bad}:2:15: expected ']' to close the list opened at line 2", e.Message);
+    }
+
+    [Fact]
     public void IncludeFollowedByAnythingButAQuotedNameIsAnError()
     {
         var e = Assert.Throws<UserError>(() => ConfigFactory.ParseString("include foo", "s.conf"));

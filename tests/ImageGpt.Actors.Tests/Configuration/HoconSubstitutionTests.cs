@@ -101,6 +101,13 @@ public class HoconSubstitutionTests
         Assert.Contains("HINT:", e.Message);
     }
 
+    [Fact]
+    public void AMissingKeyUnderAnEarlierValueIsReportedAsUndefinedNotAsACycle()
+    {
+        var e = Assert.Throws<UserError>(() => Json("a = { x : 1 }\na = ${a.y} { z : 1 }"));
+        Assert.StartsWith("test.conf:2: substitution ${a.y} is undefined", e.Message);
+    }
+
     [Theory]
     [InlineData("foo : ${foo}")]
     [InlineData("bar : ${foo}\nfoo : ${bar}")]

@@ -52,6 +52,12 @@ public class HoconSyntaxTests
     }
 
     [Fact]
+    public void CarriageReturnsNonBreakingSpacesAndTheByteOrderMarkAreWhitespace()
+    {
+        Same("{ a : 1, b : \"x\u202Fy\" }", "\uFEFFa = 1\r\nb\u00A0=\u2007x\u202Fy\u001F\r\n");
+    }
+
+    [Fact]
     public void DuplicateObjectKeysMergeAndOtherDuplicatesReplace()
     {
         Same("""{ "foo" : { "a" : 42, "b" : 43 } }""", """{ "foo" : { "a" : 42 }, "foo" : { "b" : 43 } }""");
