@@ -64,6 +64,15 @@ public sealed class HoconIncludeTests : IDisposable
     }
 
     [Fact]
+    public void ParsedTextFindsIncludesInTheDirectoryItIsGiven()
+    {
+        Write("part.conf", "p = 1");
+        Assert.Equal("""{"p":1,"q":2}""", Json(ConfigFactory.ParseString("include \"part.conf\"\nq = 2", "inline", _dir)));
+        Assert.Equal("""{"q":2}""", Json(ConfigFactory.ParseString("include \"part.conf\"\nq = 2", "inline")));
+        Assert.Throws<UserError>(() => ConfigFactory.ParseString("include required(\"part.conf\")", "inline"));
+    }
+
+    [Fact]
     public void AnExtensionlessIncludeLoadsJsonThenConf()
     {
         Write("base.json", """{ "a" : 1, "b" : 1 }""");

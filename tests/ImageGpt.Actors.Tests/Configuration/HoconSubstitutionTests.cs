@@ -59,6 +59,13 @@ public class HoconSubstitutionTests
     }
 
     [Fact]
+    public void ASelfReferenceBeforeAnyValueIsAnErrorEvenIfAnObjectFollows()
+    {
+        var e = Assert.Throws<UserError>(() => Json("foo : ${foo}\nfoo : { a : 1 }"));
+        Assert.StartsWith("test.conf:1: substitution ${foo} is circular", e.Message);
+    }
+
+    [Fact]
     public void ASelfReferenceInsideAPathExpressionResolvesToTheValueBelow()
     {
         Assert.Equal("""{"foo":{"a":2,"c":1}}""", Json("foo : { a : { c : 1 } }\nfoo : ${foo.a}\nfoo : { a : 2 }"));
