@@ -10,6 +10,7 @@ public static class Program
         commands:
           help      this text
           bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
+          config    print the effective configuration as JSON: --config FILE [--set path=value ...]
         """;
 
     public static int Main(string[] argv)
@@ -26,6 +27,7 @@ public static class Program
             return command switch
             {
                 "bench" => Commands.BenchCommand.Run(rest),
+                "config" => ConfigCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
