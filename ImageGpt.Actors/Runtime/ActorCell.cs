@@ -225,6 +225,12 @@ internal sealed class ActorCell : IActorContext
                 throw new InvalidOperationException($"the Props factory of {SelfRef.Path} must return the actor it creates");
             actor.AfterConstruction();
         }
+        catch (global::System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+        {
+            // Props.Create<T>() runs 'new T()' through reflection; report the constructor's own exception.
+            _actor = null;
+            global::System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+        }
         catch
         {
             _actor = null;
