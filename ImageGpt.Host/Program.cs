@@ -9,6 +9,7 @@ public static class Program
 
         commands:
           help      this text
+          bench-actors  [--pairs N] [--messages M] [--inflight K]  actor ping-pong, prints messages/s
         """;
 
     public static int Main(string[] argv)
@@ -24,6 +25,7 @@ public static class Program
         {
             return command switch
             {
+                "bench-actors" => Commands.BenchActorsCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
