@@ -24,6 +24,10 @@ internal sealed class Mailbox : IThreadPoolWorkItem
     private readonly int _throughput;
     private int _status;
     private bool _closed;
+    // The single-reader unbounded channel cannot count; health reads the depth as posted - taken.
+    // Padded so that senders incrementing it do not invalidate the reader's line on every message.
+    private PaddedCounter _posted;
+    private long _taken;
 
     public int? Capacity { get; }
 
@@ -51,13 +55,14 @@ internal sealed class Mailbox : IThreadPoolWorkItem
         _writer = channel.Writer;
     }
 
-    /// <summary>Queued user messages; -1 where the channel cannot count.</summary>
-    public int Depth => _reader.CanCount ? _reader.Count : -1;
+    /// <summary>Queued user messages (racy: a message being posted may or may not be counted yet).</summary>
+    public int Depth => (int)Math.Max(0, Interlocked.Read(ref _posted.Value) - Volatile.Read(ref _taken));
 
     /// <summary>Never blocks: false when the mailbox is full (bounded) or closed; the caller dead-letters the message.</summary>
     public bool TryPost(in Envelope envelope)
     {
         if (!_writer.TryWrite(envelope)) return false;
+        Interlocked.Increment(ref _posted.Value);
         TrySchedule();
         return true;
     }
@@ -73,6 +78,7 @@ internal sealed class Mailbox : IThreadPoolWorkItem
         {
             return false;
         }
+        Interlocked.Increment(ref _posted.Value);
         TrySchedule();
         return true;
     }
@@ -111,6 +117,7 @@ internal sealed class Mailbox : IThreadPoolWorkItem
             while (left-- > 0 && _cell.CanProcessUserMessages)
             {
                 if (!_reader.TryRead(out Envelope envelope)) break;
+                Volatile.Write(ref _taken, _taken + 1);
                 _cell.Invoke(envelope);
                 processed++;
                 if (!_system.IsEmpty) ProcessSystemMessages();
@@ -142,4 +149,10 @@ internal sealed class Mailbox : IThreadPoolWorkItem
         while (_reader.TryRead(out Envelope e)) _cell.DeadLetter(e);
         while (_system.TryDequeue(out SystemMessage? m)) _cell.SystemMessageAfterClose(m);
     }
+}
+
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 192)]
+internal struct PaddedCounter
+{
+    [System.Runtime.InteropServices.FieldOffset(64)] public long Value;
 }
