@@ -79,7 +79,7 @@ public sealed class CoordinatedShutdown
         foreach (string phase in OrderedPhases)
         {
             TimeSpan timeout = _system.Options.PhaseTimeout(phase);
-            using var cts = new CancellationTokenSource(timeout);
+            using var cts = new CancellationTokenSource();
             var running = _tasks[phase].Select(t => (t.Name, Task: RunOne(t.Task, cts.Token))).ToList();
             if (phase == PhaseActorSystemTerminate) running.Add(("terminate-actor-system", _system.FinalTerminate()));
             Task all = Task.WhenAll(running.Select(r => r.Task));
@@ -91,14 +91,17 @@ public sealed class CoordinatedShutdown
             {
                 foreach (var r in running.Where(r => !r.Task.IsCompleted))
                     _system.EventStream.Publish(new ShutdownTaskProblem(phase, r.Name, null, TimedOut: true));
+                // Tell the stragglers to give up; the shutdown does not wait for them any longer.
                 await cts.CancelAsync().ConfigureAwait(false);
+                continue;
             }
             catch (Exception)
             {
                 // Reported one by one below; a failed task does not stop the shutdown.
             }
-            foreach (var r in running.Where(r => r.Task.IsFaulted))
-                _system.EventStream.Publish(new ShutdownTaskProblem(phase, r.Name, r.Task.Exception?.InnerException, TimedOut: false));
+            foreach (var r in running.Where(r => r.Task.IsFaulted || r.Task.IsCanceled))
+                _system.EventStream.Publish(new ShutdownTaskProblem(phase, r.Name,
+                    r.Task.Exception?.InnerException ?? new TaskCanceledException(r.Task), TimedOut: false));
         }
     }
 
