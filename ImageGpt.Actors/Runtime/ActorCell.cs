@@ -91,6 +91,7 @@ internal sealed class ActorCell : IActorContext
 
     public void Invoke(in Envelope envelope)
     {
+        Debug.Assert(t_current == this, "user messages are processed only on this actor's turn");
         _current = envelope;
         object message = envelope.Message;
         try
@@ -161,6 +162,7 @@ internal sealed class ActorCell : IActorContext
 
     public void SystemInvoke(SystemMessage message)
     {
+        Debug.Assert(t_current == this, "system messages are processed only on this actor's turn");
         try
         {
             switch (message)
@@ -470,6 +472,7 @@ internal sealed class ActorCell : IActorContext
         LocalActorRef child;
         lock (_childLock)
         {
+            Debug.Assert(_children.Values.All(c => c.Ref.Path.Parent!.Equals(SelfRef.Path)), "children are registered under their own name");
             if (_terminating)
                 throw new InvalidOperationException($"{SelfRef.Path} is stopping and cannot create the child '{name}'");
             name ??= "$" + ToBase36(++_autoName);

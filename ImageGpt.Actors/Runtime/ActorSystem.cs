@@ -51,7 +51,10 @@ public sealed class ActorSystem : IAsyncDisposable
         Scheduler = new Scheduler();
         DeadLetterRef = new DeadLetterActorRef(this);
         CoordinatedShutdown = new CoordinatedShutdown(this);
-        _root = new ActorCell(this, null, Props.Create<Guardian>(), ActorPath.Root(name).WithUid(NextUid()));
+        // As in Akka, a guardian that fails is stopped, not restarted, and the system then terminates:
+        // restarting /user would silently stop every top-level actor.
+        _root = new ActorCell(this, null, Props.Create<Guardian>().WithSupervisorStrategy(SupervisorStrategy.StoppingStrategy),
+            ActorPath.Root(name).WithUid(NextUid()));
         _root.SelfRef.SendSystemMessage(Runtime.Create.Instance);
         _userGuardian = ((LocalActorRef)_root.ActorOf(Props.Create<Guardian>(), "user")).Cell;
         _systemGuardian = ((LocalActorRef)_root.ActorOf(Props.Create<Guardian>(), "system")).Cell;

@@ -85,18 +85,15 @@ internal sealed class Mailbox : IThreadPoolWorkItem
 
     public void PostSystem(SystemMessage message)
     {
+        bool enqueued;
         lock (_closeLock)
         {
-            if (!_closed)
-            {
-                _system.Enqueue(message);
-                goto schedule;
-            }
+            enqueued = !_closed;
+            if (enqueued) _system.Enqueue(message);
         }
-        _cell.SystemMessageAfterClose(message);
-        return;
-    schedule:
-        TrySchedule();
+        // Outside the lock: answering a late Watch posts to another actor.
+        if (enqueued) TrySchedule();
+        else _cell.SystemMessageAfterClose(message);
     }
 
     private void TrySchedule()
