@@ -11,6 +11,7 @@ public static class Program
           help      this text
           bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
           config    print the effective configuration as JSON: --config FILE [--set path=value ...]
+          bench-actors  [--pairs N] [--messages M] [--inflight K]  actor ping-pong, prints messages/s
         """;
 
     public static int Main(string[] argv)
@@ -28,6 +29,7 @@ public static class Program
             {
                 "bench" => Commands.BenchCommand.Run(rest),
                 "config" => ConfigCommand.Run(rest),
+                "bench-actors" => Commands.BenchActorsCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
