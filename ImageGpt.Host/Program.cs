@@ -10,6 +10,7 @@ public static class Program
         commands:
           help      this text
           bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
+          bench-sample  KV-cached sampling vs re-running the full forward per token: tokens/s
         """;
 
     public static int Main(string[] argv)
@@ -26,6 +27,7 @@ public static class Program
             return command switch
             {
                 "bench" => Commands.BenchCommand.Run(rest),
+                "bench-sample" => Commands.BenchSampleCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
