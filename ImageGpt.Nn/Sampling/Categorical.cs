@@ -22,6 +22,7 @@ public static class Categorical
     {
         // logits (V)
         if (logits.IsEmpty) throw new ArgumentException("no logits to sample from", nameof(logits));
+        ValidateTemperature(temperature);
         double max = double.NegativeInfinity;
         int argmax = 0;
         for (int i = 0; i < logits.Length; i++)

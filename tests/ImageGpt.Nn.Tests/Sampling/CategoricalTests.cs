@@ -80,6 +80,7 @@ public sealed class CategoricalTests
     {
         var e = Assert.Throws<UserError>(() => Categorical.ValidateTemperature(temperature));
         Assert.Contains("HINT", e.Message);
+        Assert.Throws<UserError>(() => Categorical.Sample([0f, 1f], temperature, new SeededRandom(1)));
     }
 
     [Fact]
