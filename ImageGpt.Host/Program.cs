@@ -12,6 +12,7 @@ public static class Program
           bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
           config    print the effective configuration as JSON: --config FILE [--set path=value ...]
           bench-actors  [--pairs N] [--messages M] [--inflight K]  actor ping-pong, prints messages/s
+          bench-sample  KV-cached sampling vs re-running the full forward per token: tokens/s
         """;
 
     public static int Main(string[] argv)
@@ -30,6 +31,7 @@ public static class Program
                 "bench" => Commands.BenchCommand.Run(rest),
                 "config" => ConfigCommand.Run(rest),
                 "bench-actors" => Commands.BenchActorsCommand.Run(rest),
+                "bench-sample" => Commands.BenchSampleCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
