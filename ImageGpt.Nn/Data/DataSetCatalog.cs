@@ -21,7 +21,6 @@ public sealed record DataSetInfo(
     string? NamesFile,
     string? SubDirectory,
     string? AptPackage,
-    string? SystemDirectory,
     string? DownloadBaseUrl)
 {
     public IEnumerable<DataFile> AllFiles => TrainFiles.Concat(TestFiles);
@@ -49,26 +48,25 @@ public static class DataSetCatalog
         ],
         NamesFile: null, SubDirectory: null,
         AptPackage: "dataset-fashion-mnist",
-        SystemDirectory: "/usr/share/datasets/fashion-mnist",
         DownloadBaseUrl: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/");
 
     public static readonly DataSetInfo Mnist = new(
         "mnist", DataFormat.Idx, 28, 1, Enumerable.Range(0, 10).Select(i => i.ToString()).ToArray(),
         [new("train-images-idx3-ubyte"), new("train-labels-idx1-ubyte")],
         [new("t10k-images-idx3-ubyte"), new("t10k-labels-idx1-ubyte")],
-        null, null, null, null, null);
+        null, null, null, null);
 
     public static readonly DataSetInfo Cifar10 = new(
         "cifar-10", DataFormat.Cifar10, 32, 3, Cifar10Names,
         Enumerable.Range(1, 5).Select(i => new DataFile($"data_batch_{i}.bin")).ToArray(),
         [new("test_batch.bin")],
-        "batches.meta.txt", "cifar-10-batches-bin", null, null, null);
+        "batches.meta.txt", "cifar-10-batches-bin", null, null);
 
     public static readonly DataSetInfo Cifar100 = new(
         "cifar-100", DataFormat.Cifar100, 32, 3, Enumerable.Range(0, 100).Select(i => $"class{i}").ToArray(),
         [new("train.bin")],
         [new("test.bin")],
-        "fine_label_names.txt", "cifar-100-binary", null, null, null);
+        "fine_label_names.txt", "cifar-100-binary", null, null);
 
     public static IReadOnlyList<DataSetInfo> All { get; } = [FashionMnist, Mnist, Cifar10, Cifar100];
 

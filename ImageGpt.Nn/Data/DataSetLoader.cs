@@ -13,8 +13,11 @@ public interface IDataProvisioner
     bool TryDownload(DataSetInfo info, string directory, TextWriter log);
 }
 
-/// <summary>Where to look, in order: the configured directory, the per-user cache, the system directory.</summary>
-public sealed record DataSources(string? Directory, string CacheRoot, IDataProvisioner Provisioner, TextWriter Log, bool UseSystemDirectory = true)
+/// <summary>
+/// Where to look, in order: the configured directory, the per-user cache, the system directory
+/// (&lt;SystemRoot&gt;/&lt;name&gt;, where Debian's dataset-* packages install; tests point it elsewhere).
+/// </summary>
+public sealed record DataSources(string? Directory, string CacheRoot, IDataProvisioner Provisioner, TextWriter Log, string SystemRoot = "/usr/share/datasets")
 {
     /// <summary>$XDG_CACHE_HOME/imagegpt or ~/.cache/imagegpt.</summary>
     public static string DefaultCacheRoot()
@@ -42,7 +45,7 @@ public static class DataSetLoader
     {
         var info = DataSetCatalog.Get(name);
         var dir = Locate(info, sources);
-        if (dir is null && info.AptPackage is not null && info.SystemDirectory is not null && sources.UseSystemDirectory)
+        if (dir is null && info.AptPackage is not null)
         {
             sources.Log.WriteLine($"[data] {info.Name}: not found; trying apt-get install -y {info.AptPackage}");
             if (sources.Provisioner.TryAptInstall(info.AptPackage, sources.Log)) dir = Locate(info, sources);
@@ -114,7 +117,7 @@ public static class DataSetLoader
             yield return Path.Combine(sources.Directory, info.Name);
         }
         yield return Path.Combine(sources.CacheRoot, info.Name);
-        if (sources.UseSystemDirectory && info.SystemDirectory is not null) yield return info.SystemDirectory;
+        yield return Path.Combine(sources.SystemRoot, info.Name);
     }
 
     private static string? Locate(DataSetInfo info, DataSources sources) =>
@@ -137,7 +140,7 @@ public static class DataSetLoader
     private static string MissingMessage(DataSetInfo info, DataSources sources)
     {
         var where = string.Join(" or ", CandidateDirectories(info, sources));
-        var apt = info.AptPackage is null ? "" : $", or install the Debian package ({(IsRoot() ? "" : "sudo ")}apt-get install -y {info.AptPackage}, files land in {info.SystemDirectory})";
+        var apt = info.AptPackage is null ? "" : $", or install the Debian package ({(IsRoot() ? "" : "sudo ")}apt-get install -y {info.AptPackage}, files land in {Path.Combine(sources.SystemRoot, info.Name)})";
         var archive = info.SubDirectory is null ? "" : $" (the folder {info.SubDirectory} from the official binary archive also works)";
         return $"data set {info.Name} not found in {where}. HINT: put {FileList(info)} in one of those directories{archive}{apt}.";
     }
