@@ -17,6 +17,7 @@ public static class KMeans
         if (points.Length != n * D) throw new ArgumentException("points and weights disagree");
         if (n < K) throw new UserError($"palette: {n} distinct pixel values, fewer than the {K} clusters asked for. HINT: use fewer clusters or a larger pixel sample.");
         var centers = SeedPlusPlus(points, weights, D, K, rng);
+        var pointsArr = points.ToArray();
         var assign = new int[n];
         Array.Fill(assign, -1);
         var dist = new float[n];
@@ -26,13 +27,7 @@ public static class KMeans
         for (var it = 0; it < maxIterations; it++)
         {
             iterations = it + 1;
-            var changed = 0;
-            for (var i = 0; i < n; i++)
-            {
-                var (c, d) = Nearest(points.Slice(i * D, D), centers, D, K);
-                dist[i] = d;
-                if (c != assign[i]) { assign[i] = c; changed++; }
-            }
+            var changed = Assign(pointsArr, D, K, centers, assign, dist);
             if (changed == 0) break;
             Array.Clear(sums);
             Array.Clear(mass);
@@ -59,6 +54,34 @@ public static class KMeans
             }
         }
         return centers;
+    }
+
+    // Each point's nearest center, in parallel over fixed chunks: every point's answer is independent,
+    // so the result does not depend on threads. The SIMD search gives the same index and distance as
+    // the scalar loop (see RgbSearch). Returns how many assignments changed.
+    private static int Assign(float[] points, int D, int K, float[] centers, int[] assign, float[] dist)
+    {
+        var n = assign.Length;
+        var rgb = D == 3 ? new RgbSearch(centers) : null;
+        const int Chunk = 4096;
+        var chunks = (n + Chunk - 1) / Chunk;
+        var changedPerChunk = new int[chunks];
+        Parallel.For(0, chunks, ch =>
+        {
+            var changed = 0;
+            var end = Math.Min(n, (ch + 1) * Chunk);
+            for (var i = ch * Chunk; i < end; i++)
+            {
+                int c;
+                float d;
+                if (rgb is not null) c = rgb.Nearest(points[3 * i], points[3 * i + 1], points[3 * i + 2], out d);
+                else (c, d) = Nearest(points.AsSpan(i * D, D), centers, D, K);
+                dist[i] = d;
+                if (c != assign[i]) { assign[i] = c; changed++; }
+            }
+            changedPerChunk[ch] = changed;
+        });
+        return changedPerChunk.Sum();
     }
 
     // k-means++: the first center by weight, each next one with probability proportional to weight * D(x)^2.

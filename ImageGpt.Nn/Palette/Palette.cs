@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Numerics;
-using System.Runtime.Intrinsics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ImageGpt.Nn.Data;
@@ -12,8 +10,9 @@ public sealed record PaletteOptions(
     int Clusters,
     // A subsample keeps RGB k-means affordable; 1M pixels is ~1000 CIFAR images, plenty for 512 centers.
     int SamplePixels = 1_000_000,
-    // Lloyd stops earlier when no assignment changes.
-    int MaxIterations = 300,
+    // Lloyd stops earlier when no assignment changes; with 512 RGB centers the last iterations move
+    // a handful of pixels, so a cap keeps training in seconds.
+    int MaxIterations = 100,
     ulong Seed = 1)
 {
     public static PaletteOptions Gray => new(16);
@@ -37,13 +36,13 @@ public sealed class Palette
 
     private readonly byte[] _decoded;   // [K, Ch] bytes
     private readonly ushort[]? _grayLut; // byte value -> token, exact for 1-D
-    private readonly float[]? _soa;      // RGB centers as three planes [3, Kpad], padded with +inf-far centers
+    private readonly RgbSearch? _rgb;
 
     public Palette(int channels, float[] centers)
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels));
         if (centers.Length == 0 || centers.Length % channels != 0) throw new ArgumentException("centers length must be K * channels");
-        if (centers.Length / channels > ushort.MaxValue + 1) throw new ArgumentException("at most 65536 centers");
+        if (centers.Length / channels > ushort.MaxValue) throw new ArgumentException("at most 65535 centers (65535 marks an unfilled cache slot)");
         Channels = channels;
         Count = centers.Length / channels;
         Centers = (float[])centers.Clone();
@@ -56,12 +55,7 @@ public sealed class Palette
         }
         else
         {
-            var kpad = (Count + Vector256<float>.Count - 1) / Vector256<float>.Count * Vector256<float>.Count;
-            _soa = new float[3 * kpad];
-            // Padding centers sit far outside [-1,1]^3 so they never win.
-            _soa.AsSpan().Fill(1e6f);
-            for (var k = 0; k < Count; k++)
-                for (var c = 0; c < 3; c++) _soa[c * kpad + k] = Centers[k * 3 + c];
+            _rgb = new RgbSearch(Centers);
         }
     }
 
@@ -113,26 +107,33 @@ public sealed class Palette
             for (var i = 0; i < tokens.Length; i++) tokens[i] = lut[pixels[i]];
             return;
         }
-        // Neighbouring pixels often repeat a colour, and an image has few distinct ones; a small
-        // direct-mapped cache per call skips most SIMD searches without shared mutable state.
-        Span<int> keys = stackalloc int[CacheSize];
-        Span<ushort> values = stackalloc ushort[CacheSize];
-        keys.Fill(-1);
+        // Colours repeat across a data set: a lazily filled table over all 2^24 colours (32 MiB)
+        // turns each repeat into one load. Threads may race to fill a slot, but they all write the
+        // same token, and a ushort write is atomic, so the race is harmless.
+        var cache = _rgbCache ??= CreateRgbCache();
         for (var i = 0; i < tokens.Length; i++)
         {
             int r = pixels[3 * i], g = pixels[3 * i + 1], b = pixels[3 * i + 2];
             var key = r << 16 | g << 8 | b;
-            var slot = (int)((uint)(key * -1640531535) >> (32 - CacheBits));
-            if (keys[slot] == key) { tokens[i] = values[slot]; continue; }
-            var t = NearestRgb(Unit[r], Unit[g], Unit[b]);
-            keys[slot] = key;
-            values[slot] = t;
+            var t = Volatile.Read(ref cache[key]);
+            if (t == Unfilled)
+            {
+                t = (ushort)_rgb!.Nearest(Unit[r], Unit[g], Unit[b]);
+                Volatile.Write(ref cache[key], t);
+            }
             tokens[i] = t;
         }
     }
 
-    private const int CacheBits = 10;
-    private const int CacheSize = 1 << CacheBits;
+    private const ushort Unfilled = ushort.MaxValue;
+    private ushort[]? _rgbCache;
+
+    private static ushort[] CreateRgbCache()
+    {
+        var cache = new ushort[1 << 24];
+        Array.Fill(cache, Unfilled);
+        return cache;
+    }
 
     /// <summary>The exact nearest center by brute force in scalar code; the reference the fast paths must match.</summary>
     public ushort EncodeNaive(ReadOnlySpan<byte> pixel)
@@ -140,45 +141,6 @@ public sealed class Palette
         Span<float> x = stackalloc float[Channels];
         for (var c = 0; c < Channels; c++) x[c] = Unit[pixel[c]];
         return (ushort)KMeans.Nearest(x, Centers, Channels, Count).Index;
-    }
-
-    // Same arithmetic as KMeans.Nearest ((dr² + dg²) + db², no FMA) so results match it bit for bit;
-    // per lane strict-less keeps the first index, and the lane reduction breaks ties by index.
-    private ushort NearestRgb(float r, float g, float b)
-    {
-        var soa = _soa!;
-        var kpad = soa.Length / 3;
-        var W = Vector256<float>.Count;
-        var vr = Vector256.Create(r);
-        var vg = Vector256.Create(g);
-        var vb = Vector256.Create(b);
-        var bestD = Vector256.Create(float.PositiveInfinity);
-        var bestI = Vector256<int>.Zero;
-        var idx = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-        var step = Vector256.Create(W);
-        ref var R = ref soa[0];
-        ref var G = ref soa[kpad];
-        ref var B = ref soa[2 * kpad];
-        for (var k = 0; k < kpad; k += W)
-        {
-            var dr = Vector256.LoadUnsafe(ref R, (nuint)k) - vr;
-            var dg = Vector256.LoadUnsafe(ref G, (nuint)k) - vg;
-            var db = Vector256.LoadUnsafe(ref B, (nuint)k) - vb;
-            var d = dr * dr + dg * dg + db * db;
-            var less = Vector256.LessThan(d, bestD);
-            bestD = Vector256.ConditionalSelect(less, d, bestD);
-            bestI = Vector256.ConditionalSelect(less.AsInt32(), idx, bestI);
-            idx += step;
-        }
-        var best = 0;
-        var bd = float.PositiveInfinity;
-        for (var l = 0; l < W; l++)
-        {
-            var dl = bestD.GetElement(l);
-            var il = bestI.GetElement(l);
-            if (dl < bd || (dl == bd && il < best)) { bd = dl; best = il; }
-        }
-        return (ushort)best;
     }
 
     /// <summary>Pixels [N, Ch] for tokens [N].</summary>

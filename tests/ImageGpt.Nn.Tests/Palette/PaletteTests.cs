@@ -96,6 +96,31 @@ public class PaletteTests
         for (var i = 0; i < 4000; i++) Assert.Equal(p.EncodeNaive(px.AsSpan(3 * i, 3)), tokens[i]);
     }
 
+    [Theory]
+    [InlineData(true, 512)]
+    [InlineData(false, 512)]
+    [InlineData(true, 37)]
+    [InlineData(false, 37)]
+    [InlineData(false, 1)]
+    public void Both_simd_widths_return_the_scalar_index_and_distance(bool wide, int k)
+    {
+        var rng = new Rng((ulong)k);
+        var centers = new float[k * 3];
+        for (var i = 0; i < centers.Length; i++) centers[i] = (float)(rng.NextDouble() * 2 - 1);
+        // Some exact duplicates so ties occur in different lanes and accumulators.
+        if (k > 40) for (var c = 0; c < 3; c++) { centers[3 * 40 + c] = centers[3 * 7 + c]; centers[3 * 25 + c] = centers[3 * 7 + c]; }
+        var search = new RgbSearch(centers, wide);
+        for (var p = 0; p < 3000; p++)
+        {
+            float[] x = p % 10 == 0 && k > 40
+                ? [centers[21], centers[22], centers[23]]
+                : [(float)(rng.NextDouble() * 2 - 1), (float)(rng.NextDouble() * 2 - 1), (float)(rng.NextDouble() * 2 - 1)];
+            var (i, d) = KMeans.Nearest(x, centers, 3, k);
+            Assert.Equal(i, search.Nearest(x[0], x[1], x[2], out var sd));
+            Assert.Equal(d, sd);
+        }
+    }
+
     [Fact]
     public void Equal_distances_go_to_the_lower_token_in_every_encoder()
     {
