@@ -129,8 +129,9 @@ public static class ImageGrid
             for (var c = 0; c < rows[r].Count; c++)
             {
                 var img = rows[r][c];
-                var x0 = separator + c * (cellW + separator);
-                var y0 = separator + r * (cellH + separator);
+                // Smaller images sit centred in their cell.
+                var x0 = separator + c * (cellW + separator) + (cellW - img.Width * scale) / 2;
+                var y0 = separator + r * (cellH + separator) + (cellH - img.Height * scale) / 2;
                 for (var y = 0; y < img.Height * scale; y++)
                     for (var x = 0; x < img.Width * scale; x++)
                     {

@@ -89,4 +89,18 @@ public class PngTests
         var decoded = Decode(Png.Encode(grid));
         Assert.Equal(grid.Pixels, decoded.Pixels);
     }
+
+    [Fact]
+    public void Smaller_images_are_centred_in_their_cell()
+    {
+        var big = Image.Square(new byte[16], 4, 1);
+        var small = Image.Square([200, 200, 200, 200], 2, 1);
+        var grid = ImageGrid.Compose([[big, small]], scale: 1, separator: 1, separatorValue: 9);
+        // Second cell spans x 6..9, y 1..4; the 2x2 image lands at x 7..8, y 2..3.
+        byte At(int x, int y) => grid.Pixels[y * grid.Width + x];
+        Assert.Equal(200, At(7, 2));
+        Assert.Equal(200, At(8, 3));
+        Assert.Equal(9, At(6, 1));
+        Assert.Equal(9, At(9, 4));
+    }
 }
