@@ -153,7 +153,7 @@ public class LinearProbeTests
         var test = Blobs(90, 5, 4, 0.8, 6);
         var r = LinearProbe.Fit("x", train, val, test, [0.1]);
         var scaler = new Standardizer(train);
-        var model = LogisticRegression.Train(scaler.Apply(train), train.Y, 5, 4, 0.1, new LbfgsOptions());
+        var model = LogisticRegression.Train(scaler.Apply(train), train.Y, 5, 4, 0.1, LinearProbe.DefaultOptions(train.Count));
         Assert.Equal(model.Accuracy(scaler.Apply(test), test.Y), r.TestAccuracy, 12);
         // Standardized training features have mean 0 and population std 1.
         var z = scaler.Apply(train);
