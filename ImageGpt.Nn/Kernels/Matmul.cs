@@ -1,0 +1,65 @@
+namespace ImageGpt.Nn.Kernels;
+
+/// <summary>
+/// Linear layer without bias (PyTorch nn.Linear: weight [OC, C]) on the packed, blocked <see cref="Gemm"/>.
+/// The three products are one routine with different strides. Results are bit-identical for every
+/// `threads` value: threads own disjoint output tiles and the reduction order over C, OC or BT is fixed.
+/// </summary>
+public static unsafe class Matmul
+{
+    // inp (BT,C), weight (OC,C), out (BT,OC): out = inp @ weight^T (out is overwritten)
+    public static void Forward(Span<float> @out, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
+        int BT, int C, int OC, int threads = 1)
+        => Forward(@out, inp, weight, BT, C, OC, threads, Gemm.Best);
+
+    internal static void Forward(Span<float> @out, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
+        int BT, int C, int OC, int threads, Gemm.Isa isa)
+    {
+        Check(BT, C, OC);
+        CheckLength(@out.Length, (long)BT * OC, nameof(@out));
+        CheckLength(inp.Length, (long)BT * C, nameof(inp));
+        CheckLength(weight.Length, (long)OC * C, nameof(weight));
+        fixed (float* o = @out, x = inp, w = weight)
+        {
+            // A = inp row-major (BT x C); B[k=c, n=oc] = weight[oc*C + c]: weight read as its transpose.
+            Gemm.Run(o, OC, x, C, 1, w, 1, C, BT, OC, C, accumulate: false, threads, isa);
+        }
+    }
+
+    // dout (BT,OC), inp (BT,C), weight (OC,C); dinp (BT,C) and dweight (OC,C) accumulate
+    public static void Backward(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads = 1)
+        => Backward(dinp, dweight, dout, inp, weight, BT, C, OC, threads, Gemm.Best);
+
+    internal static void Backward(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads, Gemm.Isa isa)
+    {
+        Check(BT, C, OC);
+        CheckLength(dinp.Length, (long)BT * C, nameof(dinp));
+        CheckLength(dweight.Length, (long)OC * C, nameof(dweight));
+        CheckLength(dout.Length, (long)BT * OC, nameof(dout));
+        CheckLength(inp.Length, (long)BT * C, nameof(inp));
+        CheckLength(weight.Length, (long)OC * C, nameof(weight));
+        // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
+        fixed (float* di = dinp, dw = dweight, g = dout, x = inp, w = weight)
+        {
+            // dinp[bt,c] += sum_oc dout[bt,oc] * weight[oc,c]: A = dout row-major, B = weight row-major.
+            Gemm.Run(di, C, g, OC, 1, w, C, 1, BT, C, OC, accumulate: true, threads, isa);
+            // dweight[oc,c] += sum_bt dout[bt,oc] * inp[bt,c]: A = dout read as its transpose (OC x BT),
+            // B = inp row-major; threads split OC or C, never the BT reduction.
+            Gemm.Run(dw, C, g, 1, OC, x, C, 1, OC, C, BT, accumulate: true, threads, isa);
+        }
+    }
+
+    private static void Check(int BT, int C, int OC)
+    {
+        if (BT < 0 || C < 0 || OC < 0)
+            throw new ArgumentException($"negative dimension: BT={BT} C={C} OC={OC}");
+    }
+
+    private static void CheckLength(int actual, long needed, string name)
+    {
+        if (actual < needed)
+            throw new ArgumentException($"{name} has {actual} floats, needs {needed}", name);
+    }
+}
