@@ -8,7 +8,8 @@ public static class Program
         usage: imagegpt <command> [options]
 
         commands:
-          help      this text
+          help        this text
+          bench-gemm  GFLOP/s of the matmul kernels on the iGPT shapes (--width 512 --threads 1)
         """;
 
     public static int Main(string[] argv)
@@ -24,6 +25,7 @@ public static class Program
         {
             return command switch
             {
+                "bench-gemm" => Commands.BenchGemmCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
