@@ -19,11 +19,12 @@ public static class BenchGemmCommand
         int seq = args.Int("seq", 196);
         int threads = args.Int("threads", 1);
         int repeats = args.Int("repeats", 5);
+        int heads = args.Int("heads", Math.Max(1, width / 64));
         // 2 FMA pipes x 16 fp32 lanes x 2 flops x ~5.3 GHz: the per-core figure the targets are set against.
         double peak = args.Double("peak", 340);
         args.RejectUnknown();
-        if (width < 1 || batch < 1 || seq < 1 || threads < 1 || repeats < 1 || peak <= 0)
-            throw new UserError("bench-gemm: --width, --batch, --seq, --threads, --repeats and --peak must be positive. HINT: e.g. --width 512 --threads 1");
+        if (width < 1 || batch < 1 || seq < 1 || threads < 1 || repeats < 1 || peak <= 0 || heads < 1 || width % heads != 0)
+            throw new UserError("bench-gemm: --width, --batch, --seq, --threads, --repeats, --heads and --peak must be positive and --heads must divide --width. HINT: e.g. --width 512 --heads 8");
 
         int BT = batch * seq, C = width;
         Console.WriteLine($"bench-gemm: BT={BT} (B={batch} T={seq}) C={C} threads={threads} isa={Matmul.InstructionSet} peak={peak} GFLOP/s/core; best of {repeats}");
@@ -40,6 +41,20 @@ public static class BenchGemmCommand
                 () => Matmul.BackwardInput(dinp, dout, weight, BT, c, oc, threads));
             Report($"dW   {name}", $"{oc}x{c}x{BT}", flops, peak * threads, repeats,
                 () => Matmul.BackwardWeight(dweight, dout, inp, BT, c, oc, threads));
+        }
+
+        {
+            // Causal attention: only the T(T+1)/2 visible (query, key) pairs count as work;
+            // forward is 2 products (q.k, att.v), backward 4 (datt, dv, dq, dk), each 2*HS flops per pair.
+            int NH = heads, HS = C / NH;
+            float[] q = Fill(BT * C, 6), k = Fill(BT * C, 7), v = Fill(BT * C, 8), dout = Fill(BT * C, 9);
+            float[] outp = new float[BT * C], att = new float[batch * NH * seq * seq], scratch = new float[att.Length];
+            float[] dq = new float[BT * C], dk = new float[BT * C], dv = new float[BT * C];
+            double pairs = (double)batch * NH * seq * (seq + 1) / 2;
+            Report($"attn fwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 2, peak * threads, repeats,
+                () => Attention.Forward(outp, att, q, k, v, batch, seq, C, NH, causal: true, threads));
+            Report($"attn bwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 4, peak * threads, repeats,
+                () => Attention.Backward(dq, dk, dv, scratch, dout, att, q, k, v, batch, seq, C, NH, causal: true, threads));
         }
 
         // The naive twin on one small shape, for the ratio only (it is far too slow for the big ones).

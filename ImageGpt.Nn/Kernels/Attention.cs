@@ -121,6 +121,7 @@ public static unsafe class Attention
     private static int Pad(int n, int to) => (n + to - 1) / to * to;
 
     /// <summary>dst (HS, Tp) = src rows t (stride C) transposed, zero beyond T.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose(float* dst, float* src, int T, int Tp, int C, int HS)
     {
         for (int d = 0; d < HS; d++)
@@ -131,9 +132,15 @@ public static unsafe class Attention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardHead(float* @out, float* att, float* q, float* k, float* v, int b, int h,
         int T, int C, int NH, int HS, bool causal, bool wide)
     {
+        if (wide && HS % 8 == 0)
+        {
+            ForwardHeadBlocked(@out, att, q, k, v, b, h, T, C, NH, HS, causal);
+            return;
+        }
         int Tp = Pad(T, 64);
         float* buf = Buffers.Mine.Get(2 * HS * Tp + Tp);
         float* kt = buf, vt = buf + HS * Tp, s = buf + 2 * HS * Tp;
@@ -145,30 +152,76 @@ public static unsafe class Attention
         {
             int L = causal ? i + 1 : T;
             float* qi = q + head + (nint)i * C;
-            // preatt[j] = scale * q_i . k_j for the L visible keys
-            KeyDots(s, qi, kt, HS, Tp, L, wide);
-            var row = new Span<float>(s, L);
-            TensorPrimitives.Multiply(row, scale, row);
-            float max = TensorPrimitives.Max(row);
-            TensorPrimitives.Subtract(row, max, row);
-            TensorPrimitives.Exp(row, row);
-            TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
-            // Zeros after the visible keys let the value sum run over whole vectors.
-            new Span<float>(s + L, Pad(L, 16) - L).Clear();
             float* attRow = att + (((nint)b * NH + h) * T + i) * T;
-            row.CopyTo(new Span<float>(attRow, L));
+            // preatt[j] = scale * q_i . k_j for the L visible keys; att = softmax(preatt)
+            KeyDots(s, qi, kt, HS, Tp, L, wide);
+            if (wide) SoftmaxWide(s, L, scale);
+            else SoftmaxPortable(s, L, scale);
+            new ReadOnlySpan<float>(s, L).CopyTo(new Span<float>(attRow, L));
             new Span<float>(attRow + L, T - L).Clear();
             // out_i[d] = sum_j att[j] * v_j[d]
             KeyWeightedSums(@out + head + (nint)i * C, s, vt, HS, Tp, L, wide, accumulate: false);
         }
     }
 
+    /// <summary>s[0..L) = softmax(scale * s[0..L)), max-subtracted; s[L..Pad(L,16)) = 0 for the value sum.</summary>
+    private static void SoftmaxPortable(float* s, int L, float scale)
+    {
+        var row = new Span<float>(s, L);
+        TensorPrimitives.Multiply(row, scale, row);
+        float max = TensorPrimitives.Max(row);
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);
+        TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+        new Span<float>(s + L, Pad(L, 16) - L).Clear();
+    }
+
+    /// <summary>The same softmax in two fused vector passes after the max (lanes past L masked to zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxWide(float* s, int L, float scale)
+    {
+        // scale > 0, so max(scale * s) = scale * max(s).
+        float max = TensorPrimitives.Max(new ReadOnlySpan<float>(s, L)) * scale;
+        var vScale = Vector512.Create(scale);
+        var vMax = Vector512.Create(max);
+        var sum = Vector512<float>.Zero;
+        int j = 0;
+        for (; j + 16 <= L; j += 16)
+        {
+            var e = Vector512.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(s + j), vScale, -vMax));
+            e.Store(s + j);
+            sum += e;
+        }
+        if (j < L)
+        {
+            var e = Vector512.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(s + j), vScale, -vMax));
+            e = Vector512.ConditionalSelect(TailMask(L - j), e, Vector512<float>.Zero);
+            e.Store(s + j);
+            sum += e;
+        }
+        var inv = Vector512.Create(1f / Vector512.Sum(sum));
+        int Lv = Pad(L, 16);
+        for (j = 0; j < Lv; j += 16) (Vector512.Load(s + j) * inv).Store(s + j);
+    }
+
+    /// <summary>All-ones in the first `count` lanes (1..16), zero in the rest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> TailMask(int count) =>
+        Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardHead(float* dq, float* dk, float* dv, float* dout, float* att, float* q, float* k,
         float* v, int b, int h, int T, int C, int NH, int HS, bool causal, bool wide)
     {
+        if (wide && HS % 8 == 0)
+        {
+            BackwardHeadBlocked(dq, dk, dv, dout, att, q, k, v, b, h, T, C, NH, HS, causal);
+            return;
+        }
         int Tp = Pad(T, 64);
-        float* buf = Buffers.Mine.Get(4 * HS * Tp + Tp);
-        float* kt = buf, vt = buf + HS * Tp, dkt = buf + 2 * HS * Tp, dvt = buf + 3 * HS * Tp, ds = buf + 4 * HS * Tp;
+        float* buf = Buffers.Mine.Get(4 * HS * Tp + 2 * Tp);
+        float* kt = buf, vt = buf + HS * Tp, dkt = buf + 2 * HS * Tp, dvt = buf + 3 * HS * Tp;
+        float* ds = buf + 4 * HS * Tp, p = ds + Tp;
         nint head = (nint)b * T * C + h * HS;
         Transpose(kt, k + head, T, Tp, C, HS);
         Transpose(vt, v + head, T, Tp, C, HS);
@@ -176,32 +229,26 @@ public static unsafe class Attention
         float scale = 1f / MathF.Sqrt(HS);
         for (int i = 0; i < T; i++)
         {
-            int L = causal ? i + 1 : T;
+            int L = causal ? i + 1 : T, Lv = Pad(L, 16);
             nint row = head + (nint)i * C;
-            var p = new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i) * T, L);
+            // The visible probabilities, zero padded to whole vectors.
+            new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i) * T, L).CopyTo(new Span<float>(p, L));
+            new Span<float>(p + L, Lv - L).Clear();
             // forward: out_i[d] = sum_j att[i,j] * v_j[d]
-            // datt[j] = dout_i . v_j;  dv_j[d] += att[i,j] * dout_i[d]
+            // datt[j] = dout_i . v_j
             KeyDots(ds, dout + row, vt, HS, Tp, L, wide);
-            for (int d = 0; d < HS; d++)
-            {
-                var dvRow = new Span<float>(dvt + (nint)d * Tp, L);
-                TensorPrimitives.MultiplyAdd(p, dout[row + d], dvRow, dvRow);
-            }
             // forward: att[i,:] = softmax(preatt[i,:]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
-            var dsRow = new Span<float>(ds, L);
-            float dot = TensorPrimitives.Dot(p, dsRow);
+            // forward: preatt[i,j] = scale * q_i . k_j; the scale is folded into dpreatt here
+            var pRow = new Span<float>(p, Lv);
+            var dsRow = new Span<float>(ds, Lv);
+            float dot = TensorPrimitives.Dot(pRow, dsRow);
             TensorPrimitives.Subtract(dsRow, dot, dsRow);
-            TensorPrimitives.Multiply(dsRow, p, dsRow);
-            // forward: preatt[i,j] = scale * q_i . k_j;  the scale is folded into dpreatt here
+            TensorPrimitives.Multiply(dsRow, pRow, dsRow);
             TensorPrimitives.Multiply(dsRow, scale, dsRow);
-            new Span<float>(ds + L, Pad(L, 16) - L).Clear();
-            // dq_i[d] += sum_j dpreatt[j] * k_j[d];  dk_j[d] += dpreatt[j] * q_i[d]
+            // dq_i[d] += sum_j dpreatt[j] * k_j[d]
             KeyWeightedSums(dq + row, ds, kt, HS, Tp, L, wide, accumulate: true);
-            for (int d = 0; d < HS; d++)
-            {
-                var dkRow = new Span<float>(dkt + (nint)d * Tp, L);
-                TensorPrimitives.MultiplyAdd(dsRow, q[row + d], dkRow, dkRow);
-            }
+            // dk_j[d] += dpreatt[j] * q_i[d];  dv_j[d] += att[i,j] * dout_i[d]
+            OuterUpdates(dkt, dvt, ds, p, q + row, dout + row, HS, Tp, Lv, wide);
         }
         for (int t = 0; t < T; t++)
         {
@@ -214,10 +261,181 @@ public static unsafe class Attention
         }
     }
 
+    // The blocked paths below handle 8 queries at a time with the GEMM register tiles (8 x 32, FMA over
+    // an inner dimension), so each loaded key or value vector feeds 8 rows: S = Q K^T and dP = dO V^T run
+    // over the head dimension, out = P V and dQ = dS K over the visible keys, and dK^T += Q^T dS,
+    // dV^T += dO^T P over the 8 rows of the block. Causal blocks stop at the block's last visible key.
+
+    /// <summary>The block's rows of src (stride C) when all 8 exist; otherwise a zero-padded copy (stride HS).</summary>
+    private static float* RowBlock(float* src, int rows, int C, int HS, float* tmp, out int stride)
+    {
+        if (rows == 8) { stride = C; return src; }
+        new Span<float>(tmp, 8 * HS).Clear();
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(src + (nint)r * C, HS).CopyTo(new Span<float>(tmp + r * HS, HS));
+        stride = HS;
+        return tmp;
+    }
+
+    /// <summary>dst (T, HSp) = src rows (stride C), columns HS..HSp zero: a B operand 32 columns per strip.</summary>
+    private static void PadRows(float* dst, float* src, int T, int C, int HS, int HSp)
+    {
+        for (int t = 0; t < T; t++)
+        {
+            new ReadOnlySpan<float>(src + (nint)t * C, HS).CopyTo(new Span<float>(dst + (nint)t * HSp, HS));
+            new Span<float>(dst + (nint)t * HSp + HS, HSp - HS).Clear();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardHeadBlocked(float* @out, float* att, float* q, float* k, float* v, int b, int h,
+        int T, int C, int NH, int HS, bool causal)
+    {
+        int Tp = Pad(T, 64), HSp = Pad(HS, 32);
+        float* buf = Buffers.Mine.Get(HS * Tp + T * HSp + 8 * Tp + 8 * HS + 8 * HSp);
+        float* kt = buf, vp = kt + HS * Tp, s = vp + T * HSp, qtmp = s + 8 * Tp, otmp = qtmp + 8 * HS;
+        nint head = (nint)b * T * C + h * HS;
+        Transpose(kt, k + head, T, Tp, C, HS);
+        PadRows(vp, v + head, T, C, HS, HSp);
+        float scale = 1f / MathF.Sqrt(HS);
+        for (int i0 = 0; i0 < T; i0 += 8)
+        {
+            int rows = Math.Min(8, T - i0);
+            int keys = causal ? i0 + rows : T;
+            float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
+            // preatt[r, j] = q_r . k_j for the block's visible keys (whole 32-key strips, within Tp)
+            for (int j0 = 0; j0 < keys; j0 += 32)
+                Gemm.Kernel512Rows(qb, qStride, kt + j0, Tp, HS, s + j0, Tp, false);
+            int keysPadded = Pad(keys, 32);
+            for (int r = 0; r < 8; r++)
+            {
+                float* sr = s + (nint)r * Tp;
+                if (r >= rows)
+                {
+                    new Span<float>(sr, keysPadded).Clear();
+                    continue;
+                }
+                int L = causal ? i0 + r + 1 : T;
+                SoftmaxWide(sr, L, scale);
+                // Keys this row may not see weigh zero in the block's value product.
+                new Span<float>(sr + L, keysPadded - L).Clear();
+                float* attRow = att + (((nint)b * NH + h) * T + i0 + r) * T;
+                new ReadOnlySpan<float>(sr, L).CopyTo(new Span<float>(attRow, L));
+                new Span<float>(attRow + L, T - L).Clear();
+            }
+            // out[r, d] = sum_j att[r, j] * v_j[d]
+            for (int d0 = 0; d0 < HSp; d0 += 32)
+                Gemm.Kernel512Rows(s, Tp, vp + d0, HSp, keys, otmp + d0, HSp, false);
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(otmp + r * HSp, HS).CopyTo(new Span<float>(@out + head + (nint)(i0 + r) * C, HS));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* q,
+        float* k, float* v, int b, int h, int T, int C, int NH, int HS, bool causal)
+    {
+        int Tp = Pad(T, 64), HSp = Pad(HS, 32);
+        float* buf = Buffers.Mine.Get(3 * HS * Tp + T * HSp + 16 * Tp + 16 * HS + 8 * HSp);
+        float* vt = buf, dkt = vt + HS * Tp, dvt = dkt + HS * Tp, kp = dvt + HS * Tp;
+        float* p = kp + T * HSp, ds = p + 8 * Tp, qtmp = ds + 8 * Tp, gtmp = qtmp + 8 * HS, dqtmp = gtmp + 8 * HS;
+        nint head = (nint)b * T * C + h * HS;
+        Transpose(vt, v + head, T, Tp, C, HS);
+        PadRows(kp, k + head, T, C, HS, HSp);
+        new Span<float>(dkt, 2 * HS * Tp).Clear();
+        float scale = 1f / MathF.Sqrt(HS);
+        for (int i0 = 0; i0 < T; i0 += 8)
+        {
+            int rows = Math.Min(8, T - i0);
+            int keys = causal ? i0 + rows : T;
+            int keysPadded = Pad(keys, 32);
+            float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
+            float* gb = RowBlock(dout + head + (nint)i0 * C, rows, C, HS, gtmp, out int gStride);
+            // The block's visible probabilities, zero for masked keys and missing rows.
+            for (int r = 0; r < 8; r++)
+            {
+                float* pr = p + (nint)r * Tp;
+                int L = r >= rows ? 0 : causal ? i0 + r + 1 : T;
+                new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i0 + r) * T, L).CopyTo(new Span<float>(pr, L));
+                new Span<float>(pr + L, keysPadded - L).Clear();
+            }
+            // forward: out[r, d] = sum_j att[r, j] * v_j[d]
+            // datt[r, j] = dout_r . v_j;  dv_j[d] += sum_r att[r, j] * dout_r[d]
+            for (int j0 = 0; j0 < keys; j0 += 32)
+                Gemm.Kernel512Rows(gb, gStride, vt + j0, Tp, HS, ds + j0, Tp, false);
+            for (int d0 = 0; d0 < HS; d0 += 8)
+                for (int j0 = 0; j0 < keys; j0 += 32)
+                    Gemm.Kernel512Cols(gb + d0, gStride, p + j0, Tp, 8, dvt + (nint)d0 * Tp + j0, Tp, true);
+            // forward: att[r, :] = softmax(preatt[r, :]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
+            // forward: preatt[r, j] = scale * q_r . k_j; the scale is folded into dpreatt here
+            for (int r = 0; r < 8; r++)
+            {
+                var pr = new Span<float>(p + (nint)r * Tp, keysPadded);
+                var dr = new Span<float>(ds + (nint)r * Tp, keysPadded);
+                float dot = TensorPrimitives.Dot(pr, dr);
+                TensorPrimitives.Subtract(dr, dot, dr);
+                TensorPrimitives.Multiply(dr, pr, dr);
+                TensorPrimitives.Multiply(dr, scale, dr);
+            }
+            // dq_r[d] += sum_j dpreatt[r, j] * k_j[d];  dk_j[d] += sum_r dpreatt[r, j] * q_r[d]
+            for (int d0 = 0; d0 < HSp; d0 += 32)
+                Gemm.Kernel512Rows(ds, Tp, kp + d0, HSp, keys, dqtmp + d0, HSp, false);
+            for (int r = 0; r < rows; r++)
+            {
+                var dqRow = new Span<float>(dq + head + (nint)(i0 + r) * C, HS);
+                TensorPrimitives.Add(dqRow, new ReadOnlySpan<float>(dqtmp + r * HSp, HS), dqRow);
+            }
+            for (int d0 = 0; d0 < HS; d0 += 8)
+                for (int j0 = 0; j0 < keys; j0 += 32)
+                    Gemm.Kernel512Cols(qb + d0, qStride, ds + j0, Tp, 8, dkt + (nint)d0 * Tp + j0, Tp, true);
+        }
+        for (int t = 0; t < T; t++)
+        {
+            float* dkRow = dk + head + (nint)t * C, dvRow = dv + head + (nint)t * C;
+            for (int d = 0; d < HS; d++)
+            {
+                dkRow[d] += dkt[(nint)d * Tp + t];
+                dvRow[d] += dvt[(nint)d * Tp + t];
+            }
+        }
+    }
+
+    /// <summary>dkt[d, j] += x[d] * ds[j] and dvt[d, j] += y[d] * p[j] for j &lt; Lv (a multiple of 16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OuterUpdates(float* dkt, float* dvt, float* ds, float* p, float* x, float* y, int HS, int Tp,
+        int Lv, bool wide)
+    {
+        if (!wide)
+        {
+            var dsRow = new ReadOnlySpan<float>(ds, Lv);
+            var pRow = new ReadOnlySpan<float>(p, Lv);
+            for (int d = 0; d < HS; d++)
+            {
+                var dkRow = new Span<float>(dkt + (nint)d * Tp, Lv);
+                var dvRow = new Span<float>(dvt + (nint)d * Tp, Lv);
+                TensorPrimitives.MultiplyAdd(dsRow, x[d], dkRow, dkRow);
+                TensorPrimitives.MultiplyAdd(pRow, y[d], dvRow, dvRow);
+            }
+            return;
+        }
+        for (int j = 0; j < Lv; j += 16)
+        {
+            var dsv = Vector512.Load(ds + j);
+            var pv = Vector512.Load(p + j);
+            float* mk = dkt + j, mv = dvt + j;
+            for (int d = 0; d < HS; d++, mk += Tp, mv += Tp)
+            {
+                Vector512.FusedMultiplyAdd(Vector512.Create(x[d]), dsv, Vector512.Load(mk)).Store(mk);
+                Vector512.FusedMultiplyAdd(Vector512.Create(y[d]), pv, Vector512.Load(mv)).Store(mv);
+            }
+        }
+    }
+
     /// <summary>
     /// s[j] = sum_d x[d] * mt[d*Tp + j] for j &lt; L (and up to the next multiple of 16, harmlessly):
     /// one query against L transposed keys, SIMD over keys, four key vectors in flight.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KeyDots(float* s, float* x, float* mt, int HS, int Tp, int L, bool wide)
     {
         if (!wide)
@@ -257,6 +475,7 @@ public static unsafe class Attention
     /// y[d] (+)= sum_j p[j] * mt[d*Tp + j] over j &lt; L, with p zero from L to the next multiple of 16:
     /// HS dot products over keys, eight head dimensions at a time sharing each load of p.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KeyWeightedSums(float* y, float* p, float* mt, int HS, int Tp, int L, bool wide,
         bool accumulate)
     {

@@ -87,6 +87,7 @@ internal static unsafe class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Serial(Isa isa, int mr, int nr, float* c, int ldc, float* a, int aRow, int aCol,
         float* b, int bRow, int bCol, int m0, int m1, int n0, int n1, int K, bool accumulate)
     {
@@ -129,6 +130,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Packs B[0..kc, 0..nc] into NR-wide k-major strips: strip s holds B[k, s*NR + j] at k*NR + j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(float* dst, float* b, int bRow, int bCol, int kc, int nc, int nr)
     {
         for (int s = 0; s * nr < nc; s++)
@@ -170,20 +172,20 @@ internal static unsafe class Gemm
     {
         if (aCol == 1)
         {
-            if (isa == Isa.V512) Kernel512Rows(a, aRow, strip, kc, c, ldc, acc);
-            else Kernel256Rows(a, aRow, strip, kc, c, ldc, acc);
+            if (isa == Isa.V512) Kernel512Rows(a, aRow, strip, 32, kc, c, ldc, acc);
+            else Kernel256Rows(a, aRow, strip, 16, kc, c, ldc, acc);
         }
         else if (aRow == 1)
         {
-            if (isa == Isa.V512) Kernel512Cols(a, aCol, strip, kc, c, ldc, acc);
-            else Kernel256Cols(a, aCol, strip, kc, c, ldc, acc);
+            if (isa == Isa.V512) Kernel512Cols(a, aCol, strip, 32, kc, c, ldc, acc);
+            else Kernel256Cols(a, aCol, strip, 16, kc, c, ldc, acc);
         }
         else
         {
             int mr = isa == Isa.V512 ? 8 : 6;
             PackA(packedA, a, aRow, aCol, kc, mr, mr);
-            if (isa == Isa.V512) Kernel512Cols(packedA, 8, strip, kc, c, ldc, acc);
-            else Kernel256Cols(packedA, 6, strip, kc, c, ldc, acc);
+            if (isa == Isa.V512) Kernel512Cols(packedA, 8, strip, 32, kc, c, ldc, acc);
+            else Kernel256Cols(packedA, 6, strip, 16, kc, c, ldc, acc);
         }
     }
 
@@ -191,6 +193,7 @@ internal static unsafe class Gemm
     /// A partial tile (bottom rows or right columns): the missing A rows are packed as zeros and the
     /// product goes through a full-size scratch tile, with the same FMA sequence as a full tile.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void EdgeTile(Isa isa, int mr, int nr, float* a, int aRow, int aCol, float* strip, int kc,
         float* c, int ldc, bool acc, int rows, int cols, float* packedA, float* tile)
     {
@@ -198,14 +201,15 @@ internal static unsafe class Gemm
             for (int j = 0; j < nr; j++)
                 tile[i * nr + j] = acc && i < rows && j < cols ? c[(nint)i * ldc + j] : 0f;
         PackA(packedA, a, aRow, aCol, kc, mr, rows);
-        if (isa == Isa.V512) Kernel512Cols(packedA, mr, strip, kc, tile, nr, true);
-        else Kernel256Cols(packedA, mr, strip, kc, tile, nr, true);
+        if (isa == Isa.V512) Kernel512Cols(packedA, mr, strip, 32, kc, tile, nr, true);
+        else Kernel256Cols(packedA, mr, strip, 16, kc, tile, nr, true);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < cols; j++)
                 c[(nint)i * ldc + j] = tile[i * nr + j];
     }
 
     /// <summary>Packs A[0..rows, 0..kc] k-major with mr rows per k (rows beyond `rows` are zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(float* dst, float* a, int aRow, int aCol, int kc, int mr, int rows)
     {
         for (int k = 0; k < kc; k++)
@@ -219,9 +223,10 @@ internal static unsafe class Gemm
     }
 
     // 8 x 32 register tile: 16 zmm accumulators, 2 B vectors, 1 broadcast (of 32 registers).
+    // B advances by bs floats per k: 32 for a packed strip, or the row stride of a padded matrix.
     // A is row-major: eight row pointers indexed by k.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel512Rows(float* a, nint lda, float* b, int kc, float* c, nint ldc, bool acc)
+    internal static void Kernel512Rows(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
     {
         float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
         float* a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda;
@@ -245,7 +250,7 @@ internal static unsafe class Gemm
         for (nint k = 0; k < kc; k++)
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
-            b += 32;
+            b += bs;
             Vector512<float> x = Vector512.Create(a0[k]);
             c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
             x = Vector512.Create(a1[k]);
@@ -268,7 +273,7 @@ internal static unsafe class Gemm
 
     // Same tile, A column-major (or packed): the eight A values of step k are contiguous at a + k*ks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel512Cols(float* a, nint ks, float* b, int kc, float* c, nint ldc, bool acc)
+    internal static void Kernel512Cols(float* a, nint ks, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
     {
         Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
         if (acc)
@@ -290,7 +295,7 @@ internal static unsafe class Gemm
         for (int k = 0; k < kc; k++)
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
-            b += 32;
+            b += bs;
             Vector512<float> x = Vector512.Create(a[0]);
             c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
             x = Vector512.Create(a[1]);
@@ -331,7 +336,7 @@ internal static unsafe class Gemm
 
     // AVX2 fallback, 6 x 16 tile: 12 ymm accumulators + 2 B + 1 broadcast fit the 16 ymm registers.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Rows(float* a, nint lda, float* b, int kc, float* c, nint ldc, bool acc)
+    internal static void Kernel256Rows(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
     {
         float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda;
         Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
@@ -352,7 +357,7 @@ internal static unsafe class Gemm
         for (nint k = 0; k < kc; k++)
         {
             Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
-            b += 16;
+            b += bs;
             Vector256<float> x = Vector256.Create(a0[k]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
             x = Vector256.Create(a1[k]);
@@ -370,7 +375,7 @@ internal static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Cols(float* a, nint ks, float* b, int kc, float* c, nint ldc, bool acc)
+    internal static void Kernel256Cols(float* a, nint ks, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
     {
         Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
         if (acc)
@@ -390,7 +395,7 @@ internal static unsafe class Gemm
         for (int k = 0; k < kc; k++)
         {
             Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
-            b += 16;
+            b += bs;
             Vector256<float> x = Vector256.Create(a[0]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
             x = Vector256.Create(a[1]);
@@ -423,6 +428,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>No SIMD at all: the same FMA chain per element, in plain loops.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scalar(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
         int M, int N, int K, bool accumulate)
     {
