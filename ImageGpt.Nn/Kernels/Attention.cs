@@ -176,32 +176,76 @@ public static unsafe class Attention
         new Span<float>(s + L, Pad(L, 16) - L).Clear();
     }
 
-    /// <summary>The same softmax in two fused vector passes after the max (lanes past L masked to zero).</summary>
+    /// <summary>
+    /// The same softmax in three vector passes (max, exp and sum, scale), lanes past L masked to zero;
+    /// with attRow set, the probabilities are also written there, followed by zeros up to T.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SoftmaxWide(float* s, int L, float scale)
+    private static void SoftmaxWide(float* s, int L, float scale, float* attRow = null, int T = 0)
     {
-        // scale > 0, so max(scale * s) = scale * max(s).
-        float max = TensorPrimitives.Max(new ReadOnlySpan<float>(s, L)) * scale;
-        var vScale = Vector512.Create(scale);
-        var vMax = Vector512.Create(max);
-        var sum = Vector512<float>.Zero;
+        var vMax = Vector512.Create(float.NegativeInfinity);
         int j = 0;
-        for (; j + 16 <= L; j += 16)
+        for (; j + 16 <= L; j += 16) vMax = Vector512.Max(vMax, Vector512.Load(s + j));
+        if (j < L)
+            vMax = Vector512.Max(vMax, Vector512.ConditionalSelect(TailMask(L - j), Vector512.Load(s + j),
+                Vector512.Create(float.NegativeInfinity)));
+        var m256 = Vector256.Max(vMax.GetLower(), vMax.GetUpper());
+        var m128 = Vector128.Max(m256.GetLower(), m256.GetUpper());
+        // scale > 0, so max(scale * s) = scale * max(s).
+        float max = MathF.Max(MathF.Max(m128[0], m128[1]), MathF.Max(m128[2], m128[3])) * scale;
+        var vScale = Vector512.Create(scale);
+        var vNegMax = Vector512.Create(-max);
+        var sum = Vector512<float>.Zero;
+        for (j = 0; j + 16 <= L; j += 16)
         {
-            var e = Vector512.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(s + j), vScale, -vMax));
+            var e = Exp(Vector512.FusedMultiplyAdd(Vector512.Load(s + j), vScale, vNegMax));
             e.Store(s + j);
             sum += e;
         }
         if (j < L)
         {
-            var e = Vector512.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(s + j), vScale, -vMax));
+            var e = Exp(Vector512.FusedMultiplyAdd(Vector512.Load(s + j), vScale, vNegMax));
             e = Vector512.ConditionalSelect(TailMask(L - j), e, Vector512<float>.Zero);
             e.Store(s + j);
             sum += e;
         }
         var inv = Vector512.Create(1f / Vector512.Sum(sum));
-        int Lv = Pad(L, 16);
-        for (j = 0; j < Lv; j += 16) (Vector512.Load(s + j) * inv).Store(s + j);
+        for (j = 0; j + 16 <= L; j += 16)
+        {
+            var x = Vector512.Load(s + j) * inv;
+            x.Store(s + j);
+            if (attRow != null) x.Store(attRow + j);
+        }
+        if (j < L)
+        {
+            (Vector512.Load(s + j) * inv).Store(s + j);
+            if (attRow != null)
+                for (int t = j; t < L; t++) attRow[t] = s[t];
+        }
+        if (attRow != null) new Span<float>(attRow + L, T - L).Clear();
+    }
+
+    /// <summary>
+    /// e^x for x &lt;= 0 (softmax arguments), Cephes expf: x = n ln2 + r with |r| &lt;= ln2/2, a degree-6
+    /// polynomial for e^r, then 2^n through the exponent bits. Within 2 ulp of MathF.Exp down to
+    /// x = -87.3 (below that the result stays at e^-87.3 ~ 1e-38 instead of a denormal or 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Max(x, Vector512.Create(-87.3f));
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500E-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
+        var y = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        var pow2n = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return y * pow2n;
     }
 
     /// <summary>All-ones in the first `count` lanes (1..16), zero in the rest.</summary>
@@ -316,12 +360,9 @@ public static unsafe class Attention
                     continue;
                 }
                 int L = causal ? i0 + r + 1 : T;
-                SoftmaxWide(sr, L, scale);
+                SoftmaxWide(sr, L, scale, att + (((nint)b * NH + h) * T + i0 + r) * T, T);
                 // Keys this row may not see weigh zero in the block's value product.
                 new Span<float>(sr + L, keysPadded - L).Clear();
-                float* attRow = att + (((nint)b * NH + h) * T + i0 + r) * T;
-                new ReadOnlySpan<float>(sr, L).CopyTo(new Span<float>(attRow, L));
-                new Span<float>(attRow + L, T - L).Clear();
             }
             // out[r, d] = sum_j att[r, j] * v_j[d]
             for (int d0 = 0; d0 < HSp; d0 += 32)
@@ -368,15 +409,8 @@ public static unsafe class Attention
                     Gemm.Kernel512Cols(gb + d0, gStride, p + j0, Tp, 8, dvt + (nint)d0 * Tp + j0, Tp, true);
             // forward: att[r, :] = softmax(preatt[r, :]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
             // forward: preatt[r, j] = scale * q_r . k_j; the scale is folded into dpreatt here
-            for (int r = 0; r < 8; r++)
-            {
-                var pr = new Span<float>(p + (nint)r * Tp, keysPadded);
-                var dr = new Span<float>(ds + (nint)r * Tp, keysPadded);
-                float dot = TensorPrimitives.Dot(pr, dr);
-                TensorPrimitives.Subtract(dr, dot, dr);
-                TensorPrimitives.Multiply(dr, pr, dr);
-                TensorPrimitives.Multiply(dr, scale, dr);
-            }
+            for (int r = 0; r < rows; r++)
+                SoftmaxBackwardWide(p + (nint)r * Tp, ds + (nint)r * Tp, keysPadded, scale);
             // dq_r[d] += sum_j dpreatt[r, j] * k_j[d];  dk_j[d] += sum_r dpreatt[r, j] * q_r[d]
             for (int d0 = 0; d0 < HSp; d0 += 32)
                 Gemm.Kernel512Rows(ds, Tp, kp + d0, HSp, keys, dqtmp + d0, HSp, false);
@@ -397,6 +431,28 @@ public static unsafe class Attention
                 dkRow[d] += dkt[(nint)d * Tp + t];
                 dvRow[d] += dvt[(nint)d * Tp + t];
             }
+        }
+    }
+
+    /// <summary>d[j] = scale * p[j] * (d[j] - sum_j' p[j'] d[j']) over n (a multiple of 16) entries.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxBackwardWide(float* p, float* d, int n, float scale)
+    {
+        var acc0 = Vector512<float>.Zero;
+        var acc1 = Vector512<float>.Zero;
+        int j = 0;
+        for (; j + 32 <= n; j += 32)
+        {
+            acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(d + j), acc0);
+            acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j + 16), Vector512.Load(d + j + 16), acc1);
+        }
+        for (; j < n; j += 16) acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(d + j), acc0);
+        var dot = Vector512.Create(Vector512.Sum(acc0 + acc1));
+        var vScale = Vector512.Create(scale);
+        for (j = 0; j < n; j += 16)
+        {
+            var pv = Vector512.Load(p + j);
+            (pv * vScale * (Vector512.Load(d + j) - dot)).Store(d + j);
         }
     }
 

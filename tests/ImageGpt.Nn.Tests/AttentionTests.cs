@@ -130,4 +130,23 @@ public sealed class AttentionTests
         // Position 0 attends only to itself, so its output is its own value vector.
         for (int d = 0; d < C; d++) Assert.Equal(v[d], @out[d], 6);
     }
+
+    [Fact]
+    public void VectorExpIsWithinTwoUlpOfMathFExpOverTheSoftmaxRange()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        double worst = 0;
+        for (float x0 = -87f; x0 <= 0f; x0 += 16 * 0.00731f)
+        {
+            var x = Vector512.Create(x0) + Vector512<float>.Indices * 0.00731f;
+            x = Vector512.Min(x, Vector512<float>.Zero);
+            var e = Attention.Exp(x);
+            for (int i = 0; i < 16; i++)
+            {
+                float expected = MathF.Exp(x[i]);
+                worst = Math.Max(worst, Math.Abs(e[i] - expected) / expected);
+            }
+        }
+        Assert.True(worst <= 2.4e-7, $"worst relative error {worst:g3}");
+    }
 }
