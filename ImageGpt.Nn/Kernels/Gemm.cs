@@ -27,6 +27,8 @@ internal static unsafe class Gemm
     private const int NC = 512;
     // Rows of A per pass over the B strips: MC x KC of A (64 KiB) stays in L2 across the strips.
     private const int MC = 96;
+    // Longest B row (floats) read in place rather than packed: 1 KiB strides still spread over L2.
+    private const int DirectMaxStride = 256;
 
     public static void Run(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
         int M, int N, int K, bool accumulate, int threads, Isa isa)
@@ -104,13 +106,25 @@ internal static unsafe class Gemm
                 int kc = Math.Min(KC, K - pc);
                 // Later K blocks add onto what the earlier ones wrote.
                 bool acc = accumulate || pc > 0;
-                PackB(packedB, b + (nint)pc * bRow + (nint)jc * bCol, bRow, bCol, kc, nc, nr);
+                // Row-major B with short rows is read in place (its rows are the strips' rows, nr floats
+                // every bRow): the kernel needs only two B vectors per 16 FMAs, which L2 supplies, and the
+                // pass that would copy B (for dweight, all of inp) is saved. Long rows are packed: a strip
+                // at a stride of 2 KiB or more falls into too few cache sets and thrashes L1 and L2.
+                // Only a partial last strip is packed in place mode.
+                float* bBlock = b + (nint)pc * bRow + (nint)jc * bCol;
+                bool direct = bCol == 1 && bRow <= DirectMaxStride;
+                int fullStrips = nc / nr;
+                if (!direct) PackB(packedB, bBlock, bRow, bCol, kc, nc, nr);
+                else if (fullStrips < strips)
+                    PackB(packedB, bBlock + fullStrips * nr, bRow, bCol, kc, nc - fullStrips * nr, nr);
                 for (int ic = m0; ic < m1; ic += MC)
                 {
                     int mc = Math.Min(MC, m1 - ic);
                     for (int s = 0; s < strips; s++)
                     {
-                        float* strip = packedB + (nint)s * kc * nr;
+                        bool inPlace = direct && s < fullStrips;
+                        float* strip = inPlace ? bBlock + s * nr : direct ? packedB : packedB + (nint)s * kc * nr;
+                        nint bs = inPlace ? bRow : nr;
                         int cols = Math.Min(nr, nc - s * nr);
                         for (int ir = 0; ir < mc; ir += mr)
                         {
@@ -118,9 +132,9 @@ internal static unsafe class Gemm
                             float* aBlock = a + (nint)(ic + ir) * aRow + (nint)pc * aCol;
                             float* cBlock = c + (nint)(ic + ir) * ldc + jc + s * nr;
                             if (rows == mr && cols == nr)
-                                Tile(isa, aBlock, aRow, aCol, strip, kc, cBlock, ldc, acc, packedA);
+                                Tile(isa, aBlock, aRow, aCol, strip, bs, kc, cBlock, ldc, acc, packedA);
                             else
-                                EdgeTile(isa, mr, nr, aBlock, aRow, aCol, strip, kc, cBlock, ldc, acc, rows, cols,
+                                EdgeTile(isa, mr, nr, aBlock, aRow, aCol, strip, bs, kc, cBlock, ldc, acc, rows, cols,
                                     packedA, tile);
                         }
                     }
@@ -167,25 +181,25 @@ internal static unsafe class Gemm
         }
     }
 
-    private static void Tile(Isa isa, float* a, int aRow, int aCol, float* strip, int kc, float* c, int ldc,
+    private static void Tile(Isa isa, float* a, int aRow, int aCol, float* strip, nint bs, int kc, float* c, int ldc,
         bool acc, float* packedA)
     {
         if (aCol == 1)
         {
-            if (isa == Isa.V512) Kernel512Rows(a, aRow, strip, 32, kc, c, ldc, acc);
-            else Kernel256Rows(a, aRow, strip, 16, kc, c, ldc, acc);
+            if (isa == Isa.V512) Kernel512Rows(a, aRow, strip, bs, kc, c, ldc, acc);
+            else Kernel256Rows(a, aRow, strip, bs, kc, c, ldc, acc);
         }
         else if (aRow == 1)
         {
-            if (isa == Isa.V512) Kernel512Cols(a, aCol, strip, 32, kc, c, ldc, acc);
-            else Kernel256Cols(a, aCol, strip, 16, kc, c, ldc, acc);
+            if (isa == Isa.V512) Kernel512Cols(a, aCol, strip, bs, kc, c, ldc, acc);
+            else Kernel256Cols(a, aCol, strip, bs, kc, c, ldc, acc);
         }
         else
         {
             int mr = isa == Isa.V512 ? 8 : 6;
             PackA(packedA, a, aRow, aCol, kc, mr, mr);
-            if (isa == Isa.V512) Kernel512Cols(packedA, 8, strip, 32, kc, c, ldc, acc);
-            else Kernel256Cols(packedA, 6, strip, 16, kc, c, ldc, acc);
+            if (isa == Isa.V512) Kernel512Cols(packedA, 8, strip, bs, kc, c, ldc, acc);
+            else Kernel256Cols(packedA, 6, strip, bs, kc, c, ldc, acc);
         }
     }
 
@@ -194,15 +208,15 @@ internal static unsafe class Gemm
     /// product goes through a full-size scratch tile, with the same FMA sequence as a full tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void EdgeTile(Isa isa, int mr, int nr, float* a, int aRow, int aCol, float* strip, int kc,
+    private static void EdgeTile(Isa isa, int mr, int nr, float* a, int aRow, int aCol, float* strip, nint bs, int kc,
         float* c, int ldc, bool acc, int rows, int cols, float* packedA, float* tile)
     {
         for (int i = 0; i < mr; i++)
             for (int j = 0; j < nr; j++)
                 tile[i * nr + j] = acc && i < rows && j < cols ? c[(nint)i * ldc + j] : 0f;
         PackA(packedA, a, aRow, aCol, kc, mr, rows);
-        if (isa == Isa.V512) Kernel512Cols(packedA, mr, strip, 32, kc, tile, nr, true);
-        else Kernel256Cols(packedA, mr, strip, 16, kc, tile, nr, true);
+        if (isa == Isa.V512) Kernel512Cols(packedA, mr, strip, bs, kc, tile, nr, true);
+        else Kernel256Cols(packedA, mr, strip, bs, kc, tile, nr, true);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < cols; j++)
                 c[(nint)i * ldc + j] = tile[i * nr + j];
