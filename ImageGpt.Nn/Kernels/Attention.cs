@@ -218,11 +218,17 @@ public static unsafe class Attention
         }
         if (j < L)
         {
-            (Vector512.Load(s + j) * inv).Store(s + j);
+            var x = Vector512.Load(s + j) * inv;
+            x.Store(s + j);
             if (attRow != null)
-                for (int t = j; t < L; t++) attRow[t] = s[t];
+            {
+                // The lanes past L are already zero, as att must be there, so a whole vector may go out
+                // whenever it ends inside the row.
+                if (j + 16 <= T) { x.Store(attRow + j); j += 16; }
+                else for (int t = j; t < L; t++) attRow[t] = s[t];
+            }
         }
-        if (attRow != null) new Span<float>(attRow + L, T - L).Clear();
+        if (attRow != null && j < T) new Span<float>(attRow + Math.Max(j, L), T - Math.Max(j, L)).Clear();
     }
 
     /// <summary>
