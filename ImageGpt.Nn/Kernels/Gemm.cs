@@ -29,6 +29,8 @@ internal static unsafe class Gemm
     private const int MC = 96;
     // Longest B row (floats) read in place rather than packed: 1 KiB strides still spread over L2.
     private const int DirectMaxStride = 256;
+    // Most rows of A for which B is read in place: beyond this the packing pass is amortized.
+    private const int DirectMaxRows = 1024;
 
     public static void Run(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
         int M, int N, int K, bool accumulate, int threads, Isa isa)
@@ -56,7 +58,7 @@ internal static unsafe class Gemm
         threads = Math.Clamp(threads, 1, units);
         if (threads == 1)
         {
-            Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, 0, M, 0, N, K, accumulate);
+            Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate);
             return;
         }
         nint cp = (nint)c, ap = (nint)a, bp = (nint)b;
@@ -67,7 +69,7 @@ internal static unsafe class Gemm
             if (splitM) { m0 = u0 * mr; m1 = Math.Min(M, u1 * mr); }
             else { n0 = u0 * nr; n1 = Math.Min(N, u1 * nr); }
             Serial(isa, mr, nr, (float*)cp, ldc, (float*)ap, aRow, aCol, (float*)bp, bRow, bCol,
-                m0, m1, n0, n1, K, accumulate);
+                M, m0, m1, n0, n1, K, accumulate);
         });
     }
 
@@ -91,7 +93,7 @@ internal static unsafe class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Serial(Isa isa, int mr, int nr, float* c, int ldc, float* a, int aRow, int aCol,
-        float* b, int bRow, int bCol, int m0, int m1, int n0, int n1, int K, bool accumulate)
+        float* b, int bRow, int bCol, int M, int m0, int m1, int n0, int n1, int K, bool accumulate)
     {
         var buffers = Buffers.Mine;
         float* packedB = Buffers.Aligned(buffers.PackedB);
@@ -106,13 +108,14 @@ internal static unsafe class Gemm
                 int kc = Math.Min(KC, K - pc);
                 // Later K blocks add onto what the earlier ones wrote.
                 bool acc = accumulate || pc > 0;
-                // Row-major B with short rows is read in place (its rows are the strips' rows, nr floats
-                // every bRow): the kernel needs only two B vectors per 16 FMAs, which L2 supplies, and the
-                // pass that would copy B (for dweight, all of inp) is saved. Long rows are packed: a strip
-                // at a stride of 2 KiB or more falls into too few cache sets and thrashes L1 and L2.
+                // A tall, short-row B that few rows of A reuse (dweight at small widths: B is all of inp)
+                // is read in place, its rows being the strips' rows (nr floats every bRow): the kernel needs
+                // only two B vectors per 16 FMAs, which L2 supplies, and a whole copying pass is saved.
+                // A B that many rows reuse is packed, so that its strips stay in L1; long rows are packed
+                // too, as a strip at a stride of 2 KiB or more falls into too few cache sets.
                 // Only a partial last strip is packed in place mode.
                 float* bBlock = b + (nint)pc * bRow + (nint)jc * bCol;
-                bool direct = bCol == 1 && bRow <= DirectMaxStride;
+                bool direct = bCol == 1 && bRow <= DirectMaxStride && M <= DirectMaxRows;
                 int fullStrips = nc / nr;
                 if (!direct) PackB(packedB, bBlock, bRow, bCol, kc, nc, nr);
                 else if (fullStrips < strips)
