@@ -96,7 +96,8 @@ public sealed class MatmulTests
     [InlineData(300, 520, 70)]   // C crosses the 512-column block, BT is no multiple of the row tile
     [InlineData(301, 64, 270)]   // OC crosses the 256-deep K block for dinp
     [InlineData(611, 33, 17)]    // BT crosses two K blocks for dweight
-    [InlineData(1000, 64, 256)]  // the small-model MLP shape, shorter
+    [InlineData(1000, 64, 256)]  // the small-model MLP shape, shorter (dweight reads inp in place)
+    [InlineData(1100, 40, 24)]   // over 1024 rows: dinp packs a short-row weight, with a partial strip
     public void LargeAndBlockCrossingShapesMatchNaive(int BT, int C, int OC)
     {
         foreach (var isa in new[] { Gemm.Isa.V512, Gemm.Isa.V256 })
