@@ -8,8 +8,9 @@ namespace ImageGpt.Nn.Kernels;
 /// The one general matrix product behind <see cref="Matmul"/>: C (M,N) (+)= A (M,K) · B (K,N), where
 /// A[m,k] = a[m*aRow + k*aCol] and B[k,n] = b[k*bRow + n*bCol] (so transposes are strides, never copies).
 /// Blocked BLIS-style: B is packed per (KC x NC) block into NR-wide k-major strips (zero padded at the
-/// right edge) that stay in L1 while the register tile sweeps MR rows of A read in place (A is either
-/// row-major, aCol == 1, or column-major, aRow == 1, and both give the micro-kernel cheap broadcasts).
+/// right edge) that stay in L1 while the register tile (8 x 32 on AVX-512, 6 x 16 on AVX2) sweeps MR rows
+/// of A read in place (A is either row-major, aCol == 1, or column-major, aRow == 1, and both give the
+/// micro-kernel cheap broadcasts). A short-row B that few rows reuse is read in place instead of packed.
 /// Determinism: every C element is one FMA chain over k in increasing order, split at the same fixed KC
 /// boundaries whatever the thread count or tile position, so results are bit-identical for any threads.
 /// </summary>
