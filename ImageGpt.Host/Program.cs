@@ -13,6 +13,8 @@ public static class Program
           config    print the effective configuration as JSON: --config FILE [--set path=value ...]
           bench-actors  [--pairs N] [--messages M] [--inflight K]  actor ping-pong, prints messages/s
           bench-sample  KV-cached sampling vs re-running the full forward per token: tokens/s
+          help        this text
+          bench-gemm  GFLOP/s of the matmul kernels on the iGPT shapes (--width 512 --threads 1)
         """;
 
     public static int Main(string[] argv)
@@ -32,6 +34,7 @@ public static class Program
                 "config" => ConfigCommand.Run(rest),
                 "bench-actors" => Commands.BenchActorsCommand.Run(rest),
                 "bench-sample" => Commands.BenchSampleCommand.Run(rest),
+                "bench-gemm" => Commands.BenchGemmCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }

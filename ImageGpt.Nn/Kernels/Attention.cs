@@ -1,25 +1,590 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace ImageGpt.Nn.Kernels;
 
 /// <summary>
-/// Attention entry point used by the model. This version delegates to <see cref="AttentionNaive"/>;
-/// the fast-kernel branch replaces this file with a SIMD, threaded one of the same signatures.
+/// Multi-head scaled dot-product attention, one (batch, head) pair at a time. The head's keys and values
+/// are first copied transposed (HS x Tp, zero padded to a multiple of 64 keys) so that every inner loop
+/// runs SIMD over keys, which is long (T = 196) while the head size is short (HS = 8..32). Causal rows
+/// stop at their diagonal: masked keys are never computed. Threads take whole (batch, head) pairs and
+/// every output element is written by one thread in a fixed order, so results do not depend on `threads`.
 /// </summary>
-public static class Attention
+public static unsafe class Attention
 {
+    // q,k,v (B,T,C), head h in columns [h*HS,(h+1)*HS); att (B,NH,T,T) softmax probabilities; out (B,T,C)
     public static void Forward(Span<float> @out, Span<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+        => Forward(@out, att, q, k, v, B, T, C, NH, causal, threads, Vector512.IsHardwareAccelerated);
+
+    internal static void Forward(Span<float> @out, Span<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide)
     {
-        // q,k,v (B,T,C), att (B,NH,T,T), out (B,T,C)
-        _ = threads;
-        AttentionNaive.Forward(@out, att, q, k, v, B, T, C, NH, causal);
+        int HS = CheckShape(B, T, C, NH);
+        long btc = (long)B * T * C;
+        CheckLength(@out.Length, btc, nameof(@out));
+        CheckLength(att.Length, (long)B * NH * T * T, nameof(att));
+        CheckLength(q.Length, btc, nameof(q));
+        CheckLength(k.Length, btc, nameof(k));
+        CheckLength(v.Length, btc, nameof(v));
+        if (B == 0 || T == 0 || C == 0) return;
+        fixed (float* o = @out, a = att, qp = q, kp = k, vp = v)
+        {
+            nint op = (nint)o, ap = (nint)a, qq = (nint)qp, kk = (nint)kp, vv = (nint)vp;
+            ForEachHead(B * NH, threads, bh =>
+                ForwardHead((float*)op, (float*)ap, (float*)qq, (float*)kk, (float*)vv, bh / NH, bh % NH,
+                    T, C, NH, HS, causal, wide));
+        }
     }
 
+    // dout (B,T,C), att (B,NH,T,T), q,k,v (B,T,C); dq,dk,dv (B,T,C) accumulate; scratch unused here
     public static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+        => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
+            Vector512.IsHardwareAccelerated);
+
+    internal static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
+        ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide)
     {
-        // dq,dk,dv (B,T,C) accumulate; scratch >= B*NH*T*T floats
-        _ = threads;
-        AttentionNaive.Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal);
+        int HS = CheckShape(B, T, C, NH);
+        long btc = (long)B * T * C;
+        CheckLength(dq.Length, btc, nameof(dq));
+        CheckLength(dk.Length, btc, nameof(dk));
+        CheckLength(dv.Length, btc, nameof(dv));
+        CheckLength(dout.Length, btc, nameof(dout));
+        CheckLength(q.Length, btc, nameof(q));
+        CheckLength(k.Length, btc, nameof(k));
+        CheckLength(v.Length, btc, nameof(v));
+        CheckLength(att.Length, (long)B * NH * T * T, nameof(att));
+        // The contract reserves B*NH*T*T floats of scratch; this kernel works in per-thread buffers instead.
+        CheckLength(scratch.Length, (long)B * NH * T * T, nameof(scratch));
+        if (B == 0 || T == 0 || C == 0) return;
+        fixed (float* dqp = dq, dkp = dk, dvp = dv, g = dout, a = att, qp = q, kp = k, vp = v)
+        {
+            nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)a;
+            nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
+            ForEachHead(B * NH, threads, bh =>
+                BackwardHead((float*)p0, (float*)p1, (float*)p2, (float*)p3, (float*)p4, (float*)p5, (float*)p6,
+                    (float*)p7, bh / NH, bh % NH, T, C, NH, HS, causal, wide));
+        }
     }
+
+    private static int CheckShape(int B, int T, int C, int NH)
+    {
+        if (B < 0 || T < 0 || C < 0 || NH <= 0 || C % NH != 0)
+            throw new ArgumentException($"bad attention shape B={B} T={T} C={C} NH={NH} (C must be a multiple of NH)");
+        return C / NH;
+    }
+
+    private static void CheckLength(int actual, long needed, string name)
+    {
+        if (actual < needed)
+            throw new ArgumentException($"{name} has {actual} floats, needs {needed}", name);
+    }
+
+    /// <summary>Runs heads [0, count) split into `threads` fixed contiguous ranges.</summary>
+    private static void ForEachHead(int count, int threads, Action<int> head)
+    {
+        threads = Math.Clamp(threads, 1, Math.Max(1, count));
+        if (threads == 1)
+        {
+            for (int i = 0; i < count; i++) head(i);
+            return;
+        }
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            int i0 = (int)((long)count * t / threads), i1 = (int)((long)count * (t + 1) / threads);
+            for (int i = i0; i < i1; i++) head(i);
+        });
+    }
+
+    /// <summary>Per-thread working memory, grown on demand and reused across calls.</summary>
+    private sealed class Buffers
+    {
+        private float[] _data = [];
+
+        [ThreadStatic] private static Buffers? _mine;
+        public static Buffers Mine => _mine ??= new Buffers();
+
+        /// <summary>At least `floats` floats, 64-byte aligned, contents undefined.</summary>
+        public float* Get(int floats)
+        {
+            if (_data.Length < floats + 16) _data = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+            float* p = (float*)Unsafe.AsPointer(ref _data[0]);
+            return (float*)(((nint)p + 63) & ~(nint)63);
+        }
+    }
+
+    private static int Pad(int n, int to) => (n + to - 1) / to * to;
+
+    /// <summary>dst (HS, Tp) = src rows t (stride C) transposed, zero beyond T.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose(float* dst, float* src, int T, int Tp, int C, int HS)
+    {
+        for (int d = 0; d < HS; d++)
+        {
+            float* row = dst + (nint)d * Tp;
+            for (int t = 0; t < T; t++) row[t] = src[(nint)t * C + d];
+            new Span<float>(row + T, Tp - T).Clear();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardHead(float* @out, float* att, float* q, float* k, float* v, int b, int h,
+        int T, int C, int NH, int HS, bool causal, bool wide)
+    {
+        if (wide && HS % 8 == 0)
+        {
+            ForwardHeadBlocked(@out, att, q, k, v, b, h, T, C, NH, HS, causal);
+            return;
+        }
+        int Tp = Pad(T, 64);
+        float* buf = Buffers.Mine.Get(2 * HS * Tp + Tp);
+        float* kt = buf, vt = buf + HS * Tp, s = buf + 2 * HS * Tp;
+        nint head = (nint)b * T * C + h * HS;
+        Transpose(kt, k + head, T, Tp, C, HS);
+        Transpose(vt, v + head, T, Tp, C, HS);
+        float scale = 1f / MathF.Sqrt(HS);
+        for (int i = 0; i < T; i++)
+        {
+            int L = causal ? i + 1 : T;
+            float* qi = q + head + (nint)i * C;
+            float* attRow = att + (((nint)b * NH + h) * T + i) * T;
+            // preatt[j] = scale * q_i . k_j for the L visible keys; att = softmax(preatt)
+            KeyDots(s, qi, kt, HS, Tp, L, wide);
+            if (wide) SoftmaxWide(s, L, scale);
+            else SoftmaxPortable(s, L, scale);
+            new ReadOnlySpan<float>(s, L).CopyTo(new Span<float>(attRow, L));
+            new Span<float>(attRow + L, T - L).Clear();
+            // out_i[d] = sum_j att[j] * v_j[d]
+            KeyWeightedSums(@out + head + (nint)i * C, s, vt, HS, Tp, L, wide, accumulate: false);
+        }
+    }
+
+    /// <summary>s[0..L) = softmax(scale * s[0..L)), max-subtracted; s[L..Pad(L,16)) = 0 for the value sum.</summary>
+    private static void SoftmaxPortable(float* s, int L, float scale)
+    {
+        var row = new Span<float>(s, L);
+        TensorPrimitives.Multiply(row, scale, row);
+        float max = TensorPrimitives.Max(row);
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);
+        TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+        new Span<float>(s + L, Pad(L, 16) - L).Clear();
+    }
+
+    /// <summary>
+    /// The same softmax in three vector passes (max, exp and sum, scale), lanes past L masked to zero;
+    /// with attRow set, the probabilities are also written there, followed by zeros up to T.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxWide(float* s, int L, float scale, float* attRow = null, int T = 0)
+    {
+        var vMax = Vector512.Create(float.NegativeInfinity);
+        int j = 0;
+        for (; j + 16 <= L; j += 16) vMax = Vector512.Max(vMax, Vector512.Load(s + j));
+        if (j < L)
+            vMax = Vector512.Max(vMax, Vector512.ConditionalSelect(TailMask(L - j), Vector512.Load(s + j),
+                Vector512.Create(float.NegativeInfinity)));
+        var m256 = Vector256.Max(vMax.GetLower(), vMax.GetUpper());
+        var m128 = Vector128.Max(m256.GetLower(), m256.GetUpper());
+        // scale > 0, so max(scale * s) = scale * max(s).
+        float max = MathF.Max(MathF.Max(m128[0], m128[1]), MathF.Max(m128[2], m128[3])) * scale;
+        var vScale = Vector512.Create(scale);
+        var vNegMax = Vector512.Create(-max);
+        var sum = Vector512<float>.Zero;
+        for (j = 0; j + 16 <= L; j += 16)
+        {
+            var e = Exp(Vector512.FusedMultiplyAdd(Vector512.Load(s + j), vScale, vNegMax));
+            e.Store(s + j);
+            sum += e;
+        }
+        if (j < L)
+        {
+            var e = Exp(Vector512.FusedMultiplyAdd(Vector512.Load(s + j), vScale, vNegMax));
+            e = Vector512.ConditionalSelect(TailMask(L - j), e, Vector512<float>.Zero);
+            e.Store(s + j);
+            sum += e;
+        }
+        var inv = Vector512.Create(1f / Vector512.Sum(sum));
+        for (j = 0; j + 16 <= L; j += 16)
+        {
+            var x = Vector512.Load(s + j) * inv;
+            x.Store(s + j);
+            if (attRow != null) x.Store(attRow + j);
+        }
+        if (j < L)
+        {
+            var x = Vector512.Load(s + j) * inv;
+            x.Store(s + j);
+            if (attRow != null)
+            {
+                // The lanes past L are already zero, as att must be there, so a whole vector may go out
+                // whenever it ends inside the row.
+                if (j + 16 <= T) { x.Store(attRow + j); j += 16; }
+                else for (int t = j; t < L; t++) attRow[t] = s[t];
+            }
+        }
+        if (attRow != null && j < T) new Span<float>(attRow + Math.Max(j, L), T - Math.Max(j, L)).Clear();
+    }
+
+    /// <summary>
+    /// e^x for x &lt;= 0 (softmax arguments), Cephes expf: x = n ln2 + r with |r| &lt;= ln2/2, a degree-6
+    /// polynomial for e^r, then 2^n through the exponent bits. Within 2 ulp of MathF.Exp down to
+    /// x = -87.3 (below that the result stays at e^-87.3 ~ 1e-38 instead of a denormal or 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Max(x, Vector512.Create(-87.3f));
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500E-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
+        var y = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        var pow2n = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return y * pow2n;
+    }
+
+    /// <summary>All-ones in the first `count` lanes (1..16), zero in the rest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> TailMask(int count) =>
+        Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardHead(float* dq, float* dk, float* dv, float* dout, float* att, float* q, float* k,
+        float* v, int b, int h, int T, int C, int NH, int HS, bool causal, bool wide)
+    {
+        if (wide && HS % 8 == 0)
+        {
+            BackwardHeadBlocked(dq, dk, dv, dout, att, q, k, v, b, h, T, C, NH, HS, causal);
+            return;
+        }
+        int Tp = Pad(T, 64);
+        float* buf = Buffers.Mine.Get(4 * HS * Tp + 2 * Tp);
+        float* kt = buf, vt = buf + HS * Tp, dkt = buf + 2 * HS * Tp, dvt = buf + 3 * HS * Tp;
+        float* ds = buf + 4 * HS * Tp, p = ds + Tp;
+        nint head = (nint)b * T * C + h * HS;
+        Transpose(kt, k + head, T, Tp, C, HS);
+        Transpose(vt, v + head, T, Tp, C, HS);
+        new Span<float>(dkt, 2 * HS * Tp).Clear();
+        float scale = 1f / MathF.Sqrt(HS);
+        for (int i = 0; i < T; i++)
+        {
+            int L = causal ? i + 1 : T, Lv = Pad(L, 16);
+            nint row = head + (nint)i * C;
+            // The visible probabilities, zero padded to whole vectors.
+            new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i) * T, L).CopyTo(new Span<float>(p, L));
+            new Span<float>(p + L, Lv - L).Clear();
+            // forward: out_i[d] = sum_j att[i,j] * v_j[d]
+            // datt[j] = dout_i . v_j
+            KeyDots(ds, dout + row, vt, HS, Tp, L, wide);
+            // forward: att[i,:] = softmax(preatt[i,:]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
+            // forward: preatt[i,j] = scale * q_i . k_j; the scale is folded into dpreatt here
+            var pRow = new Span<float>(p, Lv);
+            var dsRow = new Span<float>(ds, Lv);
+            float dot = TensorPrimitives.Dot(pRow, dsRow);
+            TensorPrimitives.Subtract(dsRow, dot, dsRow);
+            TensorPrimitives.Multiply(dsRow, pRow, dsRow);
+            TensorPrimitives.Multiply(dsRow, scale, dsRow);
+            // dq_i[d] += sum_j dpreatt[j] * k_j[d]
+            KeyWeightedSums(dq + row, ds, kt, HS, Tp, L, wide, accumulate: true);
+            // dk_j[d] += dpreatt[j] * q_i[d];  dv_j[d] += att[i,j] * dout_i[d]
+            OuterUpdates(dkt, dvt, ds, p, q + row, dout + row, HS, Tp, Lv, wide);
+        }
+        for (int t = 0; t < T; t++)
+        {
+            float* dkt0 = dk + head + (nint)t * C, dvt0 = dv + head + (nint)t * C;
+            for (int d = 0; d < HS; d++)
+            {
+                dkt0[d] += dkt[(nint)d * Tp + t];
+                dvt0[d] += dvt[(nint)d * Tp + t];
+            }
+        }
+    }
+
+    // The blocked paths below handle 8 queries at a time with the GEMM register tiles (8 x 32, FMA over
+    // an inner dimension), so each loaded key or value vector feeds 8 rows: S = Q K^T and dP = dO V^T run
+    // over the head dimension, out = P V and dQ = dS K over the visible keys, and dK^T += Q^T dS,
+    // dV^T += dO^T P over the 8 rows of the block. Causal blocks stop at the block's last visible key.
+
+    /// <summary>The block's rows of src (stride C) when all 8 exist; otherwise a zero-padded copy (stride HS).</summary>
+    private static float* RowBlock(float* src, int rows, int C, int HS, float* tmp, out int stride)
+    {
+        if (rows == 8) { stride = C; return src; }
+        new Span<float>(tmp, 8 * HS).Clear();
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(src + (nint)r * C, HS).CopyTo(new Span<float>(tmp + r * HS, HS));
+        stride = HS;
+        return tmp;
+    }
+
+    /// <summary>dst (T, HSp) = src rows (stride C), columns HS..HSp zero: a B operand 32 columns per strip.</summary>
+    private static void PadRows(float* dst, float* src, int T, int C, int HS, int HSp)
+    {
+        for (int t = 0; t < T; t++)
+        {
+            new ReadOnlySpan<float>(src + (nint)t * C, HS).CopyTo(new Span<float>(dst + (nint)t * HSp, HS));
+            new Span<float>(dst + (nint)t * HSp + HS, HSp - HS).Clear();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardHeadBlocked(float* @out, float* att, float* q, float* k, float* v, int b, int h,
+        int T, int C, int NH, int HS, bool causal)
+    {
+        int Tp = Pad(T, 64), HSp = Pad(HS, 32);
+        float* buf = Buffers.Mine.Get(HS * Tp + T * HSp + 8 * Tp + 8 * HS + 8 * HSp);
+        float* kt = buf, vp = kt + HS * Tp, s = vp + T * HSp, qtmp = s + 8 * Tp, otmp = qtmp + 8 * HS;
+        nint head = (nint)b * T * C + h * HS;
+        Transpose(kt, k + head, T, Tp, C, HS);
+        PadRows(vp, v + head, T, C, HS, HSp);
+        float scale = 1f / MathF.Sqrt(HS);
+        for (int i0 = 0; i0 < T; i0 += 8)
+        {
+            int rows = Math.Min(8, T - i0);
+            int keys = causal ? i0 + rows : T;
+            float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
+            // preatt[r, j] = q_r . k_j for the block's visible keys (whole 32-key strips, within Tp)
+            for (int j0 = 0; j0 < keys; j0 += 32)
+                Gemm.Kernel512Rows(qb, qStride, kt + j0, Tp, HS, s + j0, Tp, false);
+            int keysPadded = Pad(keys, 32);
+            for (int r = 0; r < 8; r++)
+            {
+                float* sr = s + (nint)r * Tp;
+                if (r >= rows)
+                {
+                    new Span<float>(sr, keysPadded).Clear();
+                    continue;
+                }
+                int L = causal ? i0 + r + 1 : T;
+                SoftmaxWide(sr, L, scale, att + (((nint)b * NH + h) * T + i0 + r) * T, T);
+                // Keys this row may not see weigh zero in the block's value product.
+                new Span<float>(sr + L, keysPadded - L).Clear();
+            }
+            // out[r, d] = sum_j att[r, j] * v_j[d]
+            for (int d0 = 0; d0 < HSp; d0 += 32)
+                Gemm.Kernel512Rows(s, Tp, vp + d0, HSp, keys, otmp + d0, HSp, false);
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(otmp + r * HSp, HS).CopyTo(new Span<float>(@out + head + (nint)(i0 + r) * C, HS));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* q,
+        float* k, float* v, int b, int h, int T, int C, int NH, int HS, bool causal)
+    {
+        int Tp = Pad(T, 64), HSp = Pad(HS, 32);
+        float* buf = Buffers.Mine.Get(3 * HS * Tp + T * HSp + 16 * Tp + 16 * HS + 8 * HSp);
+        float* vt = buf, dkt = vt + HS * Tp, dvt = dkt + HS * Tp, kp = dvt + HS * Tp;
+        float* p = kp + T * HSp, ds = p + 8 * Tp, qtmp = ds + 8 * Tp, gtmp = qtmp + 8 * HS, dqtmp = gtmp + 8 * HS;
+        nint head = (nint)b * T * C + h * HS;
+        Transpose(vt, v + head, T, Tp, C, HS);
+        PadRows(kp, k + head, T, C, HS, HSp);
+        new Span<float>(dkt, 2 * HS * Tp).Clear();
+        float scale = 1f / MathF.Sqrt(HS);
+        for (int i0 = 0; i0 < T; i0 += 8)
+        {
+            int rows = Math.Min(8, T - i0);
+            int keys = causal ? i0 + rows : T;
+            int keysPadded = Pad(keys, 32);
+            float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
+            float* gb = RowBlock(dout + head + (nint)i0 * C, rows, C, HS, gtmp, out int gStride);
+            // The block's visible probabilities, zero for masked keys and missing rows.
+            for (int r = 0; r < 8; r++)
+            {
+                float* pr = p + (nint)r * Tp;
+                int L = r >= rows ? 0 : causal ? i0 + r + 1 : T;
+                new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i0 + r) * T, L).CopyTo(new Span<float>(pr, L));
+                new Span<float>(pr + L, keysPadded - L).Clear();
+            }
+            // forward: out[r, d] = sum_j att[r, j] * v_j[d]
+            // datt[r, j] = dout_r . v_j;  dv_j[d] += sum_r att[r, j] * dout_r[d]
+            for (int j0 = 0; j0 < keys; j0 += 32)
+                Gemm.Kernel512Rows(gb, gStride, vt + j0, Tp, HS, ds + j0, Tp, false);
+            for (int d0 = 0; d0 < HS; d0 += 8)
+                for (int j0 = 0; j0 < keys; j0 += 32)
+                    Gemm.Kernel512Cols(gb + d0, gStride, p + j0, Tp, 8, dvt + (nint)d0 * Tp + j0, Tp, true);
+            // forward: att[r, :] = softmax(preatt[r, :]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
+            // forward: preatt[r, j] = scale * q_r . k_j; the scale is folded into dpreatt here
+            for (int r = 0; r < rows; r++)
+                SoftmaxBackwardWide(p + (nint)r * Tp, ds + (nint)r * Tp, keysPadded, scale);
+            // dq_r[d] += sum_j dpreatt[r, j] * k_j[d];  dk_j[d] += sum_r dpreatt[r, j] * q_r[d]
+            for (int d0 = 0; d0 < HSp; d0 += 32)
+                Gemm.Kernel512Rows(ds, Tp, kp + d0, HSp, keys, dqtmp + d0, HSp, false);
+            for (int r = 0; r < rows; r++)
+            {
+                var dqRow = new Span<float>(dq + head + (nint)(i0 + r) * C, HS);
+                TensorPrimitives.Add(dqRow, new ReadOnlySpan<float>(dqtmp + r * HSp, HS), dqRow);
+            }
+            for (int d0 = 0; d0 < HS; d0 += 8)
+                for (int j0 = 0; j0 < keys; j0 += 32)
+                    Gemm.Kernel512Cols(qb + d0, qStride, ds + j0, Tp, 8, dkt + (nint)d0 * Tp + j0, Tp, true);
+        }
+        for (int t = 0; t < T; t++)
+        {
+            float* dkRow = dk + head + (nint)t * C, dvRow = dv + head + (nint)t * C;
+            for (int d = 0; d < HS; d++)
+            {
+                dkRow[d] += dkt[(nint)d * Tp + t];
+                dvRow[d] += dvt[(nint)d * Tp + t];
+            }
+        }
+    }
+
+    /// <summary>d[j] = scale * p[j] * (d[j] - sum_j' p[j'] d[j']) over n (a multiple of 16) entries.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxBackwardWide(float* p, float* d, int n, float scale)
+    {
+        var acc0 = Vector512<float>.Zero;
+        var acc1 = Vector512<float>.Zero;
+        int j = 0;
+        for (; j + 32 <= n; j += 32)
+        {
+            acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(d + j), acc0);
+            acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j + 16), Vector512.Load(d + j + 16), acc1);
+        }
+        for (; j < n; j += 16) acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(d + j), acc0);
+        var dot = Vector512.Create(Vector512.Sum(acc0 + acc1));
+        var vScale = Vector512.Create(scale);
+        for (j = 0; j < n; j += 16)
+        {
+            var pv = Vector512.Load(p + j);
+            (pv * vScale * (Vector512.Load(d + j) - dot)).Store(d + j);
+        }
+    }
+
+    /// <summary>dkt[d, j] += x[d] * ds[j] and dvt[d, j] += y[d] * p[j] for j &lt; Lv (a multiple of 16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OuterUpdates(float* dkt, float* dvt, float* ds, float* p, float* x, float* y, int HS, int Tp,
+        int Lv, bool wide)
+    {
+        if (!wide)
+        {
+            var dsRow = new ReadOnlySpan<float>(ds, Lv);
+            var pRow = new ReadOnlySpan<float>(p, Lv);
+            for (int d = 0; d < HS; d++)
+            {
+                var dkRow = new Span<float>(dkt + (nint)d * Tp, Lv);
+                var dvRow = new Span<float>(dvt + (nint)d * Tp, Lv);
+                TensorPrimitives.MultiplyAdd(dsRow, x[d], dkRow, dkRow);
+                TensorPrimitives.MultiplyAdd(pRow, y[d], dvRow, dvRow);
+            }
+            return;
+        }
+        for (int j = 0; j < Lv; j += 16)
+        {
+            var dsv = Vector512.Load(ds + j);
+            var pv = Vector512.Load(p + j);
+            float* mk = dkt + j, mv = dvt + j;
+            for (int d = 0; d < HS; d++, mk += Tp, mv += Tp)
+            {
+                Vector512.FusedMultiplyAdd(Vector512.Create(x[d]), dsv, Vector512.Load(mk)).Store(mk);
+                Vector512.FusedMultiplyAdd(Vector512.Create(y[d]), pv, Vector512.Load(mv)).Store(mv);
+            }
+        }
+    }
+
+    /// <summary>
+    /// s[j] = sum_d x[d] * mt[d*Tp + j] for j &lt; L (and up to the next multiple of 16, harmlessly):
+    /// one query against L transposed keys, SIMD over keys, four key vectors in flight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void KeyDots(float* s, float* x, float* mt, int HS, int Tp, int L, bool wide)
+    {
+        if (!wide)
+        {
+            var dst = new Span<float>(s, L);
+            dst.Clear();
+            for (int d = 0; d < HS; d++)
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(mt + (nint)d * Tp, L), x[d], dst, dst);
+            return;
+        }
+        int j = 0;
+        for (; j + 64 <= L; j += 64)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            float* m = mt + j;
+            for (int d = 0; d < HS; d++, m += Tp)
+            {
+                var xd = Vector512.Create(x[d]);
+                a0 = Vector512.FusedMultiplyAdd(xd, Vector512.Load(m), a0);
+                a1 = Vector512.FusedMultiplyAdd(xd, Vector512.Load(m + 16), a1);
+                a2 = Vector512.FusedMultiplyAdd(xd, Vector512.Load(m + 32), a2);
+                a3 = Vector512.FusedMultiplyAdd(xd, Vector512.Load(m + 48), a3);
+            }
+            a0.Store(s + j); a1.Store(s + j + 16); a2.Store(s + j + 32); a3.Store(s + j + 48);
+        }
+        for (; j < L; j += 16)
+        {
+            Vector512<float> a0 = default;
+            float* m = mt + j;
+            for (int d = 0; d < HS; d++, m += Tp)
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(x[d]), Vector512.Load(m), a0);
+            a0.Store(s + j);
+        }
+    }
+
+    /// <summary>
+    /// y[d] (+)= sum_j p[j] * mt[d*Tp + j] over j &lt; L, with p zero from L to the next multiple of 16:
+    /// HS dot products over keys, eight head dimensions at a time sharing each load of p.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void KeyWeightedSums(float* y, float* p, float* mt, int HS, int Tp, int L, bool wide,
+        bool accumulate)
+    {
+        if (!wide)
+        {
+            var pr = new ReadOnlySpan<float>(p, L);
+            for (int dd = 0; dd < HS; dd++)
+            {
+                float sum = TensorPrimitives.Dot(pr, new ReadOnlySpan<float>(mt + (nint)dd * Tp, L));
+                y[dd] = accumulate ? y[dd] + sum : sum;
+            }
+            return;
+        }
+        int Lv = Pad(L, 16);
+        int d = 0;
+        for (; d + 8 <= HS; d += 8)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector512<float> a4 = default, a5 = default, a6 = default, a7 = default;
+            float* m = mt + (nint)d * Tp;
+            for (int j = 0; j < Lv; j += 16)
+            {
+                var pj = Vector512.Load(p + j);
+                a0 = Vector512.FusedMultiplyAdd(pj, Vector512.Load(m + j), a0);
+                a1 = Vector512.FusedMultiplyAdd(pj, Vector512.Load(m + Tp + j), a1);
+                a2 = Vector512.FusedMultiplyAdd(pj, Vector512.Load(m + 2 * Tp + j), a2);
+                a3 = Vector512.FusedMultiplyAdd(pj, Vector512.Load(m + 3 * Tp + j), a3);
+                a4 = Vector512.FusedMultiplyAdd(pj, Vector512.Load(m + 4 * Tp + j), a4);
+                a5 = Vector512.FusedMultiplyAdd(pj, Vector512.Load(m + 5 * Tp + j), a5);
+                a6 = Vector512.FusedMultiplyAdd(pj, Vector512.Load(m + 6 * Tp + j), a6);
+                a7 = Vector512.FusedMultiplyAdd(pj, Vector512.Load(m + 7 * Tp + j), a7);
+            }
+            Put(y + d, Vector512.Sum(a0), accumulate); Put(y + d + 1, Vector512.Sum(a1), accumulate);
+            Put(y + d + 2, Vector512.Sum(a2), accumulate); Put(y + d + 3, Vector512.Sum(a3), accumulate);
+            Put(y + d + 4, Vector512.Sum(a4), accumulate); Put(y + d + 5, Vector512.Sum(a5), accumulate);
+            Put(y + d + 6, Vector512.Sum(a6), accumulate); Put(y + d + 7, Vector512.Sum(a7), accumulate);
+        }
+        for (; d < HS; d++)
+        {
+            Vector512<float> a0 = default;
+            float* m = mt + (nint)d * Tp;
+            for (int j = 0; j < Lv; j += 16)
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(m + j), a0);
+            Put(y + d, Vector512.Sum(a0), accumulate);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* y, float value, bool accumulate) => *y = accumulate ? *y + value : value;
 }

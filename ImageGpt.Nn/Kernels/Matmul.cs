@@ -1,23 +1,93 @@
 namespace ImageGpt.Nn.Kernels;
 
 /// <summary>
-/// Linear layer entry point used by the model. This version delegates to <see cref="MatmulNaive"/>;
-/// the fast-kernel branch replaces this file with a blocked SIMD one of the same signatures.
+/// Linear layer without bias (PyTorch nn.Linear: weight [OC, C]) on the packed, blocked <see cref="Gemm"/>.
+/// The three products are one routine with different strides. Results are bit-identical for every
+/// `threads` value: threads own disjoint output tiles and the reduction order over C, OC or BT is fixed.
 /// </summary>
-public static class Matmul
+public static unsafe class Matmul
 {
-    public static void Forward(Span<float> @out, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads = 1)
+    /// <summary>The SIMD width the kernels run with on this CPU (V512, V256 or Scalar), for benchmarks and logs.</summary>
+    public static string InstructionSet => Gemm.Best.ToString();
+
+    // inp (BT,C), weight (OC,C), out (BT,OC): out = inp @ weight^T (out is overwritten)
+    public static void Forward(Span<float> @out, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
+        int BT, int C, int OC, int threads = 1)
+        => Forward(@out, inp, weight, BT, C, OC, threads, Gemm.Best);
+
+    internal static void Forward(Span<float> @out, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
+        int BT, int C, int OC, int threads, Gemm.Isa isa)
     {
-        // inp (BT,C), weight (OC,C), out (BT,OC): out = inp @ weight^T (overwritten)
-        _ = threads;
-        MatmulNaive.Forward(@out, inp, weight, BT, C, OC);
+        Check(BT, C, OC);
+        CheckLength(@out.Length, (long)BT * OC, nameof(@out));
+        CheckLength(inp.Length, (long)BT * C, nameof(inp));
+        CheckLength(weight.Length, (long)OC * C, nameof(weight));
+        fixed (float* o = @out, x = inp, w = weight)
+        {
+            // A = inp row-major (BT x C); B[k=c, n=oc] = weight[oc*C + c]: weight read as its transpose.
+            Gemm.Run(o, OC, x, C, 1, w, 1, C, BT, OC, C, accumulate: false, threads, isa);
+        }
     }
 
+    // dout (BT,OC), inp (BT,C), weight (OC,C); dinp (BT,C) and dweight (OC,C) accumulate
     public static void Backward(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads = 1)
+        => Backward(dinp, dweight, dout, inp, weight, BT, C, OC, threads, Gemm.Best);
+
+    internal static void Backward(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads, Gemm.Isa isa)
     {
-        // dinp (BT,C) += dout @ weight; dweight (OC,C) += dout^T @ inp
-        _ = threads;
-        MatmulNaive.Backward(dinp, dweight, dout, inp, weight, BT, C, OC);
+        BackwardInput(dinp, dout, weight, BT, C, OC, threads, isa);
+        BackwardWeight(dweight, dout, inp, BT, C, OC, threads, isa);
+    }
+
+    // dout (BT,OC), weight (OC,C), dinp (BT,C): the input half of Backward (dinp accumulates)
+    public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight,
+        int BT, int C, int OC, int threads = 1)
+        => BackwardInput(dinp, dout, weight, BT, C, OC, threads, Gemm.Best);
+
+    internal static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight,
+        int BT, int C, int OC, int threads, Gemm.Isa isa)
+    {
+        Check(BT, C, OC);
+        CheckLength(dinp.Length, (long)BT * C, nameof(dinp));
+        CheckLength(dout.Length, (long)BT * OC, nameof(dout));
+        CheckLength(weight.Length, (long)OC * C, nameof(weight));
+        // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
+        // dinp[bt,c] += sum_oc dout[bt,oc] * weight[oc,c]: A = dout row-major, B = weight row-major.
+        fixed (float* di = dinp, g = dout, w = weight)
+            Gemm.Run(di, C, g, OC, 1, w, C, 1, BT, C, OC, accumulate: true, threads, isa);
+    }
+
+    // dout (BT,OC), inp (BT,C), dweight (OC,C): the weight half of Backward (dweight accumulates)
+    public static void BackwardWeight(Span<float> dweight, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp,
+        int BT, int C, int OC, int threads = 1)
+        => BackwardWeight(dweight, dout, inp, BT, C, OC, threads, Gemm.Best);
+
+    internal static void BackwardWeight(Span<float> dweight, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp,
+        int BT, int C, int OC, int threads, Gemm.Isa isa)
+    {
+        Check(BT, C, OC);
+        CheckLength(dweight.Length, (long)OC * C, nameof(dweight));
+        CheckLength(dout.Length, (long)BT * OC, nameof(dout));
+        CheckLength(inp.Length, (long)BT * C, nameof(inp));
+        // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
+        // dweight[oc,c] += sum_bt dout[bt,oc] * inp[bt,c]: A = dout read as its transpose (OC x BT),
+        // B = inp row-major; threads split OC or C, never the BT reduction, so any thread count gives
+        // the same bits.
+        fixed (float* dw = dweight, g = dout, x = inp)
+            Gemm.Run(dw, C, g, 1, OC, x, C, 1, OC, C, BT, accumulate: true, threads, isa);
+    }
+
+    private static void Check(int BT, int C, int OC)
+    {
+        if (BT < 0 || C < 0 || OC < 0)
+            throw new ArgumentException($"negative dimension: BT={BT} C={C} OC={OC}");
+    }
+
+    private static void CheckLength(int actual, long needed, string name)
+    {
+        if (actual < needed)
+            throw new ArgumentException($"{name} has {actual} floats, needs {needed}", name);
     }
 }

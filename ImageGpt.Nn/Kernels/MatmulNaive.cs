@@ -1,40 +1,35 @@
 namespace ImageGpt.Nn.Kernels;
 
-/// <summary>Plain-loop linear layer (PyTorch nn.Linear without bias): the oracle for <see cref="Matmul"/>.</summary>
+/// <summary>Plain-loop linear layer: the oracle the fast <see cref="Matmul"/> is tested against.</summary>
 public static class MatmulNaive
 {
-    public static void Forward(Span<float> @out, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC)
+    // inp (BT,C), weight (OC,C), out (BT,OC): out = inp @ weight^T (out is overwritten)
+    public static void Forward(Span<float> @out, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
+        int BT, int C, int OC)
     {
-        // inp (BT,C), weight (OC,C), out (BT,OC): out = inp @ weight^T
         for (int bt = 0; bt < BT; bt++)
-        {
-            var x = inp.Slice(bt * C, C);
-            for (int o = 0; o < OC; o++)
+            for (int oc = 0; oc < OC; oc++)
             {
-                var w = weight.Slice(o * C, C);
-                float sum = 0f;
-                for (int c = 0; c < C; c++) sum += x[c] * w[c];
-                @out[bt * OC + o] = sum;
+                float s = 0f;
+                for (int c = 0; c < C; c++) s += inp[bt * C + c] * weight[oc * C + c];
+                @out[bt * OC + oc] = s;
             }
-        }
     }
 
+    // dout (BT,OC), inp (BT,C), weight (OC,C); dinp (BT,C) and dweight (OC,C) accumulate
     public static void Backward(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC)
     {
-        // inp (BT,C), weight (OC,C), dout (BT,OC); dinp (BT,C) and dweight (OC,C) accumulate
-        // forward: out[bt,o] = sum_c inp[bt,c] * weight[o,c]
+        // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
         for (int bt = 0; bt < BT; bt++)
-        {
-            for (int o = 0; o < OC; o++)
+            for (int oc = 0; oc < OC; oc++)
             {
-                float d = dout[bt * OC + o];
+                float g = dout[bt * OC + oc];
                 for (int c = 0; c < C; c++)
                 {
-                    dinp[bt * C + c] += d * weight[o * C + c];
-                    dweight[o * C + c] += d * inp[bt * C + c];
+                    dinp[bt * C + c] += g * weight[oc * C + c];
+                    dweight[oc * C + c] += g * inp[bt * C + c];
                 }
             }
-        }
     }
 }

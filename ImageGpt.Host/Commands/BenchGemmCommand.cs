@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using ImageGpt.Nn;
+using ImageGpt.Nn.Kernels;
+
+namespace ImageGpt.Host.Commands;
+
+/// <summary>
+/// `imagegpt bench-gemm`: GFLOP/s of the fast Matmul on the iGPT linear-layer shapes at one width
+/// (forward, and both backward products), as a fraction of the stated per-core FMA peak, plus the
+/// speed-up over the naive twin on one small shape measured in the same process.
+/// </summary>
+public static class BenchGemmCommand
+{
+    public static int Run(string[] argv)
+    {
+        var args = Args.Parse("bench-gemm", argv, new HashSet<string>());
+        int width = args.Int("width", 512);
+        int batch = args.Int("batch", 32);
+        int seq = args.Int("seq", 196);
+        int threads = args.Int("threads", 1);
+        int repeats = args.Int("repeats", 5);
+        int heads = args.Int("heads", Math.Max(1, width / 64));
+        // 2 FMA pipes x 16 fp32 lanes x 2 flops x ~5.3 GHz: the per-core figure the targets are set against.
+        double peak = args.Double("peak", 340);
+        args.RejectUnknown();
+        if (width < 1 || batch < 1 || seq < 1 || threads < 1 || repeats < 1 || peak <= 0 || heads < 1 || width % heads != 0)
+            throw new UserError("bench-gemm: --width, --batch, --seq, --threads, --repeats, --heads and --peak must be positive and --heads must divide --width. HINT: e.g. --width 512 --heads 8");
+
+        int BT = batch * seq, C = width;
+        Console.WriteLine($"bench-gemm: BT={BT} (B={batch} T={seq}) C={C} threads={threads} isa={Matmul.InstructionSet} peak={peak} GFLOP/s/core; best of {repeats}");
+        Console.WriteLine("wall: best wall time of one call; cpu: best process CPU time, i.e. speed per core actually held (the machine is shared)");
+        Console.WriteLine($"{"product",-34} {"shape (M x N x K)",-22} {"wall ms",9} {"GFLOP/s",9} {"% peak",7} {"cpu ms",9} {"GFLOP/s",9} {"% peak",7}");
+        (string Name, int C, int OC)[] layers = [("attn q/k/v/proj (C->C)", C, C), ("mlp fc (C->4C)", C, 4 * C), ("mlp proj (4C->C)", 4 * C, C)];
+        foreach (var (name, c, oc) in layers)
+        {
+            float[] inp = Fill(BT * c, 1), weight = Fill(oc * c, 2), dout = Fill(BT * oc, 3);
+            float[] outp = new float[BT * oc], dinp = new float[BT * c], dweight = new float[oc * c];
+            double flops = 2.0 * BT * c * oc;
+            Report($"fwd  {name}", $"{BT}x{oc}x{c}", flops, peak, threads, repeats,
+                () => Matmul.Forward(outp, inp, weight, BT, c, oc, threads));
+            Report($"dinp {name}", $"{BT}x{c}x{oc}", flops, peak, threads, repeats,
+                () => Matmul.BackwardInput(dinp, dout, weight, BT, c, oc, threads));
+            Report($"dW   {name}", $"{oc}x{c}x{BT}", flops, peak, threads, repeats,
+                () => Matmul.BackwardWeight(dweight, dout, inp, BT, c, oc, threads));
+        }
+
+        {
+            // Causal attention: only the T(T+1)/2 visible (query, key) pairs count as work;
+            // forward is 2 products (q.k, att.v), backward 4 (datt, dv, dq, dk), each 2*HS flops per pair.
+            int NH = heads, HS = C / NH;
+            float[] q = Fill(BT * C, 6), k = Fill(BT * C, 7), v = Fill(BT * C, 8), dout = Fill(BT * C, 9);
+            float[] outp = new float[BT * C], att = new float[batch * NH * seq * seq], scratch = new float[att.Length];
+            float[] dq = new float[BT * C], dk = new float[BT * C], dv = new float[BT * C];
+            double pairs = (double)batch * NH * seq * (seq + 1) / 2;
+            Report($"attn fwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 2, peak, threads, repeats,
+                () => Attention.Forward(outp, att, q, k, v, batch, seq, C, NH, causal: true, threads));
+            Report($"attn bwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 4, peak, threads, repeats,
+                () => Attention.Backward(dq, dk, dv, scratch, dout, att, q, k, v, batch, seq, C, NH, causal: true, threads));
+        }
+
+        // The naive twin on one small shape, for the ratio only (it is far too slow for the big ones).
+        int sBT = seq, sC = Math.Min(width, 64), sOC = 4 * sC;
+        {
+            float[] inp = Fill(sBT * sC, 4), weight = Fill(sOC * sC, 5), outp = new float[sBT * sOC];
+            double flops = 2.0 * sBT * sC * sOC;
+            double naive = BestSeconds(repeats, () => MatmulNaive.Forward(outp, inp, weight, sBT, sC, sOC)).Wall;
+            double fast = BestSeconds(repeats, () => Matmul.Forward(outp, inp, weight, sBT, sC, sOC, 1)).Wall;
+            Console.WriteLine($"naive fwd {sBT}x{sOC}x{sC}: {naive * 1e3:F3} ms ({flops / naive / 1e9:F1} GFLOP/s); " +
+                $"fast: {fast * 1e3:F3} ms ({flops / fast / 1e9:F1} GFLOP/s); speed-up x{naive / fast:F1}");
+        }
+        return 0;
+    }
+
+    /// <param name="peak">FMA peak of one core; wall-time figures compare with peak x threads.</param>
+    private static void Report(string name, string shape, double flops, double peak, int threads, int repeats, Action run)
+    {
+        var (wall, cpu) = BestSeconds(repeats, run);
+        double wallRate = flops / wall / 1e9, cpuRate = flops / cpu / 1e9;
+        // CPU time sums all threads, so the cpu rate is per core held and compares with the one-core peak.
+        Console.WriteLine($"{name,-34} {shape,-22} {wall * 1e3,9:F3} {wallRate,9:F1} {100 * wallRate / (peak * threads),6:F1}% " +
+            $"{cpu * 1e3,9:F3} {cpuRate,9:F1} {100 * cpuRate / peak,6:F1}%");
+    }
+
+    /// <summary>Best wall and best CPU time of one call: the machine is shared, so minima are the honest kernel cost.</summary>
+    private static (double Wall, double Cpu) BestSeconds(int repeats, Action run)
+    {
+        run();
+        double bestWall = double.MaxValue, bestCpu = double.MaxValue;
+        for (int r = 0; r < repeats; r++)
+        {
+            double c0 = CpuSeconds();
+            long t0 = Stopwatch.GetTimestamp();
+            run();
+            bestWall = Math.Min(bestWall, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            bestCpu = Math.Min(bestCpu, CpuSeconds() - c0);
+        }
+        return (bestWall, Math.Max(bestCpu, 1e-9));
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec { public long Seconds, Nanoseconds; }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    /// <summary>CPU time of the whole process: CLOCK_PROCESS_CPUTIME_ID (ns) on Linux, else the coarser .NET figure.</summary>
+    private static double CpuSeconds()
+    {
+        const int ClockProcessCpuTimeId = 2;
+        if (OperatingSystem.IsLinux() && ClockGetTime(ClockProcessCpuTimeId, out var t) == 0)
+            return t.Seconds + t.Nanoseconds * 1e-9;
+        return Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    }
+
+    private static float[] Fill(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() - 0.5);
+        return x;
+    }
+}

@@ -1,0 +1,462 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ImageGpt.Nn.Kernels;
+
+/// <summary>
+/// The one general matrix product behind <see cref="Matmul"/>: C (M,N) (+)= A (M,K) · B (K,N), where
+/// A[m,k] = a[m*aRow + k*aCol] and B[k,n] = b[k*bRow + n*bCol] (so transposes are strides, never copies).
+/// Blocked BLIS-style: B is packed per (KC x NC) block into NR-wide k-major strips (zero padded at the
+/// right edge) that stay in L1 while the register tile (8 x 32 on AVX-512, 6 x 16 on AVX2) sweeps MR rows
+/// of A read in place (A is either row-major, aCol == 1, or column-major, aRow == 1, and both give the
+/// micro-kernel cheap broadcasts). A short-row B that few rows reuse is read in place instead of packed.
+/// Determinism: every C element is one FMA chain over k in increasing order, split at the same fixed KC
+/// boundaries whatever the thread count or tile position, so results are bit-identical for any threads.
+/// </summary>
+internal static unsafe class Gemm
+{
+    internal enum Isa { Scalar, V256, V512 }
+
+    /// <summary>The widest instruction set this CPU runs fast; tests pass the others to cover the fallbacks.</summary>
+    internal static readonly Isa Best =
+        Vector512.IsHardwareAccelerated ? Isa.V512 : Vector256.IsHardwareAccelerated ? Isa.V256 : Isa.Scalar;
+
+    // KC x NR strip of packed B: 256 x 32 floats = 32 KiB, fits L1 (48 KiB on Zen 5) beside the A rows.
+    private const int KC = 256;
+    // KC x NC packed B block: 256 x 512 floats = 512 KiB, lives in L2 while all M rows pass over it.
+    private const int NC = 512;
+    // Rows of A per pass over the B strips: MC x KC of A (64 KiB) stays in L2 across the strips.
+    private const int MC = 96;
+    // Longest B row (floats) read in place rather than packed: 1 KiB strides still spread over L2.
+    private const int DirectMaxStride = 256;
+    // Most rows of A for which B is read in place: beyond this the packing pass is amortized.
+    private const int DirectMaxRows = 1024;
+
+    public static void Run(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
+        int M, int N, int K, bool accumulate, int threads, Isa isa)
+    {
+        Debug.Assert(M >= 0 && N >= 0 && K >= 0);
+        if (M == 0 || N == 0) return;
+        if (K == 0)
+        {
+            if (!accumulate)
+                for (int m = 0; m < M; m++) new Span<float>(c + (nint)m * ldc, N).Clear();
+            return;
+        }
+        if (isa == Isa.Scalar)
+        {
+            Scalar(c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate);
+            return;
+        }
+        int mr = isa == Isa.V512 ? 8 : 6, nr = isa == Isa.V512 ? 32 : 16;
+        int mTiles = (M + mr - 1) / mr, nStrips = (N + nr - 1) / nr;
+        // Below ~2 MFLOP a second thread costs more to wake than it saves.
+        if ((long)M * N * K < (1L << 20)) threads = 1;
+        // Split the larger tile count; each thread owns whole C tiles, so no reduction is shared.
+        bool splitM = mTiles >= nStrips;
+        int units = splitM ? mTiles : nStrips;
+        threads = Math.Clamp(threads, 1, units);
+        if (threads == 1)
+        {
+            Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate);
+            return;
+        }
+        nint cp = (nint)c, ap = (nint)a, bp = (nint)b;
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            int u0 = (int)((long)units * t / threads), u1 = (int)((long)units * (t + 1) / threads);
+            int m0 = 0, m1 = M, n0 = 0, n1 = N;
+            if (splitM) { m0 = u0 * mr; m1 = Math.Min(M, u1 * mr); }
+            else { n0 = u0 * nr; n1 = Math.Min(N, u1 * nr); }
+            Serial(isa, mr, nr, (float*)cp, ldc, (float*)ap, aRow, aCol, (float*)bp, bRow, bCol,
+                M, m0, m1, n0, n1, K, accumulate);
+        });
+    }
+
+    /// <summary>Per-thread packing buffers, allocated once per thread and reused by every call.</summary>
+    private sealed class Buffers
+    {
+        public readonly float[] PackedB = GC.AllocateUninitializedArray<float>(KC * NC + 16, pinned: true);
+        public readonly float[] PackedA = GC.AllocateUninitializedArray<float>(KC * 8 + 16, pinned: true);
+        public readonly float[] Tile = GC.AllocateUninitializedArray<float>(8 * 32 + 16, pinned: true);
+
+        [ThreadStatic] private static Buffers? _mine;
+        public static Buffers Mine => _mine ??= new Buffers();
+
+        /// <summary>First 64-byte aligned element: aligned loads never split a cache line.</summary>
+        public static float* Aligned(float[] pinnedArray)
+        {
+            float* p = (float*)Unsafe.AsPointer(ref pinnedArray[0]);
+            return (float*)(((nint)p + 63) & ~(nint)63);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Serial(Isa isa, int mr, int nr, float* c, int ldc, float* a, int aRow, int aCol,
+        float* b, int bRow, int bCol, int M, int m0, int m1, int n0, int n1, int K, bool accumulate)
+    {
+        var buffers = Buffers.Mine;
+        float* packedB = Buffers.Aligned(buffers.PackedB);
+        float* packedA = Buffers.Aligned(buffers.PackedA);
+        float* tile = Buffers.Aligned(buffers.Tile);
+        for (int jc = n0; jc < n1; jc += NC)
+        {
+            int nc = Math.Min(NC, n1 - jc);
+            int strips = (nc + nr - 1) / nr;
+            for (int pc = 0; pc < K; pc += KC)
+            {
+                int kc = Math.Min(KC, K - pc);
+                // Later K blocks add onto what the earlier ones wrote.
+                bool acc = accumulate || pc > 0;
+                // A tall, short-row B that few rows of A reuse (dweight at small widths: B is all of inp)
+                // is read in place, its rows being the strips' rows (nr floats every bRow): the kernel needs
+                // only two B vectors per 16 FMAs, which L2 supplies, and a whole copying pass is saved.
+                // A B that many rows reuse is packed, so that its strips stay in L1; long rows are packed
+                // too, as a strip at a stride of 2 KiB or more falls into too few cache sets.
+                // Only a partial last strip is packed in place mode.
+                float* bBlock = b + (nint)pc * bRow + (nint)jc * bCol;
+                bool direct = bCol == 1 && bRow <= DirectMaxStride && M <= DirectMaxRows;
+                int fullStrips = nc / nr;
+                if (!direct) PackB(packedB, bBlock, bRow, bCol, kc, nc, nr);
+                else if (fullStrips < strips)
+                    PackB(packedB, bBlock + fullStrips * nr, bRow, bCol, kc, nc - fullStrips * nr, nr);
+                for (int ic = m0; ic < m1; ic += MC)
+                {
+                    int mc = Math.Min(MC, m1 - ic);
+                    for (int s = 0; s < strips; s++)
+                    {
+                        bool inPlace = direct && s < fullStrips;
+                        float* strip = inPlace ? bBlock + s * nr : direct ? packedB : packedB + (nint)s * kc * nr;
+                        nint bs = inPlace ? bRow : nr;
+                        int cols = Math.Min(nr, nc - s * nr);
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            int rows = Math.Min(mr, mc - ir);
+                            float* aBlock = a + (nint)(ic + ir) * aRow + (nint)pc * aCol;
+                            float* cBlock = c + (nint)(ic + ir) * ldc + jc + s * nr;
+                            if (rows == mr && cols == nr)
+                                Tile(isa, aBlock, aRow, aCol, strip, bs, kc, cBlock, ldc, acc, packedA);
+                            else
+                                EdgeTile(isa, mr, nr, aBlock, aRow, aCol, strip, bs, kc, cBlock, ldc, acc, rows, cols,
+                                    packedA, tile);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs B[0..kc, 0..nc] into NR-wide k-major strips: strip s holds B[k, s*NR + j] at k*NR + j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB(float* dst, float* b, int bRow, int bCol, int kc, int nc, int nr)
+    {
+        for (int s = 0; s * nr < nc; s++)
+        {
+            int cols = Math.Min(nr, nc - s * nr);
+            float* d = dst + (nint)s * kc * nr;
+            float* src = b + (nint)s * nr * bCol;
+            if (bCol == 1 && cols == nr)
+            {
+                for (int k = 0; k < kc; k++)
+                    new ReadOnlySpan<float>(src + (nint)k * bRow, nr).CopyTo(new Span<float>(d + (nint)k * nr, nr));
+            }
+            else if (bCol == 1)
+            {
+                for (int k = 0; k < kc; k++)
+                {
+                    float* row = src + (nint)k * bRow, o = d + (nint)k * nr;
+                    int j = 0;
+                    for (; j < cols; j++) o[j] = row[j];
+                    for (; j < nr; j++) o[j] = 0f;
+                }
+            }
+            else
+            {
+                // B is stored transposed (N x K): walk each column contiguously, scatter into the strip.
+                for (int j = 0; j < cols; j++)
+                {
+                    float* col = src + (nint)j * bCol;
+                    for (int k = 0; k < kc; k++) d[(nint)k * nr + j] = col[(nint)k * bRow];
+                }
+                for (int j = cols; j < nr; j++)
+                    for (int k = 0; k < kc; k++) d[(nint)k * nr + j] = 0f;
+            }
+        }
+    }
+
+    private static void Tile(Isa isa, float* a, int aRow, int aCol, float* strip, nint bs, int kc, float* c, int ldc,
+        bool acc, float* packedA)
+    {
+        if (aCol == 1)
+        {
+            if (isa == Isa.V512) Kernel512Rows(a, aRow, strip, bs, kc, c, ldc, acc);
+            else Kernel256Rows(a, aRow, strip, bs, kc, c, ldc, acc);
+        }
+        else if (aRow == 1)
+        {
+            if (isa == Isa.V512) Kernel512Cols(a, aCol, strip, bs, kc, c, ldc, acc);
+            else Kernel256Cols(a, aCol, strip, bs, kc, c, ldc, acc);
+        }
+        else
+        {
+            int mr = isa == Isa.V512 ? 8 : 6;
+            PackA(packedA, a, aRow, aCol, kc, mr, mr);
+            if (isa == Isa.V512) Kernel512Cols(packedA, 8, strip, bs, kc, c, ldc, acc);
+            else Kernel256Cols(packedA, 6, strip, bs, kc, c, ldc, acc);
+        }
+    }
+
+    /// <summary>
+    /// A partial tile (bottom rows or right columns): the missing A rows are packed as zeros and the
+    /// product goes through a full-size scratch tile, with the same FMA sequence as a full tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void EdgeTile(Isa isa, int mr, int nr, float* a, int aRow, int aCol, float* strip, nint bs, int kc,
+        float* c, int ldc, bool acc, int rows, int cols, float* packedA, float* tile)
+    {
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++)
+                tile[i * nr + j] = acc && i < rows && j < cols ? c[(nint)i * ldc + j] : 0f;
+        PackA(packedA, a, aRow, aCol, kc, mr, rows);
+        if (isa == Isa.V512) Kernel512Cols(packedA, mr, strip, bs, kc, tile, nr, true);
+        else Kernel256Cols(packedA, mr, strip, bs, kc, tile, nr, true);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+                c[(nint)i * ldc + j] = tile[i * nr + j];
+    }
+
+    /// <summary>Packs A[0..rows, 0..kc] k-major with mr rows per k (rows beyond `rows` are zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA(float* dst, float* a, int aRow, int aCol, int kc, int mr, int rows)
+    {
+        for (int k = 0; k < kc; k++)
+        {
+            float* o = dst + (nint)k * mr;
+            float* src = a + (nint)k * aCol;
+            int i = 0;
+            for (; i < rows; i++) o[i] = src[(nint)i * aRow];
+            for (; i < mr; i++) o[i] = 0f;
+        }
+    }
+
+    // 8 x 32 register tile: 16 zmm accumulators, 2 B vectors, 1 broadcast (of 32 registers).
+    // B advances by bs floats per k: 32 for a packed strip, or the row stride of a padded matrix.
+    // A is row-major: eight row pointers indexed by k.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Kernel512Rows(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
+    {
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
+        float* a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda;
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        if (acc)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + 16);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
+            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
+            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector512<float>.Zero;
+            c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
+        }
+        for (nint k = 0; k < kc; k++)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            b += bs;
+            Vector512<float> x = Vector512.Create(a0[k]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a1[k]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a2[k]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a3[k]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a4[k]);
+            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a5[k]);
+            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a6[k]);
+            c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a7[k]);
+            c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+        }
+        Store512(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+    }
+
+    // Same tile, A column-major (or packed): the eight A values of step k are contiguous at a + k*ks.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Kernel512Cols(float* a, nint ks, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
+    {
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        if (acc)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + 16);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
+            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
+            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector512<float>.Zero;
+            c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
+        }
+        for (int k = 0; k < kc; k++)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            b += bs;
+            Vector512<float> x = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a[6]);
+            c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a[7]);
+            c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+            a += ks;
+        }
+        Store512(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store512(float* c, nint ldc,
+        Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
+        Vector512<float> c20, Vector512<float> c21, Vector512<float> c30, Vector512<float> c31,
+        Vector512<float> c40, Vector512<float> c41, Vector512<float> c50, Vector512<float> c51,
+        Vector512<float> c60, Vector512<float> c61, Vector512<float> c70, Vector512<float> c71)
+    {
+        c00.Store(c); c01.Store(c + 16);
+        c10.Store(c + ldc); c11.Store(c + ldc + 16);
+        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 16);
+        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 16);
+        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 16);
+        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 16);
+        c60.Store(c + 6 * ldc); c61.Store(c + 6 * ldc + 16);
+        c70.Store(c + 7 * ldc); c71.Store(c + 7 * ldc + 16);
+    }
+
+    // AVX2 fallback, 6 x 16 tile: 12 ymm accumulators + 2 B + 1 broadcast fit the 16 ymm registers.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Kernel256Rows(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
+    {
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda;
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (acc)
+        {
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
+            c10 = Vector256.Load(c + ldc); c11 = Vector256.Load(c + ldc + 8);
+            c20 = Vector256.Load(c + 2 * ldc); c21 = Vector256.Load(c + 2 * ldc + 8);
+            c30 = Vector256.Load(c + 3 * ldc); c31 = Vector256.Load(c + 3 * ldc + 8);
+            c40 = Vector256.Load(c + 4 * ldc); c41 = Vector256.Load(c + 4 * ldc + 8);
+            c50 = Vector256.Load(c + 5 * ldc); c51 = Vector256.Load(c + 5 * ldc + 8);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = Vector256<float>.Zero;
+            c30 = c31 = c40 = c41 = c50 = c51 = Vector256<float>.Zero;
+        }
+        for (nint k = 0; k < kc; k++)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            b += bs;
+            Vector256<float> x = Vector256.Create(a0[k]);
+            c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a1[k]);
+            c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a2[k]);
+            c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a3[k]);
+            c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a4[k]);
+            c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a5[k]);
+            c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+        }
+        Store256(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Kernel256Cols(float* a, nint ks, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
+    {
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (acc)
+        {
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
+            c10 = Vector256.Load(c + ldc); c11 = Vector256.Load(c + ldc + 8);
+            c20 = Vector256.Load(c + 2 * ldc); c21 = Vector256.Load(c + 2 * ldc + 8);
+            c30 = Vector256.Load(c + 3 * ldc); c31 = Vector256.Load(c + 3 * ldc + 8);
+            c40 = Vector256.Load(c + 4 * ldc); c41 = Vector256.Load(c + 4 * ldc + 8);
+            c50 = Vector256.Load(c + 5 * ldc); c51 = Vector256.Load(c + 5 * ldc + 8);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = Vector256<float>.Zero;
+            c30 = c31 = c40 = c41 = c50 = c51 = Vector256<float>.Zero;
+        }
+        for (int k = 0; k < kc; k++)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            b += bs;
+            Vector256<float> x = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            a += ks;
+        }
+        Store256(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store256(float* c, nint ldc,
+        Vector256<float> c00, Vector256<float> c01, Vector256<float> c10, Vector256<float> c11,
+        Vector256<float> c20, Vector256<float> c21, Vector256<float> c30, Vector256<float> c31,
+        Vector256<float> c40, Vector256<float> c41, Vector256<float> c50, Vector256<float> c51)
+    {
+        c00.Store(c); c01.Store(c + 8);
+        c10.Store(c + ldc); c11.Store(c + ldc + 8);
+        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 8);
+        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 8);
+        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 8);
+        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 8);
+    }
+
+    /// <summary>No SIMD at all: the same FMA chain per element, in plain loops.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scalar(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
+        int M, int N, int K, bool accumulate)
+    {
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++)
+            {
+                float s = accumulate ? c[(nint)m * ldc + n] : 0f;
+                for (int k = 0; k < K; k++)
+                    s = MathF.FusedMultiplyAdd(a[(nint)m * aRow + (nint)k * aCol], b[(nint)k * bRow + (nint)n * bCol], s);
+                c[(nint)m * ldc + n] = s;
+            }
+    }
+}

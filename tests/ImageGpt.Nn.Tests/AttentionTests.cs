@@ -1,0 +1,152 @@
+using System.Runtime.Intrinsics;
+using ImageGpt.Nn.Kernels;
+
+namespace ImageGpt.Nn.Tests;
+
+/// <summary>
+/// The fast attention against the plain-loop <see cref="AttentionNaive"/>. Tolerance: per tensor,
+/// max |fast - naive| &lt;= 1e-5 (forward) or 4e-5 (backward) times the largest |naive| value of that tensor,
+/// i.e. float rounding of reordered sums over T &lt;= 130 keys, with inputs of order 1.
+/// </summary>
+public sealed class AttentionTests
+{
+    private static float[] Random(int n, int seed, float amplitude = 1f)
+    {
+        var rng = new Random(seed);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = amplitude * (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, double relative, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double scale = Math.Max(expected.Max(MathF.Abs), 1e-30f);
+        for (int i = 0; i < expected.Length; i++)
+            if (!(Math.Abs(expected[i] - actual[i]) <= relative * scale))
+                Assert.Fail($"{what}[{i}]: naive {expected[i]} fast {actual[i]} (tolerance {relative * scale:g3})");
+    }
+
+    public static TheoryData<int, int, int, int> Shapes => new()
+    {
+        { 2, 1, 16, 2 },    // one position
+        { 2, 5, 16, 2 },    // HS = 8, T far below one vector of keys
+        { 1, 17, 32, 2 },   // HS = 16, T one past a vector
+        { 2, 64, 32, 4 },   // HS = 8, T exactly one 64-key block
+        { 1, 65, 24, 2 },   // HS = 12: head size not a multiple of 8
+        { 1, 70, 96, 3 },   // HS = 32
+        { 1, 130, 5, 1 },   // HS = 5, T crosses two 64-key blocks
+    };
+
+    private static void Check(int B, int T, int C, int NH, bool causal, int threads, bool wide)
+    {
+        int seed = B * 1000 + T * 10 + C;
+        float[] q = Random(B * T * C, seed + 1, 2f), k = Random(B * T * C, seed + 2, 2f), v = Random(B * T * C, seed + 3);
+        float[] dout = Random(B * T * C, seed + 4);
+        int attLen = B * NH * T * T;
+        var expectedOut = new float[B * T * C];
+        var expectedAtt = new float[attLen];
+        AttentionNaive.Forward(expectedOut, expectedAtt, q, k, v, B, T, C, NH, causal);
+        // Garbage in out and att proves they are overwritten.
+        float[] @out = Random(B * T * C, 9), att = Random(attLen, 10);
+        Attention.Forward(@out, att, q, k, v, B, T, C, NH, causal, threads, wide);
+        string shape = $"B={B} T={T} C={C} NH={NH} causal={causal} threads={threads} wide={wide}";
+        AssertClose(expectedAtt, att, 1e-5, "att " + shape);
+        AssertClose(expectedOut, @out, 1e-5, "out " + shape);
+        if (causal)
+            for (int bh = 0; bh < B * NH; bh++)
+                for (int i = 0; i < T; i++)
+                    for (int j = i + 1; j < T; j++)
+                        Assert.Equal(0f, att[(bh * T + i) * T + j]);
+
+        float[] dq0 = Random(B * T * C, 11), dk0 = Random(B * T * C, 12), dv0 = Random(B * T * C, 13);
+        float[] edq = (float[])dq0.Clone(), edk = (float[])dk0.Clone(), edv = (float[])dv0.Clone();
+        AttentionNaive.Backward(edq, edk, edv, new float[attLen], dout, expectedAtt, q, k, v, B, T, C, NH, causal);
+        float[] dq = (float[])dq0.Clone(), dk = (float[])dk0.Clone(), dv = (float[])dv0.Clone();
+        Attention.Backward(dq, dk, dv, Random(attLen, 14), dout, expectedAtt, q, k, v, B, T, C, NH, causal, threads, wide);
+        // Compare the increments, so the accumulated start values do not hide small errors.
+        AssertClose(Minus(edq, dq0), Minus(dq, dq0), 4e-5, "dq " + shape);
+        AssertClose(Minus(edk, dk0), Minus(dk, dk0), 4e-5, "dk " + shape);
+        AssertClose(Minus(edv, dv0), Minus(dv, dv0), 4e-5, "dv " + shape);
+    }
+
+    private static float[] Minus(float[] a, float[] b) => a.Zip(b, (x, y) => x - y).ToArray();
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void CausalAttentionMatchesNaive(int B, int T, int C, int NH)
+    {
+        foreach (bool wide in new[] { true, false })
+        {
+            if (wide && !Vector512.IsHardwareAccelerated) continue;
+            Check(B, T, C, NH, causal: true, threads: 1, wide);
+            Check(B, T, C, NH, causal: true, threads: 2, wide);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BidirectionalAttentionMatchesNaive(int B, int T, int C, int NH)
+    {
+        foreach (bool wide in new[] { true, false })
+        {
+            if (wide && !Vector512.IsHardwareAccelerated) continue;
+            Check(B, T, C, NH, causal: false, threads: 1, wide);
+            Check(B, T, C, NH, causal: false, threads: 2, wide);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TwoThreadsGiveBitIdenticalResultsToOne(bool causal)
+    {
+        const int B = 3, T = 49, C = 32, NH = 2;
+        float[] q = Random(B * T * C, 1), k = Random(B * T * C, 2), v = Random(B * T * C, 3), dout = Random(B * T * C, 4);
+        var results = new List<float[]>();
+        foreach (int threads in new[] { 1, 2, 4 })
+        {
+            var @out = new float[B * T * C];
+            var att = new float[B * NH * T * T];
+            float[] dq = new float[B * T * C], dk = new float[B * T * C], dv = new float[B * T * C];
+            Attention.Forward(@out, att, q, k, v, B, T, C, NH, causal, threads);
+            Attention.Backward(dq, dk, dv, new float[att.Length], dout, att, q, k, v, B, T, C, NH, causal, threads);
+            results.Add([.. @out, .. att, .. dq, .. dk, .. dv]);
+        }
+        Assert.Equal(results[0], results[1]);
+        Assert.Equal(results[0], results[2]);
+    }
+
+    [Fact]
+    public void SoftmaxRowsSumToOneAndCausalRowZeroSeesOnlyItself()
+    {
+        const int B = 1, T = 20, C = 16, NH = 2;
+        float[] q = Random(B * T * C, 5, 3f), k = Random(B * T * C, 6, 3f), v = Random(B * T * C, 7);
+        var @out = new float[B * T * C];
+        var att = new float[B * NH * T * T];
+        Attention.Forward(@out, att, q, k, v, B, T, C, NH, causal: true);
+        for (int row = 0; row < NH * T; row++)
+            Assert.Equal(1.0, att.AsSpan(row * T, T).ToArray().Sum(x => (double)x), 5);
+        // Position 0 attends only to itself, so its output is its own value vector.
+        for (int d = 0; d < C; d++) Assert.Equal(v[d], @out[d], 6);
+    }
+
+    [Fact]
+    public void VectorExpIsWithinTwoUlpOfMathFExpOverTheSoftmaxRange()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        double worst = 0;
+        for (float x0 = -87f; x0 <= 0f; x0 += 16 * 0.00731f)
+        {
+            var x = Vector512.Create(x0) + Vector512<float>.Indices * 0.00731f;
+            x = Vector512.Min(x, Vector512<float>.Zero);
+            var e = Attention.Exp(x);
+            for (int i = 0; i < 16; i++)
+            {
+                float expected = MathF.Exp(x[i]);
+                worst = Math.Max(worst, Math.Abs(e[i] - expected) / expected);
+            }
+        }
+        Assert.True(worst <= 2.4e-7, $"worst relative error {worst:g3}");
+    }
+}
