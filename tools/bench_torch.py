@@ -31,12 +31,19 @@ def loaded_blas():
 
 
 def check_fast_attention():
-    """The benchmarked formulation must compute what the oracle's does."""
+    """The benchmarked formulation must compute what the oracle's does, gradients included."""
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 10, 16, generator=g, dtype=torch.float64) for _ in range(3))
+    dy = torch.randn(2, 10, 16, generator=g, dtype=torch.float64)
     for causal in (True, False):
-        d = (causal_attention(q, k, v, 4, causal) - causal_attention_fused(q, k, v, 4, causal)).abs().max()
-        assert d < 1e-12, f"fast attention differs by {d}"
+        grads = []
+        for attend in (causal_attention, causal_attention_fused):
+            x = [t.clone().requires_grad_(True) for t in (q, k, v)]
+            y = attend(*x, 4, causal)
+            y.backward(dy)
+            grads.append([y.detach()] + [t.grad for t in x])
+        d = max(float((a - b).abs().max()) for a, b in zip(*grads))
+        assert d < 1e-12, f"fast attention (or its gradient) differs by {d}"
 
 
 def main():
