@@ -86,6 +86,9 @@ def main():
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")}
     torch.randn(8, 8) @ torch.randn(8, 8)  # loads the BLAS library so that it shows in the maps
     blas = loaded_blas()
+    if "openblas" not in blas:
+        print(f"bench_torch: WARNING: BLAS is {blas}, likely the slow reference BLAS. HINT: run with "
+              'LD_LIBRARY_PATH="$(tools/openblas_dir.sh)"', file=sys.stderr)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, BLAS {blas}, params {params}, "
           f"T {T}, FLOPs/token {fpt}, env {env}, formulation {'plain' if args.plain else 'fast'}")
 
