@@ -4,8 +4,9 @@
 #   tools/bench_compare.sh --layers 8 --width 64 --heads 4 --side 14 --vocab 16 --batch 32 \
 #       --steps 20 --warmup-steps 3 --threads 1
 # Every option goes unchanged to `imagegpt bench` and to tools/bench_torch.py; each prints one JSON
-# object as its last stdout line. PyTorch runs at its best setting seen here: OPENBLAS_CORETYPE and
-# OPENBLAS_L2_SIZE unset (OpenBLAS then picks its kernels from the CPU it finds).
+# object as its last stdout line. PyTorch runs on OpenBLAS (tools/openblas_dir.sh: Debian's torch
+# otherwise gets the reference BLAS) at its best setting: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+# unset, so OpenBLAS picks its kernels from the CPU it finds.
 # Numbers are noisy when other processes share the CPU: run it on a quiet machine, or twice.
 set -euo pipefail
 
@@ -16,8 +17,11 @@ trap 'rm -rf "$work"' EXIT
 
 echo "== C#: imagegpt bench $*" >&2
 dotnet run -c Release --project ImageGpt.Host -- bench "$@" | tee "$work/cs.out" >&2
-echo "== PyTorch: tools/bench_torch.py $* (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset)" >&2
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 tools/bench_torch.py "$@" | tee "$work/torch.out" >&2
+blas="$(tools/openblas_dir.sh || true)"
+[[ -n "$blas" ]] || echo "bench_compare: WARNING: no OpenBLAS, PyTorch runs on the system BLAS" >&2
+echo "== PyTorch: tools/bench_torch.py $* (OpenBLAS ${blas:-none}; OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset)" >&2
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE LD_LIBRARY_PATH="${blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    /usr/bin/python3 tools/bench_torch.py "$@" | tee "$work/torch.out" >&2
 
 /usr/bin/python3 - "$work/cs.out" "$work/torch.out" <<'EOF'
 import json

@@ -9,6 +9,11 @@ FLOPs per token = 72 L d^2 + 12 L T d + 6 d V (IGPT.md; the full, non-causal-hal
 times batch*T per step. The last stdout line is one JSON object:
 {"tokens_per_s":..., "gflops":..., "threads":..., "torch":..., "config":{...}}.
 Other processes sharing the CPU make the numbers noisy; compare runs made back to back.
+
+BLAS matters more than anything else here: Debian's torch calls the system libblas.so.3, the slow
+reference BLAS unless OpenBLAS is present. Run it on OpenBLAS with
+  LD_LIBRARY_PATH="$(tools/openblas_dir.sh)" /usr/bin/python3 tools/bench_torch.py ...
+The BLAS actually loaded is printed and recorded in the JSON config.
 """
 import argparse
 import json
@@ -16,19 +21,29 @@ import os
 import sys
 import time
 
-import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from igpt_torch import IGpt, causal_attention, causal_attention_fused, flops_per_token  # noqa: E402
+def loaded_blas():
+    """The BLAS library this process mapped: Debian's torch links the system libblas.so.3, which
+    is the slow reference BLAS unless OpenBLAS is installed or put on LD_LIBRARY_PATH."""
+    with open("/proc/self/maps") as maps:
+        libs = {line.split()[-1] for line in maps if "blas" in line.split()[-1]}
+    return ", ".join(sorted(os.path.basename(lib) for lib in libs)) or "none"
 
 
 def check_fast_attention():
-    """The benchmarked formulation must compute what the oracle's does."""
+    """The benchmarked formulation must compute what the oracle's does, gradients included."""
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 10, 16, generator=g, dtype=torch.float64) for _ in range(3))
+    dy = torch.randn(2, 10, 16, generator=g, dtype=torch.float64)
     for causal in (True, False):
-        d = (causal_attention(q, k, v, 4, causal) - causal_attention_fused(q, k, v, 4, causal)).abs().max()
-        assert d < 1e-12, f"fast attention differs by {d}"
+        grads = []
+        for attend in (causal_attention, causal_attention_fused):
+            x = [t.clone().requires_grad_(True) for t in (q, k, v)]
+            y = attend(*x, 4, causal)
+            y.backward(dy)
+            grads.append([y.detach()] + [t.grad for t in x])
+        d = max(float((a - b).abs().max()) for a, b in zip(*grads))
+        assert d < 1e-12, f"fast attention (or its gradient) differs by {d}"
 
 
 def main():
@@ -49,6 +64,14 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
+    # OpenBLAS keeps its own thread pool and reads this once, when the library loads; torch's
+    # set_num_threads does not reach it. So set it before torch is imported.
+    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    global torch, IGpt, causal_attention, causal_attention_fused, flops_per_token
+    import torch
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from igpt_torch import IGpt, causal_attention, causal_attention_fused, flops_per_token
+
     torch.set_num_threads(args.threads)
     check_fast_attention()
     gen = torch.Generator().manual_seed(args.seed)
@@ -60,8 +83,13 @@ def main():
     batches = [torch.randint(0, args.vocab, (args.batch, T), generator=gen) for _ in range(4)]
     params = sum(p.numel() for p in model.parameters())
     fpt = flops_per_token(args.layers, args.width, T, args.vocab)
-    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")}
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, params {params}, "
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")}
+    torch.randn(8, 8) @ torch.randn(8, 8)  # loads the BLAS library so that it shows in the maps
+    blas = loaded_blas()
+    if "openblas" not in blas:
+        print(f"bench_torch: WARNING: BLAS is {blas}, likely the slow reference BLAS. HINT: run with "
+              'LD_LIBRARY_PATH="$(tools/openblas_dir.sh)"', file=sys.stderr)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, BLAS {blas}, params {params}, "
           f"T {T}, FLOPs/token {fpt}, env {env}, formulation {'plain' if args.plain else 'fast'}")
 
     def step(i):
@@ -75,20 +103,27 @@ def main():
 
     for i in range(args.warmup_steps):
         step(i)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     loss = float("nan")
     for i in range(args.steps):
         loss = step(i)
     elapsed = time.perf_counter() - start
-    tokens_per_s = args.batch * T * args.steps / elapsed
+    cpu = time.process_time() - start_cpu
+    tokens = args.batch * T * args.steps
+    tokens_per_s = tokens / elapsed
     gflops = tokens_per_s * fpt / 1e9
-    print(f"{args.steps} steps in {elapsed:.2f} s ({elapsed / args.steps * 1000:.1f} ms/step), "
-          f"last loss {loss:.4f}: {tokens_per_s:.0f} tokens/s, {gflops:.2f} GFLOP/s")
+    # CPU seconds of this process: on a shared machine wall time includes the time other processes
+    # held the cores; tokens per CPU second per thread is the steadier measure there.
+    tokens_per_cpu_s = tokens / cpu * torch.get_num_threads()
+    print(f"{args.steps} steps in {elapsed:.2f} s wall, {cpu:.2f} s CPU ({elapsed / args.steps * 1000:.1f} ms/step), "
+          f"last loss {loss:.4f}: {tokens_per_s:.0f} tokens/s, {gflops:.2f} GFLOP/s; "
+          f"{tokens_per_cpu_s:.0f} tokens per CPU second x threads")
     config = dict(layers=args.layers, width=args.width, heads=args.heads, side=args.side,
                   vocab=args.vocab, batch=args.batch, steps=args.steps, warmup_steps=args.warmup_steps,
-                  clip=args.clip, formulation="plain" if args.plain else "fast", params=params,
+                  clip=args.clip, formulation="plain" if args.plain else "fast", params=params, blas=blas,
                   openblas_coretype=env["OPENBLAS_CORETYPE"], openblas_l2_size=env["OPENBLAS_L2_SIZE"])
     print(json.dumps(dict(tokens_per_s=round(tokens_per_s, 1), gflops=round(gflops, 3),
+                          tokens_per_cpu_s=round(tokens_per_cpu_s, 1),
                           threads=torch.get_num_threads(), torch=torch.__version__, config=config)))
 
 

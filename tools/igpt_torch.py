@@ -46,9 +46,38 @@ def causal_attention(q, k, v, heads, causal):
     return y.transpose(1, 2).reshape(B, T, C)
 
 
+class _FusedAttention(torch.autograd.Function):
+    """softmax(scale q k^T + causal bias) v over (B*NH,T,HS) with a hand-written backward.
+    Why: PyTorch 1.13's CPU softmax backward (and each fresh (T,T)-per-head temporary) was the
+    largest single cost of a training step here; the closed form dS = P * (dP - rowsum(dP * P))
+    done in place on dP is much cheaper."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, bias, scale):
+        att = torch.baddbmm(bias, q, k.transpose(1, 2), beta=1.0, alpha=scale)
+        att = torch.softmax(att, dim=-1)
+        y = torch.bmm(att, v)
+        ctx.save_for_backward(q, k, v, att, y)
+        ctx.scale = scale
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        q, k, v, att, y = ctx.saved_tensors
+        # forward: y = P v;  P = softmax(S);  S = scale q k^T + bias
+        dv = torch.bmm(att.transpose(1, 2), dy)
+        dp = torch.bmm(dy, v.transpose(1, 2))
+        # rowsum(dP * P)_i = dy_i . sum_j P_ij v_j = dy_i . y_i: no (T,T) temporary needed.
+        ds = dp.sub_((dy * y).sum(dim=-1, keepdim=True)).mul_(att)
+        dq = torch.bmm(ds, k).mul_(ctx.scale)
+        dk = torch.bmm(ds.transpose(1, 2), q).mul_(ctx.scale)
+        return dq, dk, dv, None, None
+
+
 def causal_attention_fused(q, k, v, heads, causal):
     """Same result as causal_attention, faster on CPU: one baddbmm does the scale and the causal
-    mask (an additive -inf bias) inside the batched GEMM. Used by tools/bench_torch.py."""
+    mask (an additive -inf bias) inside the batched GEMM, and the backward is hand-written
+    (_FusedAttention). Used by tools/bench_torch.py."""
     B, T, C = q.shape
     hs = C // heads
     q = q.view(B, T, heads, hs).transpose(1, 2).reshape(B * heads, T, hs)
@@ -57,9 +86,7 @@ def causal_attention_fused(q, k, v, heads, causal):
     bias = torch.zeros(T, T, dtype=q.dtype, device=q.device)
     if causal:
         bias = bias.masked_fill(torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
-    att = torch.baddbmm(bias.expand(B * heads, T, T), q, k.transpose(1, 2), beta=1.0, alpha=1.0 / math.sqrt(hs))
-    att = torch.softmax(att, dim=-1)
-    y = torch.bmm(att, v)  # (B*NH,T,HS)
+    y = _FusedAttention.apply(q, k, v, bias.expand(B * heads, T, T), 1.0 / math.sqrt(hs))  # (B*NH,T,HS)
     return y.view(B, heads, T, hs).transpose(1, 2).reshape(B, T, C)
 
 

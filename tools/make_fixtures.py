@@ -248,6 +248,55 @@ def naive_attention(q, k, v, heads, causal):
     return out
 
 
+def numpy_forward(params, tokens, mask, labels, cfg, objective):
+    """A second, loop-per-layer forward in numpy from the NN_SPEC text, for the logits and loss."""
+    import numpy as np
+    P = {n: p.detach().numpy() for n, p in params}
+    x = tokens.numpy()
+    B, T = x.shape
+    C, NH, L = cfg["width"], cfg["heads"], cfg["layers"]
+    hs = C // NH
+    if objective == "ar":
+        h = np.stack([np.vstack([P["sos"][None, :], P["wte"][x[b, :-1]]]) for b in range(B)])
+    else:
+        h = P["wte"][x] * (1.0 - mask.numpy()[..., None])
+    h = h + P["wpe"]
+
+    def norm(a, g):
+        return a / np.sqrt((a * a).mean(-1, keepdims=True) + 1e-5) * g
+
+    for l in range(L):
+        w = lambda n: P[f"h.{l}.{n}"]  # noqa: E731
+        a = norm(h, w("ln_1.g"))
+        q, k, v = a @ w("attn.q").T, a @ w("attn.k").T, a @ w("attn.v").T
+        y = np.zeros_like(q)
+        for b in range(B):
+            for hd in range(NH):
+                c = slice(hd * hs, (hd + 1) * hs)
+                s = q[b, :, c] @ k[b, :, c].T / np.sqrt(hs)
+                if objective == "ar":
+                    s = np.where(np.tri(T, dtype=bool), s, -np.inf)
+                e = np.exp(s - s.max(-1, keepdims=True))
+                y[b, :, c] = (e / e.sum(-1, keepdims=True)) @ v[b, :, c]
+        h = h + y @ w("attn.c_proj").T
+        u = norm(h, w("ln_2.g")) @ w("mlp.c_fc").T
+        h = h + (u / (1.0 + np.exp(-1.702 * u))) @ w("mlp.c_proj").T
+    hf = norm(h, P["ln_f.g"])
+    logits = hf @ P["head"].T
+    lse = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
+    ce = lse - np.take_along_axis(logits, x[..., None], -1)[..., 0]  # (B,T)
+    if objective == "ar":
+        loss = ce.mean()
+    else:
+        m = mask.numpy().astype(float)
+        loss = np.mean([(ce[b] * m[b]).sum() / m[b].sum() for b in range(B) if m[b].sum() > 0])
+    if labels is not None:
+        z = hf.mean(1) @ P["clf"].T
+        zl = np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1)) + z.max(-1)
+        loss += (zl - z[np.arange(B), labels.numpy()]).mean()
+    return logits, loss
+
+
 def self_check():
     """Checks the reference itself: attention vs naive loops, autograd vs finite differences."""
     gen = torch.Generator().manual_seed(7)
@@ -259,6 +308,13 @@ def self_check():
     for name, objective, finetune, seed, _ in FIXTURES:
         model, tokens, labels, mask = build(dict(BASE), objective, finetune, seed)
         lab = labels if finetune else None
+        with torch.no_grad():
+            out = model(tokens, mask, lab)
+        np_logits, np_loss = numpy_forward(model.spec_parameters(), tokens, mask, lab, BASE, objective)
+        d_logits = float((out["logits"] - torch.from_numpy(np_logits)).abs().max())
+        d_loss = abs(float(out["loss"]) - float(np_loss))
+        print(f"  {name}: torch vs numpy forward: logits max diff {d_logits:.1e}, loss diff {d_loss:.1e}")
+        assert d_logits < 1e-12 and d_loss < 1e-12
         picks = ["sos" if objective == "ar" else "wte", "h.0.ln_1.g", "h.1.attn.k", "h.0.mlp.c_proj",
                  "ln_f.g", "clf" if finetune else "head"]
         named = dict(model.spec_parameters())
