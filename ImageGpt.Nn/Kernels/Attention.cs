@@ -32,9 +32,7 @@ public static unsafe class Attention
         fixed (float* o = @out, a = att, qp = q, kp = k, vp = v)
         {
             nint op = (nint)o, ap = (nint)a, qq = (nint)qp, kk = (nint)kp, vv = (nint)vp;
-            ForEachHead(B * NH, threads, bh =>
-                ForwardHead((float*)op, (float*)ap, (float*)qq, (float*)kk, (float*)vv, bh / NH, bh % NH,
-                    T, C, NH, HS, causal, wide));
+            ForEachHead(B * NH, threads, new ForwardJob(op, ap, qq, kk, vv, T, C, NH, HS, causal, wide));
         }
     }
 
@@ -66,9 +64,7 @@ public static unsafe class Attention
         {
             nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)a;
             nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
-            ForEachHead(B * NH, threads, bh =>
-                BackwardHead((float*)p0, (float*)p1, (float*)p2, (float*)p3, (float*)p4, (float*)p5, (float*)p6,
-                    (float*)p7, bh / NH, bh % NH, T, C, NH, HS, causal, wide));
+            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal, wide));
         }
     }
 
@@ -85,21 +81,43 @@ public static unsafe class Attention
             throw new ArgumentException($"{name} has {actual} floats, needs {needed}", name);
     }
 
-    /// <summary>Runs heads [0, count) split into `threads` fixed contiguous ranges.</summary>
-    private static void ForEachHead(int count, int threads, Action<int> head)
+    private interface IHeadJob { void Run(int bh); }
+
+    private readonly struct ForwardJob(nint o, nint a, nint q, nint k, nint v, int T, int C, int NH, int HS, bool causal, bool wide) : IHeadJob
+    {
+        public void Run(int bh) =>
+            ForwardHead((float*)o, (float*)a, (float*)q, (float*)k, (float*)v, bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+    }
+
+    private readonly struct BackwardJob(nint dq, nint dk, nint dv, nint dout, nint att, nint q, nint k, nint v,
+        int T, int C, int NH, int HS, bool causal, bool wide) : IHeadJob
+    {
+        public void Run(int bh) =>
+            BackwardHead((float*)dq, (float*)dk, (float*)dv, (float*)dout, (float*)att, (float*)q, (float*)k, (float*)v,
+                bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+    }
+
+    /// <summary>
+    /// Runs heads [0, count) split into `threads` fixed contiguous ranges. The job is a struct and the
+    /// parallel path lives in its own method, so the single-thread path allocates nothing (no closure).
+    /// </summary>
+    private static void ForEachHead<TJob>(int count, int threads, TJob job) where TJob : struct, IHeadJob
     {
         threads = Math.Clamp(threads, 1, Math.Max(1, count));
         if (threads == 1)
         {
-            for (int i = 0; i < count; i++) head(i);
+            for (int i = 0; i < count; i++) job.Run(i);
             return;
         }
+        ForEachHeadParallel(count, threads, job);
+    }
+
+    private static void ForEachHeadParallel<TJob>(int count, int threads, TJob job) where TJob : struct, IHeadJob =>
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
             int i0 = (int)((long)count * t / threads), i1 = (int)((long)count * (t + 1) / threads);
-            for (int i = i0; i < i1; i++) head(i);
+            for (int i = i0; i < i1; i++) job.Run(i);
         });
-    }
 
     /// <summary>Per-thread working memory, grown on demand and reused across calls.</summary>
     private sealed class Buffers

@@ -62,6 +62,13 @@ internal static unsafe class Gemm
             Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate);
             return;
         }
+        RunParallel(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate, threads, units, splitM);
+    }
+
+    // Its own method: the closure's captures would otherwise be allocated on every call, one thread or not.
+    private static void RunParallel(Isa isa, int mr, int nr, float* c, int ldc, float* a, int aRow, int aCol,
+        float* b, int bRow, int bCol, int M, int N, int K, bool accumulate, int threads, int units, bool splitM)
+    {
         nint cp = (nint)c, ap = (nint)a, bp = (nint)b;
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
