@@ -100,13 +100,18 @@ public abstract class ActorBase
         _cell.System.EventStream.Publish(new UnhandledMessage(message, _cell.Sender, _cell.Self));
     }
 
-    internal void AroundPreStart() => PreStart();
-    internal void AroundPostStop() => PostStop();
-    internal void AroundPreRestart(Exception reason, object? message) => PreRestart(reason, message);
-    internal void AroundPostRestart(Exception reason) => PostRestart(reason);
+    // The runtime calls the hooks through these; a runtime-level actor kind in this assembly (e.g. a
+    // persistent actor that stashes while it recovers) overrides them to wrap the user's hooks.
+    internal virtual void AroundPreStart() => PreStart();
+    internal virtual void AroundPostStop() => PostStop();
+    internal virtual void AroundPreRestart(Exception reason, object? message) => PreRestart(reason, message);
+    internal virtual void AroundPostRestart(Exception reason) => PostRestart(reason);
     internal SupervisorStrategy AroundSupervisorStrategy() => SupervisorStrategy();
     internal void AroundUnhandled(object message) => Unhandled(message);
-    internal bool AroundReceive(object message) => Receive(message);
+
+    /// <summary><paramref name="behavior"/>: the top of the Become stack, or null for <see cref="Receive"/>.</summary>
+    internal virtual bool AroundReceive(Behavior? behavior, object message) =>
+        behavior is null ? Receive(message) : behavior(message);
 
     /// <summary>Called by the runtime right after the constructor returned.</summary>
     internal virtual void AfterConstruction() { }

@@ -117,7 +117,7 @@ internal sealed class ActorCell : IActorContext, IStash
     private void ReceiveMessage(object message)
     {
         ActorBase actor = _actor!;
-        bool handled = _behaviors.Count == 0 ? actor.AroundReceive(message) : _behaviors[^1](message);
+        bool handled = actor.AroundReceive(_behaviors.Count == 0 ? null : _behaviors[^1], message);
         if (!handled) actor.AroundUnhandled(message);
     }
 
