@@ -103,7 +103,12 @@ internal sealed class ActorCell : IActorContext, IStash
             else if (message is Kill) throw new ActorKilledException($"{SelfRef.Path} received Kill");
             else if (message is TimerMessage tm)
             {
-                if (_timers is not null && _timers.TryAccept(tm, out object payload)) ReceiveMessage(payload);
+                if (_timers is not null && _timers.TryAccept(tm, out object payload))
+                {
+                    // Unwrapped, so that stashing it keeps the payload and not a spent timer ticket.
+                    _current = new Envelope(payload, envelope.Sender);
+                    ReceiveMessage(payload);
+                }
             }
             else ReceiveMessage(message);
         }

@@ -61,4 +61,29 @@ public sealed class StashTests : RuntimeTestBase
         a.Tell(1);
         await failures.ExpectFailureAsync<InvalidOperationException>(a, Wait);
     }
+
+    private sealed class StashesTimerMessages : ReceiveActor
+    {
+        public StashesTimerMessages(IActorRef probe)
+        {
+            Receive<string>(s => s == "arm", _ => Timers.StartSingleTimer("t", "tick", TimeSpan.FromMilliseconds(10)));
+            Receive<string>(s => s == "tick", _ => { Stash.Stash(); probe.Tell("stashed", Self); });
+            Receive<string>(s => s == "release", _ =>
+            {
+                Stash.UnstashAll();
+                Become(() => Receive<string>(s => probe.Tell($"after {s}", Self)));
+            });
+        }
+    }
+
+    [Fact]
+    public async Task A_stashed_timer_message_is_delivered_when_unstashed()
+    {
+        var probe = CreateProbe();
+        var a = Sys.ActorOf(Props.Create(() => new StashesTimerMessages(probe)));
+        a.Tell("arm");
+        await probe.ExpectMsgAsync("stashed", Wait);
+        a.Tell("release");
+        await probe.ExpectMsgAsync("after tick", Wait);
+    }
 }
