@@ -33,6 +33,22 @@ public interface IActorContext
 }
 
 /// <summary>
+/// Messages set aside by the current behaviour and taken up later (e.g. while a persistent actor
+/// recovers). Unstashed messages are processed before anything still in the mailbox, in the order
+/// they were stashed. On restart the stash goes to the new instance; on stop, to dead letters.
+/// </summary>
+public interface IStash
+{
+    /// <summary>Sets aside the message being processed.</summary>
+    void Stash();
+    /// <summary>Puts the oldest stashed message back in front of the mailbox.</summary>
+    void Unstash();
+    /// <summary>Puts every stashed message back in front of the mailbox, oldest first.</summary>
+    void UnstashAll();
+    int Count { get; }
+}
+
+/// <summary>
 /// The base of every actor. Instances are made by the runtime from <see cref="Props"/> (never with
 /// <c>new</c> outside it), one per incarnation; a restart makes a new one.
 /// </summary>
@@ -55,6 +71,8 @@ public abstract class ActorBase
 
     /// <summary>Timers owned by this actor: keyed, replaced by key, cancelled when it stops or restarts.</summary>
     protected ITimerScheduler Timers => _cell.Timers;
+
+    protected IStash Stash => _cell;
 
     /// <summary>Handles a message; false means unhandled (see <see cref="Unhandled"/>).</summary>
     protected internal abstract bool Receive(object message);
@@ -82,13 +100,18 @@ public abstract class ActorBase
         _cell.System.EventStream.Publish(new UnhandledMessage(message, _cell.Sender, _cell.Self));
     }
 
-    internal void AroundPreStart() => PreStart();
-    internal void AroundPostStop() => PostStop();
-    internal void AroundPreRestart(Exception reason, object? message) => PreRestart(reason, message);
-    internal void AroundPostRestart(Exception reason) => PostRestart(reason);
+    // The runtime calls the hooks through these; a runtime-level actor kind in this assembly (e.g. a
+    // persistent actor that stashes while it recovers) overrides them to wrap the user's hooks.
+    internal virtual void AroundPreStart() => PreStart();
+    internal virtual void AroundPostStop() => PostStop();
+    internal virtual void AroundPreRestart(Exception reason, object? message) => PreRestart(reason, message);
+    internal virtual void AroundPostRestart(Exception reason) => PostRestart(reason);
     internal SupervisorStrategy AroundSupervisorStrategy() => SupervisorStrategy();
     internal void AroundUnhandled(object message) => Unhandled(message);
-    internal bool AroundReceive(object message) => Receive(message);
+
+    /// <summary><paramref name="behavior"/>: the top of the Become stack, or null for <see cref="Receive"/>.</summary>
+    internal virtual bool AroundReceive(Behavior? behavior, object message) =>
+        behavior is null ? Receive(message) : behavior(message);
 
     /// <summary>Called by the runtime right after the constructor returned.</summary>
     internal virtual void AfterConstruction() { }

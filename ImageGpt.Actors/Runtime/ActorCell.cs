@@ -8,7 +8,7 @@ namespace ImageGpt.Actors.Runtime;
 /// thread at a time, see <see cref="Mailbox"/>), except <see cref="ActorOf"/> for guardians, which is
 /// why the children table alone has a lock; no user code runs while it is held.
 /// </summary>
-internal sealed class ActorCell : IActorContext
+internal sealed class ActorCell : IActorContext, IStash
 {
     [ThreadStatic] private static ActorCell? t_current;
 
@@ -24,6 +24,8 @@ internal sealed class ActorCell : IActorContext
     private SupervisorStrategy? _strategy;
     private TimerScheduler? _timers;
     private ActorSynchronizationContext? _syncContext;
+    private List<Envelope>? _stash;
+    private Queue<Envelope>? _unstashed;
 
     private readonly Lock _childLock = new();
     private readonly Dictionary<string, ChildStats> _children = new(StringComparer.Ordinal);
@@ -45,8 +47,9 @@ internal sealed class ActorCell : IActorContext
     private long _processed;
     private int _restarts;
     private FailureInfo? _lastFailure;
-    private long _lastActivityMs;
-    private long _windowStartMs;
+    // Stopwatch ticks: Environment.TickCount64 is too coarse on Linux for an actor only milliseconds old.
+    private long _lastActivityTicks;
+    private long _windowStartTicks;
     private long _windowStartCount;
     private double _lastRate;
     private bool _hadWindow;
@@ -58,7 +61,7 @@ internal sealed class ActorCell : IActorContext
         _props = props;
         SelfRef = new LocalActorRef(this, path);
         Mailbox = new Mailbox(this, props.MailboxCapacity, system.Options.Throughput);
-        _windowStartMs = Environment.TickCount64;
+        _windowStartTicks = Stopwatch.GetTimestamp();
     }
 
     public LocalActorRef SelfRef { get; }
@@ -100,7 +103,12 @@ internal sealed class ActorCell : IActorContext
             else if (message is Kill) throw new ActorKilledException($"{SelfRef.Path} received Kill");
             else if (message is TimerMessage tm)
             {
-                if (_timers is not null && _timers.TryAccept(tm, out object payload)) ReceiveMessage(payload);
+                if (_timers is not null && _timers.TryAccept(tm, out object payload))
+                {
+                    // Unwrapped, so that stashing it keeps the payload and not a spent timer ticket.
+                    _current = new Envelope(payload, envelope.Sender);
+                    ReceiveMessage(payload);
+                }
             }
             else ReceiveMessage(message);
         }
@@ -114,22 +122,71 @@ internal sealed class ActorCell : IActorContext
     private void ReceiveMessage(object message)
     {
         ActorBase actor = _actor!;
-        bool handled = _behaviors.Count == 0 ? actor.AroundReceive(message) : _behaviors[^1](message);
+        bool handled = actor.AroundReceive(_behaviors.Count == 0 ? null : _behaviors[^1], message);
         if (!handled) actor.AroundUnhandled(message);
+    }
+
+    /// <summary>Unstashed messages go before everything still in the mailbox.</summary>
+    public bool TryTakeUnstashed(out Envelope envelope)
+    {
+        if (_unstashed is { Count: > 0 } q)
+        {
+            envelope = q.Dequeue();
+            return true;
+        }
+        envelope = default;
+        return false;
+    }
+
+    public bool HasUnstashed => _unstashed is { Count: > 0 };
+
+    // ---------------------------------------------------------------- stash
+
+    int IStash.Count => _stash?.Count ?? 0;
+
+    void IStash.Stash()
+    {
+        _stash ??= [];
+        if (_stash.Count > 0 && ReferenceEquals(_stash[^1].Message, _current.Message) && ReferenceEquals(_stash[^1].Sender, _current.Sender))
+            throw new InvalidOperationException($"{SelfRef.Path} stashed the same message twice");
+        _stash.Add(_current);
+    }
+
+    void IStash.Unstash()
+    {
+        if (_stash is not { Count: > 0 }) return;
+        Envelope first = _stash[0];
+        _stash.RemoveAt(0);
+        Prepend([first]);
+    }
+
+    void IStash.UnstashAll()
+    {
+        if (_stash is not { Count: > 0 }) return;
+        Prepend(_stash);
+        _stash.Clear();
+    }
+
+    private void Prepend(List<Envelope> envelopes)
+    {
+        var q = new Queue<Envelope>(envelopes.Count + (_unstashed?.Count ?? 0));
+        foreach (Envelope e in envelopes) q.Enqueue(e);
+        if (_unstashed is not null) foreach (Envelope e in _unstashed) q.Enqueue(e);
+        _unstashed = q;
     }
 
     public void EndTurn(int processed)
     {
         if (processed == 0) return;
-        long now = Environment.TickCount64;
-        Volatile.Write(ref _lastActivityMs, now);
-        long span = now - _windowStartMs;
-        if (span >= 1000)
+        long now = Stopwatch.GetTimestamp();
+        Volatile.Write(ref _lastActivityTicks, now);
+        long span = now - _windowStartTicks;
+        if (span >= Stopwatch.Frequency)
         {
             long count = _processed;
-            Volatile.Write(ref _lastRate, (count - _windowStartCount) * 1000.0 / span);
+            Volatile.Write(ref _lastRate, (count - _windowStartCount) * (double)Stopwatch.Frequency / span);
             Volatile.Write(ref _windowStartCount, count);
-            Volatile.Write(ref _windowStartMs, now);
+            Volatile.Write(ref _windowStartTicks, now);
             _hadWindow = true;
         }
     }
@@ -317,6 +374,8 @@ internal sealed class ActorCell : IActorContext
         }
         _timers?.CancelAll();
         _behaviors.Clear();
+        // As in Akka, what the failed instance stashed is handed to the new one first.
+        ((IStash)this).UnstashAll();
         _actor = null;
         _pendingRecreate = r;
         // The new instance may create children with the old names: wait until the stopped ones are gone.
@@ -382,6 +441,8 @@ internal sealed class ActorCell : IActorContext
         _actor = null;
         _behaviors.Clear();
         SetState(ActorState.Stopped);
+        ((IStash)this).UnstashAll();
+        while (TryTakeUnstashed(out Envelope e)) DeadLetter(e);
         Mailbox.Close();
         _system.EventStream.Unsubscribe(SelfRef);
         foreach (ActorRefBase w in _watching) w.SendSystemMessage(new Unwatch(w, SelfRef));
@@ -569,17 +630,17 @@ internal sealed class ActorCell : IActorContext
 
     private void SetState(ActorState state) => Volatile.Write(ref _state, (int)state);
 
-    public void CollectHealth(List<ActorHealth> into, long nowMs, DateTime nowUtc)
+    public void CollectHealth(List<ActorHealth> into, long nowTicks, DateTime nowUtc)
     {
         long processed = Volatile.Read(ref _processed);
-        long windowStart = Volatile.Read(ref _windowStartMs);
+        long windowStart = Volatile.Read(ref _windowStartTicks);
         long windowCount = Volatile.Read(ref _windowStartCount);
-        long age = nowMs - windowStart;
+        long age = nowTicks - windowStart;
         // A window older than two seconds means the actor went quiet: report the decayed rate.
-        double rate = !_hadWindow || age > 2000
-            ? (age > 0 ? (processed - windowCount) * 1000.0 / age : 0)
+        double rate = !_hadWindow || age > 2 * Stopwatch.Frequency
+            ? (age > 0 ? (processed - windowCount) * (double)Stopwatch.Frequency / age : 0)
             : Volatile.Read(ref _lastRate);
-        long last = Volatile.Read(ref _lastActivityMs);
+        long last = Volatile.Read(ref _lastActivityTicks);
         into.Add(new ActorHealth(
             SelfRef.Path.ToString(),
             _props.ActorType.Name,
@@ -589,11 +650,11 @@ internal sealed class ActorCell : IActorContext
             rate,
             Volatile.Read(ref _restarts),
             Volatile.Read(ref _lastFailure),
-            last == 0 ? null : nowUtc - TimeSpan.FromMilliseconds(nowMs - last)));
+            last == 0 ? null : nowUtc - Stopwatch.GetElapsedTime(last, nowTicks)));
         List<ChildStats> children = ChildrenSnapshot();
         children.Sort(static (a, b) => string.CompareOrdinal(a.Ref.Path.Name, b.Ref.Path.Name));
         foreach (ChildStats c in children)
-            if (c.Ref is LocalActorRef l) l.Cell.CollectHealth(into, nowMs, nowUtc);
+            if (c.Ref is LocalActorRef l) l.Cell.CollectHealth(into, nowTicks, nowUtc);
     }
 
     /// <summary>Posts continuations of ReceiveAsync handlers back onto the actor's turn.</summary>

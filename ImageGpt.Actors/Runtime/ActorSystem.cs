@@ -119,7 +119,7 @@ public sealed class ActorSystem : IAsyncDisposable
     public HealthSnapshot Health()
     {
         var actors = new List<ActorHealth>();
-        _root.CollectHealth(actors, Environment.TickCount64, DateTime.UtcNow);
+        _root.CollectHealth(actors, System.Diagnostics.Stopwatch.GetTimestamp(), DateTime.UtcNow);
         return new HealthSnapshot(Name, DateTime.UtcNow, actors, DeadLetterCount);
     }
 

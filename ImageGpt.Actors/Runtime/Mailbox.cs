@@ -113,8 +113,11 @@ internal sealed class Mailbox : IThreadPoolWorkItem
             int processed = 0;
             while (left-- > 0 && _cell.CanProcessUserMessages)
             {
-                if (!_reader.TryRead(out Envelope envelope)) break;
-                Volatile.Write(ref _taken, _taken + 1);
+                if (!_cell.TryTakeUnstashed(out Envelope envelope))
+                {
+                    if (!_reader.TryRead(out envelope)) break;
+                    Volatile.Write(ref _taken, _taken + 1);
+                }
                 _cell.Invoke(envelope);
                 processed++;
                 if (!_system.IsEmpty) ProcessSystemMessages();
@@ -131,7 +134,7 @@ internal sealed class Mailbox : IThreadPoolWorkItem
     }
 
     private bool HasWork() =>
-        !_system.IsEmpty || (!_closed && _cell.CanProcessUserMessages && _reader.TryPeek(out _));
+        !_system.IsEmpty || (!_closed && _cell.CanProcessUserMessages && (_cell.HasUnstashed || _reader.TryPeek(out _)));
 
     private void ProcessSystemMessages()
     {

@@ -49,9 +49,10 @@ public static class BenchActorsCommand
     {
         var done = new CountdownEvent(pairs);
         var pingers = new IActorRef[pairs];
+        var pongers = new IActorRef[pairs];
         for (int i = 0; i < pairs; i++)
         {
-            IActorRef ponger = system.ActorOf(Props.Create<Ponger>(), $"pong-{round}-{i}");
+            IActorRef ponger = pongers[i] = system.ActorOf(Props.Create<Ponger>(), $"pong-{round}-{i}");
             pingers[i] = system.ActorOf(Props.Create(() => new Pinger(ponger, messages / 2, done)), $"ping-{round}-{i}");
         }
         long gcBefore = GC.CollectionCount(0);
@@ -60,7 +61,7 @@ public static class BenchActorsCommand
         done.Wait();
         sw.Stop();
         long gcs = GC.CollectionCount(0) - gcBefore;
-        foreach (IActorRef p in pingers) system.Stop(p);
+        foreach (IActorRef p in pingers.Concat(pongers)) system.Stop(p);
         long total = (long)(messages / 2) * 2 * pairs;
         return (total / sw.Elapsed.TotalSeconds, total, sw.Elapsed.TotalMilliseconds, gcs);
     }

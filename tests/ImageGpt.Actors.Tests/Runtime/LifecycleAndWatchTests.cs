@@ -33,6 +33,29 @@ public sealed class LifecycleAndWatchTests : RuntimeTestBase
 
     private sealed record GetParent;
 
+    private sealed record ListChildren;
+
+    private sealed class Family : ReceiveActor
+    {
+        public Family()
+        {
+            Context.ActorOf(Props.Create<EchoActor>(), "x");
+            Context.ActorOf(Props.Create<EchoActor>(), "y");
+            Context.ActorOf(Props.Create<EchoActor>());
+            Receive<ListChildren>(_ => Sender.Tell(Context.GetChildren().Select(c => c.Path.Name).Order(StringComparer.Ordinal).ToArray(), Self));
+            Receive<string>(n => Sender.Tell(Context.Child(n)?.Path.ToString() ?? "none", Self));
+        }
+    }
+
+    [Fact]
+    public async Task Children_are_listed_and_found_by_name_and_unnamed_ones_get_generated_names()
+    {
+        var f = Sys.ActorOf(Props.Create<Family>(), "f");
+        Assert.Equal(["$1", "x", "y"], await f.Ask<string[]>(new ListChildren(), Wait));
+        Assert.Equal("imagegpt://test/user/f/x", await f.Ask<string>("x", Wait));
+        Assert.Equal("none", await f.Ask<string>("z", Wait));
+    }
+
     private sealed class ParentReporter : ReceiveActor
     {
         public ParentReporter()

@@ -2,10 +2,10 @@ using ImageGpt.Actors.Runtime;
 
 namespace ImageGpt.Actors.Tests.Runtime;
 
-public sealed class MailboxTests : RuntimeTestBase
+public sealed class BoundedMailboxTests : RuntimeTestBase
 {
     /// <summary>Blocks on its first message until the gate opens, so that later messages queue up.</summary>
-    private sealed class GatedCounter : ReceiveActor
+    internal sealed class GatedCounter : ReceiveActor
     {
         public GatedCounter(ManualResetEventSlim gate, IActorRef probe)
         {
@@ -55,11 +55,30 @@ public sealed class MailboxTests : RuntimeTestBase
     }
 
     [Fact]
+    public void A_bounded_mailbox_needs_a_capacity_of_at_least_one() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => Props.Create<EchoActor>().WithMailbox(0));
+}
+
+/// <summary>What every mailbox kind guarantees; one subclass per kind.</summary>
+public abstract class MailboxContractTests : RuntimeTestBase
+{
+    protected abstract Props Mailbox(Props props);
+
+    [Fact]
+    public async Task Messages_from_one_sender_keep_their_order()
+    {
+        var probe = CreateProbe();
+        var echo = Sys.ActorOf(Mailbox(Props.Create<EchoActor>()));
+        for (int i = 0; i < 500; i++) echo.Tell(i, probe);
+        for (int i = 0; i < 500; i++) await probe.ExpectMsgAsync(i, Wait);
+    }
+
+    [Fact]
     public async Task A_stop_overtakes_queued_user_messages_which_become_dead_letters()
     {
         var probe = CreateProbe();
         using var gate = new ManualResetEventSlim(false);
-        var a = Sys.ActorOf(Props.Create(() => new GatedCounter(gate, probe)), "a");
+        var a = Sys.ActorOf(Mailbox(Props.Create(() => new BoundedMailboxTests.GatedCounter(gate, probe))), "a");
         probe.Watch(a);
         a.Tell("block");
         await probe.ExpectMsgAsync("blocked", Wait);
@@ -75,7 +94,7 @@ public sealed class MailboxTests : RuntimeTestBase
     {
         var probe = CreateProbe();
         using var gate = new ManualResetEventSlim(false);
-        var a = Sys.ActorOf(Props.Create(() => new GatedCounter(gate, probe)), "busy");
+        var a = Sys.ActorOf(Mailbox(Props.Create(() => new BoundedMailboxTests.GatedCounter(gate, probe))), "busy");
         a.Tell("block");
         await probe.ExpectMsgAsync("blocked", Wait);
         for (int i = 0; i < 7; i++) a.Tell(i);
@@ -86,7 +105,14 @@ public sealed class MailboxTests : RuntimeTestBase
         Assert.Equal(8, Sys.Health().Find(a)!.MessagesProcessed);
     }
 
-    [Fact]
-    public void A_bounded_mailbox_needs_a_capacity_of_at_least_one() =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => Props.Create<EchoActor>().WithMailbox(0));
+}
+
+public sealed class UnboundedMailboxContractTests : MailboxContractTests
+{
+    protected override Props Mailbox(Props props) => props.WithUnboundedMailbox();
+}
+
+public sealed class BoundedMailboxContractTests : MailboxContractTests
+{
+    protected override Props Mailbox(Props props) => props.WithMailbox(1000);
 }

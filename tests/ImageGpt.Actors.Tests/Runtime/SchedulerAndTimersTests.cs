@@ -19,10 +19,10 @@ public sealed class SchedulerAndTimersTests : RuntimeTestBase
     public async Task A_cancelled_ScheduleTellOnce_delivers_nothing()
     {
         var probe = CreateProbe();
-        ICancelable c = Sys.Scheduler.ScheduleTellOnce(TimeSpan.FromMilliseconds(100), probe, "never", null);
+        ICancelable c = Sys.Scheduler.ScheduleTellOnce(TimeSpan.FromMilliseconds(500), probe, "never", null);
         c.Cancel();
         Assert.True(c.IsCancellationRequested);
-        await probe.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(250));
+        await probe.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(700));
     }
 
     [Fact]

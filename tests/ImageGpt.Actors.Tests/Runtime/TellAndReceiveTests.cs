@@ -206,4 +206,33 @@ public sealed class TellAndReceiveTests : RuntimeTestBase
             Receive<string>(_ => Sender.Tell((_count, _max), Self));
         }
     }
+
+    [Fact]
+    public async Task Ask_unwraps_a_Status_Success_reply()
+    {
+        var echo = Sys.ActorOf(Props.Create<EchoActor>());
+        Assert.Equal(5, await echo.Ask<int>(new Status.Success(5), Wait));
+    }
+
+    [Fact]
+    public async Task TellAsync_to_a_stopped_actor_returns_false_and_dead_letters_the_message()
+    {
+        var probe = CreateProbe();
+        var a = Sys.ActorOf(Props.Create<EchoActor>().WithMailbox(4));
+        probe.Watch(a);
+        Sys.Stop(a);
+        await probe.ExpectTerminatedAsync(a, Wait);
+        Assert.False(await a.TellAsync("late"));
+        Assert.Equal(1, Sys.DeadLetterCount);
+    }
+
+    [Fact]
+    public async Task With_a_throughput_of_one_every_message_is_still_processed_in_order()
+    {
+        await using var system = ActorSystem.Create("t1", new ActorSystemOptions { Throughput = 1 });
+        var probe = new TestProbe(system);
+        var echo = system.ActorOf(Props.Create<EchoActor>());
+        for (int i = 0; i < 300; i++) echo.Tell(i, probe);
+        for (int i = 0; i < 300; i++) await probe.ExpectMsgAsync(i, Wait);
+    }
 }
