@@ -44,10 +44,17 @@ public static class BenchCommand
         Console.WriteLine($"bench: {config.Describe()}; batch {batch}, {batch * T} tokens/step, threads {threads}");
         double flopsPerStep = config.TrainingFlopsPerToken * batch * T;
         var sw = new Stopwatch();
+        var process = Process.GetCurrentProcess();
+        TimeSpan cpuStart = default;
         float loss = 0;
         for (int step = 0; step < warmup + steps; step++)
         {
-            if (step == warmup) sw.Start();
+            if (step == warmup)
+            {
+                process.Refresh();
+                cpuStart = process.TotalProcessorTime;
+                sw.Start();
+            }
             var t0 = sw.Elapsed;
             model.ZeroGrad();
             loss = model.Forward(tokens, default, mask);
@@ -62,6 +69,9 @@ public static class BenchCommand
             }
         }
         sw.Stop();
+        process.Refresh();
+        // CPU seconds beside wall seconds: on a shared machine the wall clock counts time the process waited for a core.
+        double cpuSeconds = (process.TotalProcessorTime - cpuStart).TotalSeconds;
         double seconds = sw.Elapsed.TotalSeconds;
         double tokensPerS = (double)steps * batch * T / seconds;
         double gflops = flopsPerStep * steps / seconds / 1e9;
@@ -72,6 +82,7 @@ public static class BenchCommand
             peak_fraction = Math.Round(gflops / (PeakGflopsPerCore * threads), 4),
             @params = config.ParameterCount,
             threads,
+            tokens_per_cpu_s = Math.Round((double)steps * batch * T / cpuSeconds, 1),
             final_loss = loss,
             config = new { layers = config.Layers, width = config.Width, heads = config.Heads, side = config.Side, vocab = config.Vocab, batch, steps },
         };
