@@ -9,6 +9,8 @@ public static class Program
 
         commands:
           help      this text
+          bench-persist [--events N] [--batch B] [--writers W] [--provider sqlite|postgres|both] [--pg CONN] [--sqlite PATH]
+                    journal writes/s (Persist-style and batched) beside Akka.Persistence.Sql's PostgreSQL figures
         """;
 
     public static int Main(string[] argv)
@@ -24,6 +26,7 @@ public static class Program
         {
             return command switch
             {
+                "bench-persist" => Commands.BenchPersistCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
