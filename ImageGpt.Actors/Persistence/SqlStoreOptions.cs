@@ -6,7 +6,8 @@ namespace ImageGpt.Actors.Persistence;
 /// </summary>
 public sealed record SqlStoreOptions
 {
-    /// <summary>Limit on one SQL command, enforced by the driver. A checkpoint blob of a few hundred MB takes
+    /// <summary>Limit on one SQL command, enforced by the driver; it also bounds how long a write waits for
+    /// another transaction's lock (SQLite: it is the busy timeout). A checkpoint blob of a few hundred MB takes
     /// seconds to write, so the limit is generous; the circuit breaker's call timeout is the tighter guard.</summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -20,10 +21,6 @@ public sealed record SqlStoreOptions
 
     /// <summary>How long an open breaker refuses calls before letting one trial through (Akka: 30 s).</summary>
     public TimeSpan ResetTimeout { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>SQLite: how long a writer waits for another connection's write lock before failing. WAL mode
-    /// lets readers run beside the one writer, so only writers ever wait.</summary>
-    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// SQLite's <c>synchronous</c> pragma. FULL by default: a Persist handler runs only after the write, and the

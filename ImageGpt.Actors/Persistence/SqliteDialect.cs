@@ -21,9 +21,11 @@ internal sealed class SqliteDialect : SqlDialect
         }.ToString();
         CommandTimeoutSeconds = Math.Max(1, (int)Math.Ceiling(options.CommandTimeout.TotalSeconds));
         // busy_timeout and synchronous belong to the connection, not the file, so every open sets them again
-        // (a pooled connection keeps them, which makes repeating them cheap).
+        // (a pooled connection keeps them, which makes repeating them cheap). The busy timeout is the command
+        // timeout: WAL mode lets readers run beside the one writer, so only a writer waits, for another
+        // writer's commit, and that wait is bounded like any other command.
         _perConnectionPragmas =
-            $"PRAGMA busy_timeout = {(long)options.BusyTimeout.TotalMilliseconds}; " +
+            $"PRAGMA busy_timeout = {CommandTimeoutSeconds * 1000L}; " +
             $"PRAGMA synchronous = {(options.Synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL")};";
         Path = path;
     }

@@ -18,6 +18,9 @@ public abstract class JournalContract : IAsyncLifetime
     /// <summary>"sqlite" or "postgres", and the path or connection string, for the child process.</summary>
     protected abstract (string Provider, string Store) ChildStore { get; }
 
+    /// <summary>Opens a second connection that holds the journal's write lock until disposed.</summary>
+    protected abstract Task<IAsyncDisposable> HoldWriteLockAsync();
+
     /// <summary>Provider-specific checks that the store file or server is intact after a kill.</summary>
     protected virtual Task AssertStoreIntactAsync() => Task.CompletedTask;
 
@@ -190,6 +193,26 @@ public abstract class JournalContract : IAsyncLifetime
         await Assert.ThrowsAsync<ArgumentException>(() => j.WriteAsync([Event(pid, 1, "a"), Event(pid, 3, "b")]));
         await Assert.ThrowsAsync<ArgumentException>(() => j.WriteAsync([]));
         Assert.Equal(0, await j.HighestSequenceNrAsync(pid).Bounded());
+    }
+
+    [Fact]
+    public async Task A_write_blocked_by_another_transaction_fails_after_the_command_timeout_and_counts_for_the_breaker()
+    {
+        var j = Journal(new SqlStoreOptions { CommandTimeout = TimeSpan.FromSeconds(1), CallTimeout = TimeSpan.FromSeconds(30) });
+        string pid = NewPid();
+        await j.WriteAsync([Event(pid, 1, "before")]).Bounded();
+
+        await using (await HoldWriteLockAsync())
+        {
+            Exception e = await Assert.ThrowsAnyAsync<Exception>(() => j.WriteAsync([Event(pid, 2, "blocked")]).Bounded());
+            Assert.IsNotType<ConcurrentWriteException>(e);
+            Assert.IsNotType<TimeoutException>(e);
+            Assert.Equal(1, j.Breaker.Failures);
+        }
+
+        await j.WriteAsync([Event(pid, 2, "after")]).Bounded();
+        Assert.Equal(["before", "after"], (await j.ReplayAsync(pid, 1, 10, 10).Bounded()).Select(x => Text(x.Payload)));
+        Assert.Equal(0, j.Breaker.Failures);
     }
 
     [Fact]

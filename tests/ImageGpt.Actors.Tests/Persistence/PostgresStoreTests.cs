@@ -10,6 +10,15 @@ public sealed class PostgresJournalTests(PostgresServer server) : JournalContrac
     protected override SqlJournal OpenJournal(SqlStoreOptions? options = null) => new PostgresJournal(server.ConnectionString, options);
     protected override (string Provider, string Store) ChildStore => ("postgres", server.ConnectionString);
 
+    protected override async Task<IAsyncDisposable> HoldWriteLockAsync()
+    {
+        var c = new Npgsql.NpgsqlConnection(server.ConnectionString);
+        await c.OpenAsync();
+        await using (var cmd = new Npgsql.NpgsqlCommand("BEGIN; LOCK TABLE journal IN EXCLUSIVE MODE", c))
+            await cmd.ExecuteNonQueryAsync();
+        return c;
+    }
+
     protected override async Task AssertStoreIntactAsync()
     {
         // The killed child's backend must be gone and its transaction rolled back, not left idle in transaction.

@@ -23,6 +23,18 @@ public sealed class SqliteJournalTests : JournalContract
     protected override SqlJournal OpenJournal(SqlStoreOptions? options = null) => new SqliteJournal(_file.Path, options);
     protected override (string Provider, string Store) ChildStore => ("sqlite", _file.Path);
 
+    protected override async Task<IAsyncDisposable> HoldWriteLockAsync()
+    {
+        var c = new SqliteConnection($"Data Source={_file.Path};Pooling=False");
+        await c.OpenAsync();
+        await using (var cmd = c.CreateCommand())
+        {
+            cmd.CommandText = "BEGIN IMMEDIATE";
+            await cmd.ExecuteNonQueryAsync();
+        }
+        return c;
+    }
+
     protected override async Task AssertStoreIntactAsync()
     {
         await using var c = new SqliteConnection($"Data Source={_file.Path};Pooling=False");
