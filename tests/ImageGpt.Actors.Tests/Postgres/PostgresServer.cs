@@ -7,8 +7,8 @@ namespace ImageGpt.Actors.Tests.Postgres;
 
 /// <summary>
 /// A throwaway PostgreSQL 15 server for the tests: initdb in a fresh temp folder owned by the postgres user,
-/// started on a free loopback port, one database, stopped and deleted at the end. The tests run as root and
-/// PostgreSQL refuses to, so every server binary runs through <c>runuser -u postgres</c>. Missing binaries
+/// started on a free loopback port, one database, stopped and deleted at the end. PostgreSQL refuses to run
+/// as root, so when the tests run as root every server binary runs through <c>runuser -u postgres</c>. Missing binaries
 /// fail the tests (never skip them) with the package to install.
 /// </summary>
 public sealed class PostgresServer : IAsyncLifetime
@@ -30,7 +30,7 @@ public sealed class PostgresServer : IAsyncLifetime
                 $"PostgreSQL 15 server binaries not found in {BinDir}; the PostgreSQL tests start their own server. " +
                 "HINT: apt-get install postgresql-15 (or set IMAGEGPT_PG_BIN to the folder holding initdb and pg_ctl)");
         _dir = Directory.CreateTempSubdirectory("imagegpt-pg-").FullName;
-        Run("chown", ["postgres:postgres", _dir]);
+        if (IsRoot) Run("chown", ["postgres:postgres", _dir]);
         string data = Path.Combine(_dir, "data");
         AsPostgres("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
 
@@ -92,8 +92,12 @@ public sealed class PostgresServer : IAsyncLifetime
         return port;
     }
 
-    private int AsPostgres(string tool, IEnumerable<string> args, bool throwOnError = true) =>
-        Run("runuser", ["-u", "postgres", "--", Path.Combine(BinDir, tool), .. args], throwOnError);
+    // PostgreSQL refuses to run as root; as any other user it runs directly.
+    private static bool IsRoot => Environment.UserName == "root";
+
+    private int AsPostgres(string tool, IEnumerable<string> args, bool throwOnError = true) => IsRoot
+        ? Run("runuser", ["-u", "postgres", "--", Path.Combine(BinDir, tool), .. args], throwOnError)
+        : Run(Path.Combine(BinDir, tool), args, throwOnError);
 
     private static int Run(string file, IEnumerable<string> args, bool throwOnError = true)
     {
