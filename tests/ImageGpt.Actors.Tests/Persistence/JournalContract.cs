@@ -221,7 +221,7 @@ public abstract class JournalContract : IAsyncLifetime
         string pid = NewPid("kill");
         var (provider, store) = ChildStore;
         int acknowledged = 0;
-        int batches = 6;
+        int batches = 3;
         for (int round = 1; round <= 2; round++)
         {
             // Each round appends after what the previous round left, so the second child also proves the

@@ -19,8 +19,8 @@ internal static class KillChild
     /// <summary>Size of batch <paramref name="b"/> (1-based): varied, so a half-written batch would show as a wrong count.</summary>
     public static int BatchSize(int b) => 1 + b * 7 % 23;
 
-    /// <summary>The batch the child dies in: large enough (about 6 MB) that SQLite spills uncommitted pages to the WAL.</summary>
-    public const int DoomedBatchSize = 96;
+    /// <summary>The batch the child dies in: large enough (3 MB, over the default 2 MB page cache) that SQLite spills uncommitted pages to the WAL.</summary>
+    public const int DoomedBatchSize = 48;
 
     /// <summary>Tags every event of a batch with the batch, its size and its first sequence number (unique per batch).</summary>
     public static string Tag(int batch, int size, long firstSeq) => $"batch {batch} of {size} from {firstSeq}";
