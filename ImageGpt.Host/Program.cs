@@ -9,8 +9,11 @@ public static class Program
 
         commands:
           help      this text
+          bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
+          config    print the effective configuration as JSON: --config FILE [--set path=value ...]
+          bench-actors  [--pairs N] [--messages M] [--inflight K]  actor ping-pong, prints messages/s
           bench-persist [--events N] [--batch B] [--writers W] [--provider sqlite|postgres|both] [--pg CONN] [--sqlite PATH]
-                    journal writes/s (Persist-style and batched) beside Akka.Persistence.Sql's PostgreSQL figures
+                        journal writes/s (Persist-style and batched) beside Akka.Persistence.Sql's PostgreSQL figures
         """;
 
     public static int Main(string[] argv)
@@ -26,6 +29,9 @@ public static class Program
         {
             return command switch
             {
+                "bench" => Commands.BenchCommand.Run(rest),
+                "config" => ConfigCommand.Run(rest),
+                "bench-actors" => Commands.BenchActorsCommand.Run(rest),
                 "bench-persist" => Commands.BenchPersistCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using ImageGpt.Nn;
+using ImageGpt.Nn.Model;
+using ImageGpt.Nn.Optim;
+
+namespace ImageGpt.Host.Commands;
+
+/// <summary>
+/// `imagegpt bench`: full training steps (forward, backward, clip, Adam) on synthetic tokens.
+/// Prints one line per timed step, then one JSON object as the last line (read by tools/bench_compare.sh).
+/// </summary>
+public static class BenchCommand
+{
+    /// <summary>Peak fp32 FMA throughput of one core of this machine (2 FMA units × 16 lanes × 2 flops × clock).</summary>
+    public const double PeakGflopsPerCore = 340.0;
+
+    public static int Run(string[] argv)
+    {
+        var a = Args.Parse("bench", argv, new HashSet<string> { "bert" });
+        var config = new GptConfig(
+            Layers: a.Int("layers", 8), Width: a.Int("width", 64), Heads: a.Int("heads", 4),
+            Vocab: a.Int("vocab", 16), Side: a.Int("side", 14), Classes: 10,
+            Objective: a.Flag("bert") ? Objective.Bert : Objective.Autoregressive, Seed: (ulong)a.Int("seed", 1));
+        int batch = a.Int("batch", 32), steps = a.Int("steps", 20), warmup = a.Int("warmup-steps", 3), threads = a.Int("threads", 1);
+        a.RejectUnknown();
+        config.Validate();
+        if (batch < 1 || steps < 1 || warmup < 0) throw new UserError("--batch and --steps must be >= 1 and --warmup-steps >= 0");
+        if (threads < 1 || threads > Environment.ProcessorCount)
+            throw new UserError($"--threads {threads} is outside 1..{Environment.ProcessorCount} (this machine's cores)");
+
+        int T = config.Seq;
+        var model = new Gpt(config, batch) { Threads = threads };
+        model.Init();
+        var adam = new Adam(model.Parameters);
+        var schedule = new LrSchedule(3e-3, Math.Max(1, warmup), warmup + steps);
+        var rng = new Random(1234);
+        var tokens = new int[batch * T];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = rng.Next(config.Vocab);
+        var mask = new byte[config.Objective == Objective.Bert ? batch * T : 0];
+        for (int i = 0; i < mask.Length; i++) mask[i] = (byte)(i % 7 == 0 ? 1 : 0);
+
+        Console.WriteLine($"bench: {config.Describe()}; batch {batch}, {batch * T} tokens/step, threads {threads}");
+        double flopsPerStep = config.TrainingFlopsPerToken * batch * T;
+        var sw = new Stopwatch();
+        float loss = 0;
+        for (int step = 0; step < warmup + steps; step++)
+        {
+            if (step == warmup) sw.Start();
+            var t0 = sw.Elapsed;
+            model.ZeroGrad();
+            loss = model.Forward(tokens, default, mask);
+            model.Backward();
+            Adam.ClipGradNorm(model.Gradients.Data, 1.0f);
+            adam.Update(model.Gradients.Data, schedule.At(step));
+            if (step >= warmup)
+            {
+                double s = (sw.Elapsed - t0).TotalSeconds;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"step {step - warmup + 1}/{steps}  loss {loss:F4}  {s * 1e3:F1} ms  {batch * T / s:F0} tokens/s  {flopsPerStep / s / 1e9:F1} GFLOP/s"));
+            }
+        }
+        sw.Stop();
+        double seconds = sw.Elapsed.TotalSeconds;
+        double tokensPerS = (double)steps * batch * T / seconds;
+        double gflops = flopsPerStep * steps / seconds / 1e9;
+        var result = new
+        {
+            tokens_per_s = Math.Round(tokensPerS, 1),
+            gflops = Math.Round(gflops, 2),
+            peak_fraction = Math.Round(gflops / (PeakGflopsPerCore * threads), 4),
+            @params = config.ParameterCount,
+            threads,
+            final_loss = loss,
+            config = new { layers = config.Layers, width = config.Width, heads = config.Heads, side = config.Side, vocab = config.Vocab, batch, steps },
+        };
+        Console.WriteLine(JsonSerializer.Serialize(result));
+        return 0;
+    }
+}

@@ -1,0 +1,55 @@
+using ImageGpt.Actors.Configuration;
+using ImageGpt.Nn;
+
+namespace ImageGpt.Host;
+
+/// <summary>
+/// <c>imagegpt config [--config FILE] [--set path=value ...]</c>: prints the effective configuration as
+/// JSON: hocon/reference.conf underneath FILE, the --set overrides on top, substitutions resolved.
+/// </summary>
+public static class ConfigCommand
+{
+    public static int Run(string[] rest) => Run(rest, Console.Out);
+
+    public static int Run(string[] rest, TextWriter output)
+    {
+        Args args = Args.Parse("config", rest, new HashSet<string>(StringComparer.Ordinal));
+        string? file = args.String("config");
+        IReadOnlyList<string> sets = args.All("set");
+        args.RejectUnknown();
+        Config config = Load(file, sets);
+        output.WriteLine(config.ToJson(indented: true));
+        return 0;
+    }
+
+    /// <summary>reference.conf, under the user's file, under the --set overrides; resolved once over the whole stack.</summary>
+    public static Config Load(string? file, IReadOnlyList<string> sets)
+    {
+        Config config = ConfigFactory.ParseFile(FindReference());
+        if (file is not null) config = ConfigFactory.ParseFile(file).WithFallback(config);
+        foreach (string set in sets)
+        {
+            int eq = set.IndexOf('=');
+            if (eq <= 0)
+                throw new UserError($"--set '{set}' is not path=value. HINT: write e.g. --set train.lr=1e-3");
+            config = config.WithValue(set[..eq].Trim(), set[(eq + 1)..], $"--set '{set}'");
+        }
+        return config.Resolve();
+    }
+
+    /// <summary>The copy next to the executable (the build puts it in hocon/), else the repository's hocon/ folder.</summary>
+    public static string FindReference()
+    {
+        string beside = Path.Combine(AppContext.BaseDirectory, "hocon", "reference.conf");
+        if (File.Exists(beside)) return beside;
+        foreach (string start in (ReadOnlySpan<string>)[AppContext.BaseDirectory, Environment.CurrentDirectory])
+        {
+            for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
+            {
+                string candidate = Path.Combine(d.FullName, "hocon", "reference.conf");
+                if (File.Exists(candidate) && File.Exists(Path.Combine(d.FullName, "ImageGpt.sln"))) return candidate;
+            }
+        }
+        throw new UserError($"hocon/reference.conf not found next to {AppContext.BaseDirectory} or in the repository. HINT: rebuild ImageGpt.Host, which copies hocon/*.conf to its output folder");
+    }
+}

@@ -1,0 +1,97 @@
+namespace ImageGpt.Nn.Model;
+
+/// <summary>A named region of an activation slab, sized for the full batch capacity.</summary>
+public readonly record struct Region(int Offset, int Length);
+
+/// <summary>
+/// Every intermediate tensor of one forward pass in one float[] sized for (B, T) at construction
+/// (llm.c's ActivationTensors). The model allocates one for the forward pass and, at the first
+/// Backward, a second with the same layout for the gradients of the activations (plus the
+/// attention scratch). A smaller batch uses a prefix of each region; nothing is allocated per step.
+/// </summary>
+public sealed class Activations
+{
+    public int B { get; }
+    public int T { get; }
+    public float[] Data { get; }
+
+    // Per layer l (BT = B*T): Norm1 -> q,k,v -> attention -> projection -> residual, Norm2 -> MLP -> residual.
+    public Region[] Ln1 { get; }        // (B,T,C)
+    public Region[] Ln1Rstd { get; }    // (B,T)
+    public Region[] Q { get; }          // (B,T,C)
+    public Region[] K { get; }          // (B,T,C)
+    public Region[] V { get; }          // (B,T,C)
+    public Region[] Att { get; }        // (B,NH,T,T) softmax probabilities
+    public Region[] AttY { get; }       // (B,T,C) attention output before the projection
+    public Region[] AttProj { get; }    // (B,T,C)
+    public Region[] Res2 { get; }       // (B,T,C) residual after attention
+    public Region[] Ln2 { get; }        // (B,T,C)
+    public Region[] Ln2Rstd { get; }    // (B,T)
+    public Region[] Fch { get; }        // (B,T,4C)
+    public Region[] FchGelu { get; }    // (B,T,4C)
+    public Region[] FcProj { get; }     // (B,T,C)
+    public Region[] Res3 { get; }       // (B,T,C) residual after the MLP = input of block l+1
+
+    public Region Encoded { get; }      // (B,T,C) embeddings, input of block 0
+    public Region LnF { get; }          // (B,T,C)
+    public Region LnFRstd { get; }      // (B,T)
+    public Region Logits { get; }       // (B,T,V)
+    public Region Probs { get; }        // (B,T,V)
+    public Region Losses { get; }       // (B,T) per-position cross-entropy
+    public Region LossWeights { get; }  // (B,T) weight of each position in the objective
+    public Region Pooled { get; }       // (B,C) mean of ln_f over T (classifier input)
+    public Region ClfLogits { get; }    // (B,K)
+    public Region ClfProbs { get; }     // (B,K)
+    public Region ClfLosses { get; }    // (B)
+    public Region Scratch { get; }      // (B,NH,T,T) attention backward working memory (gradient slab only)
+
+    /// <param name="gradients">
+    /// Layout for the gradients of the activations: attention backward needs one (B,NH,T,T) scratch
+    /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated.
+    /// </param>
+    public Activations(GptConfig cfg, int batch, bool gradients)
+    {
+        if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch));
+        B = batch;
+        T = cfg.Seq;
+        long BT = (long)batch * T, C = cfg.Width, L = cfg.Layers, att = BT * cfg.Heads * T;
+        long offset = 0;
+        Region Take(long length)
+        {
+            if (offset + length > Array.MaxLength)
+                throw new UserError($"activations for batch {batch} x {T} tokens need more than {Array.MaxLength:N0} floats. HINT: reduce the batch (or shards' size) or the model");
+            var r = new Region((int)offset, (int)length);
+            offset += length;
+            return r;
+        }
+        Region[] PerLayer(long length) => Enumerable.Range(0, (int)L).Select(_ => Take(length)).ToArray();
+
+        Encoded = Take(BT * C);
+        Ln1 = PerLayer(BT * C); Ln1Rstd = PerLayer(BT);
+        Q = PerLayer(BT * C); K = PerLayer(BT * C); V = PerLayer(BT * C);
+        Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(BT * C); Res2 = PerLayer(BT * C);
+        Ln2 = PerLayer(BT * C); Ln2Rstd = PerLayer(BT);
+        Fch = PerLayer(BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(BT * C); Res3 = PerLayer(BT * C);
+        LnF = Take(BT * C); LnFRstd = Take(BT);
+        Logits = Take(BT * cfg.Vocab); Probs = Take(BT * cfg.Vocab);
+        Losses = Take(BT); LossWeights = Take(BT);
+        Pooled = Take(batch * C);
+        ClfLogits = Take((long)batch * cfg.Classes); ClfProbs = Take((long)batch * cfg.Classes); ClfLosses = Take(batch);
+        Scratch = Take(gradients ? att : 0);
+        Data = new float[offset];
+    }
+
+    /// <summary>The first <paramref name="length"/> floats of a region (the prefix a smaller batch uses).</summary>
+    public Span<float> this[Region r, int length]
+    {
+        get
+        {
+            System.Diagnostics.Debug.Assert(length <= r.Length);
+            return Data.AsSpan(r.Offset, length);
+        }
+    }
+
+    public Span<float> this[Region r] => Data.AsSpan(r.Offset, r.Length);
+
+    public void Clear() => Array.Clear(Data);
+}

@@ -1,0 +1,328 @@
+using ImageGpt.Nn.Kernels;
+
+namespace ImageGpt.Nn.Model;
+
+/// <summary>The tensors of one transformer block, as slots of the parameter slab.</summary>
+internal readonly record struct BlockSlots(
+    TensorSlot Ln1, TensorSlot Q, TensorSlot K, TensorSlot V, TensorSlot Proj,
+    TensorSlot Ln2, TensorSlot Fc, TensorSlot FcProj)
+{
+    public static BlockSlots Of(ParameterSlab p, int l) => new(
+        p.Slot($"h.{l}.ln_1.g"), p.Slot($"h.{l}.attn.q"), p.Slot($"h.{l}.attn.k"), p.Slot($"h.{l}.attn.v"),
+        p.Slot($"h.{l}.attn.c_proj"), p.Slot($"h.{l}.ln_2.g"), p.Slot($"h.{l}.mlp.c_fc"), p.Slot($"h.{l}.mlp.c_proj"));
+}
+
+/// <summary>
+/// Image GPT (IGPT.md) on CPU: embeddings, L pre-norm blocks
+/// (h += Proj(Attn(Norm1(h))); h += W2·gelu2(W1·Norm2(h))), ln_f, an untied head, and an optional
+/// classifier on the mean-pooled ln_f output. Parameters, gradients and activations live in slabs
+/// allocated at construction; Forward/Backward allocate nothing.
+/// </summary>
+public sealed class Gpt
+{
+    public GptConfig Config { get; }
+    /// <summary>Largest batch (images) a forward pass may carry; the activation slab is sized for it.</summary>
+    public int BatchCapacity { get; }
+    public ParameterSlab Parameters { get; }
+    public ParameterSlab Gradients { get; }
+    /// <summary>Threads the matmul and attention kernels may use.</summary>
+    public int Threads { get; set; } = 1;
+    /// <summary>Images in the last forward pass.</summary>
+    public int Batch { get; private set; }
+    /// <summary>Loss of the last forward pass (L_gen, plus L_clf when labels were given).</summary>
+    public float Loss { get; private set; }
+
+    private readonly int _C, _T, _V, _K, _NH;
+    private readonly TensorSlot _wte, _wpe, _sos, _lnf, _head;
+    private readonly TensorSlot? _clf;
+    private readonly BlockSlots[] _blocks;
+    private readonly Activations _acts;
+    private Activations? _dacts;
+    private readonly int[] _tokens;
+    private readonly byte[] _mask;
+    private readonly int[] _labels;
+    private readonly float[] _clfWeights;
+    private bool _hasMask, _hasLabels, _forwardDone;
+
+    /// <param name="parameters">Share an existing slab (e.g. an evaluation replica); null allocates one.</param>
+    public Gpt(GptConfig config, int batchCapacity, ParameterSlab? parameters = null)
+    {
+        config.Validate();
+        if (batchCapacity <= 0)
+            throw new UserError($"batch = {batchCapacity} must be positive. HINT: set the batch size to at least 1");
+        Config = config;
+        BatchCapacity = batchCapacity;
+        Parameters = parameters ?? new ParameterSlab(config);
+        if (parameters is not null && (parameters.Length != config.ParameterCount || parameters.Config.Seq != config.Seq || parameters.Config.Width != config.Width))
+            throw new ArgumentException("parameter slab does not match the config", nameof(parameters));
+        Gradients = Parameters.ZerosLike();
+        (_C, _T, _V, _K, _NH) = (config.Width, config.Seq, config.Vocab, config.Classes, config.Heads);
+        var p = Parameters;
+        (_wte, _wpe, _sos, _lnf, _head) = (p.Slot("wte"), p.Slot("wpe"), p.Slot("sos"), p.Slot("ln_f.g"), p.Slot("head"));
+        _clf = _K > 0 ? p.Slot("clf") : null;
+        _blocks = Enumerable.Range(0, config.Layers).Select(l => BlockSlots.Of(p, l)).ToArray();
+        _acts = new Activations(config, batchCapacity, gradients: false);
+        _tokens = new int[batchCapacity * _T];
+        _mask = new byte[batchCapacity * _T];
+        _labels = new int[batchCapacity];
+        _clfWeights = new float[batchCapacity];
+    }
+
+    /// <summary>Paper init from the config's seed (stds: NN_SPEC). Same seed, same bits, any machine.</summary>
+    public void Init() => Init(Config.Seed);
+
+    public void Init(ulong seed)
+    {
+        var rng = new SeededRandom(seed);
+        double C = _C, L = Config.Layers;
+        foreach (var slot in Parameters.Slots)
+        {
+            var w = Parameters.Span(slot);
+            string kind = slot.Name.StartsWith("h.", StringComparison.Ordinal) ? slot.Name[(slot.Name.IndexOf('.', 2) + 1)..] : slot.Name;
+            switch (kind)
+            {
+                case "wte": rng.FillNormal(w, 0.02); break;
+                case "wpe": rng.FillNormal(w, 0.01); break;
+                case "sos": rng.FillNormal(w, 0.02); break;
+                case "attn.q" or "attn.k" or "attn.v": rng.FillNormal(w, 1.0 / Math.Sqrt(C)); break;
+                case "attn.c_proj": rng.FillNormal(w, 1.0 / Math.Sqrt(C * L)); break;
+                case "mlp.c_fc" or "mlp.c_proj": rng.FillNormal(w, 0.02); break;
+                case "ln_1.g" or "ln_2.g" or "ln_f.g": w.Fill(1f); break;
+                case "head" or "clf": w.Clear(); break;
+                default: throw new InvalidOperationException($"no init rule for {slot.Name}");
+            }
+        }
+    }
+
+    public void ZeroGrad() => Gradients.Clear();
+
+    private Span<float> P(TensorSlot s) => Parameters.Span(s);
+    private Span<float> G(TensorSlot s) => Gradients.Span(s);
+
+    public ReadOnlySpan<float> Logits => _acts[_acts.Logits, Batch * _T * _V];
+    public ReadOnlySpan<float> ClfLogits => _hasLabels ? _acts[_acts.ClfLogits, Batch * _K] : default;
+
+    // ---- forward: embeddings, blocks, head ----
+
+    private void BlockForward(int l, Activations a, int B)
+    {
+        int BT = B * _T, C = _C, N = BT * C, th = Threads;
+        var w = _blocks[l];
+        var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
+        // h += Proj(Attn(Norm1(h)))
+        RmsNorm.Forward(a[a.Ln1[l], N], a[a.Ln1Rstd[l], BT], resIn, P(w.Ln1), BT, C);
+        Matmul.Forward(a[a.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
+        Matmul.Forward(a[a.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
+        Matmul.Forward(a[a.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
+        Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        Matmul.Forward(a[a.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        Residual.Forward(a[a.Res2[l], N], resIn, a[a.AttProj[l], N], N);
+        // h += W2 · gelu2(W1 · Norm2(h))
+        RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C);
+        Matmul.Forward(a[a.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
+        Gelu2.Forward(a[a.FchGelu[l], 4 * N], a[a.Fch[l], 4 * N], 4 * N);
+        Matmul.Forward(a[a.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N);
+    }
+
+    /// <summary>
+    /// One forward pass over tokens (B,T), B ≤ BatchCapacity. Autoregressive: every position's next
+    /// pixel is a target. Bert: <paramref name="mask"/> (B,T) marks the masked positions (their input
+    /// is zeroed and only they count in the loss); empty = nothing masked, loss 0. With
+    /// <paramref name="labels"/> (B) the classifier loss is added (fine-tuning: L_gen + L_clf).
+    /// </summary>
+    public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels = default, ReadOnlySpan<byte> mask = default)
+    {
+        CheckLength(tokens.Length);
+        tokens.CopyTo(_tokens);
+        return ForwardCopied(tokens.Length / _T, labels, mask);
+    }
+
+    /// <summary>As the int overload, for batches stored as ushort palette indices (no conversion buffer needed).</summary>
+    public float Forward(ReadOnlySpan<ushort> tokens, ReadOnlySpan<int> labels = default, ReadOnlySpan<byte> mask = default)
+    {
+        CheckLength(tokens.Length);
+        for (int i = 0; i < tokens.Length; i++) _tokens[i] = tokens[i];
+        return ForwardCopied(tokens.Length / _T, labels, mask);
+    }
+
+    private float ForwardCopied(int B, ReadOnlySpan<int> labels, ReadOnlySpan<byte> mask)
+    {
+        int BT = B * _T, C = _C, N = BT * C;
+        ReadOnlySpan<int> tokens = _tokens.AsSpan(0, BT);
+        _forwardDone = false; // the token buffer now holds this call's input: no Backward of the previous pass
+        CheckInputs(tokens, labels, mask);
+        Batch = B;
+        bool shifted = Config.Causal;
+        _hasMask = !mask.IsEmpty;
+        if (_hasMask) mask.CopyTo(_mask);
+        _hasLabels = !labels.IsEmpty;
+        if (_hasLabels) labels.CopyTo(_labels);
+        var a = _acts;
+
+        Embedding.Forward(a[a.Encoded, N], tokens, mask, P(_wte), P(_wpe), P(_sos), B, _T, C, shifted);
+        for (int l = 0; l < Config.Layers; l++)
+            BlockForward(l, a, B);
+        RmsNorm.Forward(a[a.LnF, N], a[a.LnFRstd, BT], a[a.Res3[^1], N], P(_lnf), BT, C);
+        Matmul.Forward(a[a.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
+        CrossEntropy.Forward(a[a.Losses, BT], a[a.Probs, BT * _V], a[a.Logits, BT * _V], tokens, BT, _V);
+        FillLossWeights(a[a.LossWeights, BT], mask, B);
+        double loss = WeightedSum(a[a.Losses, BT], a[a.LossWeights, BT]);
+
+        if (_hasLabels)
+        {
+            // L_clf: linear head on the mean over T of ln_f's output
+            MeanPool.Forward(a[a.Pooled, B * C], a[a.LnF, N], B, _T, C);
+            Matmul.Forward(a[a.ClfLogits, B * _K], a[a.Pooled, B * C], P(_clf!), B, C, _K, Threads);
+            CrossEntropy.Forward(a[a.ClfLosses, B], a[a.ClfProbs, B * _K], a[a.ClfLogits, B * _K], labels, B, _K);
+            _clfWeights.AsSpan(0, B).Fill(1f / B);
+            loss += WeightedSum(a[a.ClfLosses, B], _clfWeights.AsSpan(0, B));
+        }
+        _forwardDone = true;
+        Loss = (float)loss;
+        return Loss;
+    }
+
+    /// <summary>AR: 1/(B·T) everywhere. Bert: per image mean over its masked positions, then mean over images with a mask.</summary>
+    private void FillLossWeights(Span<float> w, ReadOnlySpan<byte> mask, int B)
+    {
+        if (Config.Causal)
+        {
+            w.Fill(1f / (B * _T));
+            return;
+        }
+        w.Clear();
+        if (mask.IsEmpty) return;
+        int images = 0;
+        for (int b = 0; b < B; b++)
+            if (mask.Slice(b * _T, _T).ContainsAnyExcept((byte)0)) images++;
+        for (int b = 0; b < B; b++)
+        {
+            var m = mask.Slice(b * _T, _T);
+            int count = _T - m.Count((byte)0);
+            if (count == 0) continue;
+            float wb = 1f / ((float)count * images);
+            for (int t = 0; t < _T; t++)
+                if (m[t] != 0) w[b * _T + t] = wb;
+        }
+    }
+
+    private static double WeightedSum(ReadOnlySpan<float> x, ReadOnlySpan<float> w)
+    {
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) sum += (double)x[i] * w[i];
+        return sum;
+    }
+
+    private void CheckLength(int length)
+    {
+        if (length == 0 || length % _T != 0 || length / _T > BatchCapacity)
+            throw new ArgumentException($"tokens length {length} is not B*T with T={_T}, 1 <= B <= {BatchCapacity}", "tokens");
+    }
+
+    private void CheckInputs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels, ReadOnlySpan<byte> mask)
+    {
+        int B = tokens.Length / _T;
+        foreach (int x in tokens)
+            if ((uint)x >= (uint)_V) throw new ArgumentOutOfRangeException(nameof(tokens), $"token {x} outside [0,{_V})");
+        if (!mask.IsEmpty && (Config.Causal || mask.Length != tokens.Length))
+            throw new ArgumentException("mask is for the Bert objective and must have one entry per token", nameof(mask));
+        if (!labels.IsEmpty)
+        {
+            if (_K == 0 || labels.Length != B)
+                throw new ArgumentException($"labels need a model with classes > 0 and one label per image ({B})", nameof(labels));
+            foreach (int y in labels)
+                if ((uint)y >= (uint)_K) throw new ArgumentOutOfRangeException(nameof(labels), $"label {y} outside [0,{_K})");
+        }
+    }
+
+    // ---- backward: the same path in reverse ----
+
+    private void BlockBackward(int l, Activations a, Activations d, int B)
+    {
+        int BT = B * _T, C = _C, N = BT * C, th = Threads;
+        var w = _blocks[l];
+        var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
+        var dResIn = l == 0 ? d[d.Encoded, N] : d[d.Res3[l - 1], N];
+        // forward: res3 = res2 + fcproj
+        Residual.Backward(d[d.Res2[l], N], d[d.FcProj[l], N], d[d.Res3[l], N], N);
+        // forward: fcproj = W2 · gelu2(fch), fch = W1 · ln2
+        Matmul.Backward(d[d.FchGelu[l], 4 * N], G(w.FcProj), d[d.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        Gelu2.Backward(d[d.Fch[l], 4 * N], a[a.Fch[l], 4 * N], d[d.FchGelu[l], 4 * N], 4 * N);
+        Matmul.Backward(d[d.Ln2[l], N], G(w.Fc), d[d.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
+        // forward: ln2 = Norm2(res2)
+        RmsNorm.Backward(d[d.Res2[l], N], G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C);
+        // forward: res2 = resIn + Proj(Attn(q, k, v))
+        Residual.Backward(dResIn, d[d.AttProj[l], N], d[d.Res2[l], N], N);
+        Matmul.Backward(d[d.AttY[l], N], G(w.Proj), d[d.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        Attention.Backward(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
+            a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        // forward: q, k, v = Wq·ln1, Wk·ln1, Wv·ln1
+        Matmul.Backward(d[d.Ln1[l], N], G(w.Q), d[d.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
+        Matmul.Backward(d[d.Ln1[l], N], G(w.K), d[d.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
+        Matmul.Backward(d[d.Ln1[l], N], G(w.V), d[d.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
+        // forward: ln1 = Norm1(resIn)
+        RmsNorm.Backward(dResIn, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C);
+    }
+
+    /// <summary>Adds the gradient of the last forward pass's loss to <see cref="Gradients"/> (call ZeroGrad between steps).</summary>
+    public void Backward()
+    {
+        if (!_forwardDone) throw new InvalidOperationException("Backward needs a Forward first");
+        var d = _dacts ??= new Activations(Config, BatchCapacity, gradients: true);
+        d.Clear();
+        var a = _acts;
+        int B = Batch, BT = B * _T, C = _C, N = BT * C;
+        ReadOnlySpan<int> tokens = _tokens.AsSpan(0, BT);
+
+        CrossEntropy.Backward(d[d.Logits, BT * _V], a[a.Probs, BT * _V], tokens, a[a.LossWeights, BT], BT, _V);
+        Matmul.Backward(d[d.LnF, N], G(_head), d[d.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
+        if (_hasLabels)
+        {
+            CrossEntropy.Backward(d[d.ClfLogits, B * _K], a[a.ClfProbs, B * _K], _labels.AsSpan(0, B), _clfWeights.AsSpan(0, B), B, _K);
+            Matmul.Backward(d[d.Pooled, B * C], G(_clf!), d[d.ClfLogits, B * _K], a[a.Pooled, B * C], P(_clf!), B, C, _K, Threads);
+            MeanPool.Backward(d[d.LnF, N], d[d.Pooled, B * C], B, _T, C);
+        }
+        RmsNorm.Backward(d[d.Res3[^1], N], G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C);
+        for (int l = Config.Layers - 1; l >= 0; l--)
+            BlockBackward(l, a, d, B);
+        Embedding.Backward(G(_wte), G(_wpe), G(_sos), d[d.Encoded, N], tokens,
+            _hasMask ? _mask.AsSpan(0, BT) : default, B, _T, C, Config.Causal);
+    }
+
+    // ---- linear-probe features ----
+
+    /// <summary>
+    /// One forward pass; writes (L+1, B, C): for l &lt; L the mean over T of block l's Norm1 output,
+    /// for l = L the mean over T of ln_f's output.
+    /// </summary>
+    public void ProbeFeatures(ReadOnlySpan<int> tokens, Span<float> features, ReadOnlySpan<byte> mask = default)
+    {
+        Forward(tokens, default, mask);
+        PoolFeatures(features);
+    }
+
+    public void ProbeFeatures(ReadOnlySpan<ushort> tokens, Span<float> features, ReadOnlySpan<byte> mask = default)
+    {
+        Forward(tokens, default, mask);
+        PoolFeatures(features);
+    }
+
+    private void PoolFeatures(Span<float> features)
+    {
+        int B = Batch, BC = B * _C, N = B * _T * _C;
+        if (features.Length != (Config.Layers + 1) * BC)
+            throw new ArgumentException($"features must hold (L+1)*B*C = {(Config.Layers + 1) * BC} floats", nameof(features));
+        var a = _acts;
+        for (int l = 0; l < Config.Layers; l++)
+            MeanPool.Forward(features.Slice(l * BC, BC), a[a.Ln1[l], N], B, _T, _C);
+        MeanPool.Forward(features.Slice(Config.Layers * BC, BC), a[a.LnF, N], B, _T, _C);
+    }
+
+    public float[] ProbeFeatures(ReadOnlySpan<int> tokens, ReadOnlySpan<byte> mask = default)
+    {
+        var features = new float[(Config.Layers + 1) * (tokens.Length / _T) * _C];
+        ProbeFeatures(tokens, features, mask);
+        return features;
+    }
+}

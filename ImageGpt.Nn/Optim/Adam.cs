@@ -1,0 +1,81 @@
+using System.Numerics.Tensors;
+using ImageGpt.Nn.Model;
+
+namespace ImageGpt.Nn.Optim;
+
+/// <summary>
+/// Adam with PyTorch's semantics and operation order (torch.optim.Adam, single-tensor path), and
+/// decoupled AdamW-style weight decay when WeightDecay > 0. Moments M and V share the parameters'
+/// slab layout, so a checkpoint stores them as they are. Defaults follow the paper: β2 = 0.95
+/// because 0.999 caused loss spikes; ε is not stated there and 1e-8 is PyTorch's default.
+/// </summary>
+public sealed class Adam
+{
+    public ParameterSlab Parameters { get; }
+    public ParameterSlab M { get; }
+    public ParameterSlab V { get; }
+    public float Beta1 { get; }
+    public float Beta2 { get; }
+    public float Eps { get; }
+    public float WeightDecay { get; }
+    /// <summary>Updates done so far (PyTorch's 1-based t of the next update is Step + 1); restore it from a checkpoint.</summary>
+    public int Step { get; set; }
+
+    public Adam(ParameterSlab parameters, float beta1 = 0.9f, float beta2 = 0.95f, float eps = 1e-8f, float weightDecay = 0f)
+    {
+        if (beta1 is < 0f or >= 1f) throw new UserError($"adam beta1 = {beta1} is outside [0, 1). HINT: the paper uses 0.9");
+        if (beta2 is < 0f or >= 1f) throw new UserError($"adam beta2 = {beta2} is outside [0, 1). HINT: the paper uses 0.95");
+        if (!(eps > 0f)) throw new UserError($"adam eps = {eps} must be positive. HINT: use 1e-8");
+        if (!(weightDecay >= 0f)) throw new UserError($"adam weight decay = {weightDecay} must be >= 0. HINT: the paper uses 0");
+        Parameters = parameters;
+        M = parameters.ZerosLike();
+        V = parameters.ZerosLike();
+        (Beta1, Beta2, Eps, WeightDecay) = (beta1, beta2, eps, weightDecay);
+    }
+
+    /// <summary>One update p -= lr · m̂ / (√v̂ + ε) with the gradients in <paramref name="grads"/>.</summary>
+    public void Update(ReadOnlySpan<float> grads, float lr)
+    {
+        var p = Parameters.Data.AsSpan();
+        if (grads.Length != p.Length) throw new ArgumentException("gradient length differs from the parameters'", nameof(grads));
+        int t = ++Step;
+        // As torch: bias corrections in double (Python floats), then applied as float scalars.
+        double bc1 = 1.0 - Math.Pow(Beta1, t);
+        double bc2Sqrt = Math.Sqrt(1.0 - Math.Pow(Beta2, t));
+        float stepSize = (float)(lr / bc1);
+        float bc2SqrtF = (float)bc2Sqrt;
+        float decay = 1f - lr * WeightDecay;
+        float b1 = Beta1, b2 = Beta2, oneMinusB1 = 1f - b1, oneMinusB2 = 1f - b2, eps = Eps;
+        var m = M.Data.AsSpan();
+        var v = V.Data.AsSpan();
+        bool wd = WeightDecay > 0f;
+        for (int i = 0; i < p.Length; i++)
+        {
+            float g = grads[i];
+            if (wd) p[i] *= decay;
+            // exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+            m[i] += oneMinusB1 * (g - m[i]);
+            v[i] = v[i] * b2 + oneMinusB2 * g * g;
+            // denom = sqrt(v) / sqrt(bc2) + eps; p -= step_size * m / denom
+            float denom = MathF.Sqrt(v[i]) / bc2SqrtF + eps;
+            p[i] -= stepSize * (m[i] / denom);
+        }
+    }
+
+    /// <summary>
+    /// torch.nn.utils.clip_grad_norm_: total = ‖grads‖₂; if max_norm/(total + 1e-6) &lt; 1 scale every
+    /// gradient by it. Returns the norm before clipping. maxNorm ≤ 0 only measures.
+    /// </summary>
+    public static float ClipGradNorm(Span<float> grads, float maxNorm)
+    {
+        double sum = 0;
+        foreach (float g in grads) sum += (double)g * g;
+        float total = (float)Math.Sqrt(sum);
+        if (maxNorm > 0f)
+        {
+            float coef = maxNorm / (total + 1e-6f);
+            if (coef < 1f) TensorPrimitives.Multiply(grads, coef, grads);
+        }
+        return total;
+    }
+}

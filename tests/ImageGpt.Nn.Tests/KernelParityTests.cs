@@ -1,0 +1,186 @@
+using ImageGpt.Nn.Kernels;
+
+namespace ImageGpt.Nn.Tests;
+
+/// <summary>
+/// Each SIMD kernel against its plain-loop twin at every size 1..67, which covers empty, partial and
+/// several full Vector128/256/512 blocks plus every tail. Tolerance: relative 1e-5 of the value's
+/// magnitude (the twins differ only in summation order and in exp/sigmoid approximations that are
+/// within a few ulps).
+/// </summary>
+public sealed class KernelParityTests
+{
+    public static IEnumerable<object[]> Sizes() => Enumerable.Range(1, 67).Select(n => new object[] { n });
+
+    private static float[] Random(int n, int seed, float scale = 1f)
+    {
+        var rng = new Random(seed);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return x;
+    }
+
+    private static void Near(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what, float rel = 1e-5f)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float tol = rel * Math.Max(1f, Math.Abs(expected[i]));
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}[{i}]: naive {expected[i]} vs simd {actual[i]}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Rms_norm_simd_matches_naive_forward_and_backward(int C)
+    {
+        const int BT = 3;
+        var x = Random(BT * C, C, 3f);
+        var g = Random(C, C + 1);
+        var dy = Random(BT * C, C + 2);
+        float[] y1 = new float[BT * C], y2 = new float[BT * C], r1 = new float[BT], r2 = new float[BT];
+        RmsNorm.ForwardNaive(y1, r1, x, g, BT, C);
+        RmsNorm.Forward(y2, r2, x, g, BT, C);
+        Near(y1, y2, "out");
+        Near(r1, r2, "rstd");
+        // Start from nonzero gradients to check that backward accumulates.
+        float[] dx1 = Random(BT * C, 7), dx2 = (float[])dx1.Clone(), dg1 = Random(C, 8), dg2 = (float[])dg1.Clone();
+        RmsNorm.BackwardNaive(dx1, dg1, dy, x, g, r1, BT, C);
+        RmsNorm.Backward(dx2, dg2, dy, x, g, r1, BT, C);
+        Near(dx1, dx2, "dinp");
+        Near(dg1, dg2, "dgain");
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Gelu2_simd_matches_naive_forward_and_backward(int N)
+    {
+        var x = Random(N, N, 6f);
+        var dy = Random(N, N + 1);
+        float[] y1 = new float[N], y2 = new float[N];
+        Gelu2.ForwardNaive(y1, x, N);
+        Gelu2.Forward(y2, x, N);
+        Near(y1, y2, "out");
+        float[] d1 = Random(N, 3), d2 = (float[])d1.Clone();
+        Gelu2.BackwardNaive(d1, x, dy, N);
+        Gelu2.Backward(d2, x, dy, N);
+        Near(d1, d2, "dinp");
+    }
+
+    [Fact]
+    public void Gelu2_backward_crosses_its_chunk_boundary_like_naive()
+    {
+        const int N = 700; // more than two 256-float chunks plus a tail
+        var x = Random(N, 11, 5f);
+        var dy = Random(N, 12);
+        float[] d1 = new float[N], d2 = new float[N];
+        Gelu2.BackwardNaive(d1, x, dy, N);
+        Gelu2.Backward(d2, x, dy, N);
+        Near(d1, d2, "dinp");
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Residual_simd_matches_naive_forward_and_backward(int N)
+    {
+        var a = Random(N, 1);
+        var b = Random(N, 2);
+        var dy = Random(N, 3);
+        float[] y1 = new float[N], y2 = new float[N];
+        Residual.ForwardNaive(y1, a, b, N);
+        Residual.Forward(y2, a, b, N);
+        Near(y1, y2, "out");
+        float[] da1 = Random(N, 4), da2 = (float[])da1.Clone(), db1 = Random(N, 5), db2 = (float[])db1.Clone();
+        Residual.BackwardNaive(da1, db1, dy, N);
+        Residual.Backward(da2, db2, dy, N);
+        Near(da1, da2, "da");
+        Near(db1, db2, "db");
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Cross_entropy_simd_matches_naive_forward_and_backward(int V)
+    {
+        const int N = 4;
+        var logits = Random(N * V, V, 8f);
+        int[] targets = Enumerable.Range(0, N).Select(n => (n * 7 + V) % V).ToArray();
+        float[] weights = [0.25f, 0f, 0.5f, 0.125f];
+        float[] l1 = new float[N], l2 = new float[N], p1 = new float[N * V], p2 = new float[N * V];
+        CrossEntropy.ForwardNaive(l1, p1, logits, targets, N, V);
+        CrossEntropy.Forward(l2, p2, logits, targets, N, V);
+        Near(p1, p2, "probs");
+        Near(l1, l2, "losses");
+        float[] d1 = Random(N * V, 9), d2 = (float[])d1.Clone();
+        CrossEntropy.BackwardNaive(d1, p1, targets, weights, N, V);
+        CrossEntropy.Backward(d2, p1, targets, weights, N, V);
+        Near(d1, d2, "dlogits");
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Mean_pool_simd_matches_naive_forward_and_backward(int C)
+    {
+        const int B = 2, T = 5;
+        var x = Random(B * T * C, C);
+        var dy = Random(B * C, C + 1);
+        float[] y1 = new float[B * C], y2 = new float[B * C];
+        MeanPool.ForwardNaive(y1, x, B, T, C);
+        MeanPool.Forward(y2, x, B, T, C);
+        Near(y1, y2, "out");
+        float[] d1 = Random(B * T * C, 2), d2 = (float[])d1.Clone();
+        MeanPool.BackwardNaive(d1, dy, B, T, C);
+        MeanPool.Backward(d2, dy, B, T, C);
+        Near(d1, d2, "dinp");
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Embedding_simd_matches_naive_for_shifted_and_masked_inputs(int C)
+    {
+        const int B = 2, T = 6, V = 5;
+        var wte = Random(V * C, 1);
+        var wpe = Random(T * C, 2);
+        var sos = Random(C, 3);
+        int[] tokens = Enumerable.Range(0, B * T).Select(i => (i * 3 + C) % V).ToArray();
+        byte[] mask = Enumerable.Range(0, B * T).Select(i => (byte)(i % 4 == 1 ? 1 : 0)).ToArray();
+        var dy = Random(B * T * C, 4);
+        foreach (bool shifted in new[] { true, false })
+        {
+            byte[] m = shifted ? [] : mask;
+            float[] y1 = new float[B * T * C], y2 = new float[B * T * C];
+            Embedding.ForwardNaive(y1, tokens, m, wte, wpe, sos, B, T, C, shifted);
+            Embedding.Forward(y2, tokens, m, wte, wpe, sos, B, T, C, shifted);
+            Near(y1, y2, $"out shifted={shifted}");
+            float[] dwte1 = Random(V * C, 5), dwpe1 = Random(T * C, 6), dsos1 = Random(C, 7);
+            float[] dwte2 = (float[])dwte1.Clone(), dwpe2 = (float[])dwpe1.Clone(), dsos2 = (float[])dsos1.Clone();
+            Embedding.BackwardNaive(dwte1, dwpe1, dsos1, dy, tokens, m, B, T, C, shifted);
+            Embedding.Backward(dwte2, dwpe2, dsos2, dy, tokens, m, B, T, C, shifted);
+            Near(dwte1, dwte2, "dwte");
+            Near(dwpe1, dwpe2, "dwpe");
+            Near(dsos1, dsos2, "dsos");
+        }
+    }
+
+    [Fact]
+    public void Autoregressive_embedding_puts_sos_first_and_shifts_tokens_right()
+    {
+        const int T = 3, C = 2;
+        float[] wte = [10, 11, 20, 21, 30, 31];
+        float[] wpe = [0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f];
+        float[] sos = [-1, -2];
+        var y = new float[T * C];
+        Embedding.Forward(y, [2, 0, 1], [], wte, wpe, sos, 1, T, C, shifted: true);
+        Assert.Equal([-0.9f, -1.8f, 30.3f, 31.4f, 10.5f, 11.6f], y);
+    }
+
+    [Fact]
+    public void Masked_embedding_zeroes_masked_tokens_and_keeps_their_positions()
+    {
+        const int T = 3, C = 2;
+        float[] wte = [10, 11, 20, 21, 30, 31];
+        float[] wpe = [0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f];
+        var y = new float[T * C];
+        Embedding.Forward(y, [2, 0, 1], [0, 1, 0], wte, wpe, [9, 9], 1, T, C, shifted: false);
+        Assert.Equal([30.1f, 31.2f, 0.3f, 0.4f, 20.5f, 21.6f], y);
+    }
+}
