@@ -81,35 +81,32 @@ internal sealed class ProbedJournal(IJournal inner) : IJournal
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
 
-/// <summary>The persistent actor base on a real SQLite journal and snapshot store.</summary>
-public sealed class PersistentActorTests : IAsyncLifetime
+/// <summary>The persistent actor base on a real journal and snapshot store; one subclass per database.</summary>
+public abstract class PersistentActorContract : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
-    private readonly SqliteTempFile _file = new();
     private readonly ActorSystem _sys = ActorSystem.Create("persist");
-    private readonly SqliteJournal _sqliteJournal;
-    private readonly SqliteSnapshotStore _snapshots;
+    private readonly SqlJournal _store;
+    private readonly SqlSnapshotStore _snapshots;
     private readonly ProbedJournal _journal;
     private readonly PersistenceSettings _settings;
     private readonly string _pid = TestSupport.NewPid("counter");
 
-    public PersistentActorTests()
+    protected PersistentActorContract((SqlJournal Journal, SqlSnapshotStore Snapshots) stores)
     {
-        _sqliteJournal = new SqliteJournal(_file.Path);
-        _snapshots = new SqliteSnapshotStore(_file.Path);
-        _journal = new ProbedJournal(_sqliteJournal);
+        (_store, _snapshots) = stores;
+        _journal = new ProbedJournal(_store);
         _settings = new PersistenceSettings(_journal, _snapshots,
             new SerializerRegistry().AddJson<Incremented>("incremented").AddJson<CounterSnapshot>("counter-snapshot"));
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await _sys.Terminate().WaitAsync(Wait);
-        await _sqliteJournal.DisposeAsync();
+        await _store.DisposeAsync();
         await _snapshots.DisposeAsync();
-        _file.Dispose();
     }
 
     private IActorRef Counter(TestProbe probe, PersistenceSettings? settings = null) =>
@@ -140,7 +137,7 @@ public sealed class PersistentActorTests : IAsyncLifetime
         await probe.ExpectMsgAsync("recovered 5 at 2", Wait);
         probe.Send(again, new Increment(10));
         await probe.ExpectMsgAsync(15, Wait);
-        Assert.Equal(3, await _sqliteJournal.HighestSequenceNrAsync(_pid).WaitAsync(Wait));
+        Assert.Equal(3, await _store.HighestSequenceNrAsync(_pid).WaitAsync(Wait));
     }
 
     [Fact]
@@ -176,7 +173,7 @@ public sealed class PersistentActorTests : IAsyncLifetime
         await probe.ExpectMsgAsync(11, Wait);
         await probe.ExpectMsgAsync(111, Wait);
         Assert.Equal([3], _journal.BatchSizes);
-        Assert.Equal([1L, 2, 3], (await _sqliteJournal.ReplayAsync(_pid, 1, 10, 10).WaitAsync(Wait)).Select(e => e.SequenceNr));
+        Assert.Equal([1L, 2, 3], (await _store.ReplayAsync(_pid, 1, 10, 10).WaitAsync(Wait)).Select(e => e.SequenceNr));
     }
 
     [Fact]
@@ -216,7 +213,7 @@ public sealed class PersistentActorTests : IAsyncLifetime
         await probe.ExpectMsgAsync("recovered 0 at 2", Wait);
         probe.Send(again, new Increment(5));
         await probe.ExpectMsgAsync(5, Wait);
-        Assert.Equal([3L], (await _sqliteJournal.ReplayAsync(_pid, 1, 10, 10).WaitAsync(Wait)).Select(e => e.SequenceNr));
+        Assert.Equal([3L], (await _store.ReplayAsync(_pid, 1, 10, 10).WaitAsync(Wait)).Select(e => e.SequenceNr));
     }
 
     [Fact]
@@ -239,13 +236,13 @@ public sealed class PersistentActorTests : IAsyncLifetime
         Assert.Equal(_pid, failure.PersistenceId);
         // The next message is the death notice: the handler (which replies 7) never ran.
         await probe.ExpectTerminatedAsync(counter, Wait);
-        Assert.Equal(0, await _sqliteJournal.HighestSequenceNrAsync(_pid).WaitAsync(Wait));
+        Assert.Equal(0, await _store.HighestSequenceNrAsync(_pid).WaitAsync(Wait));
     }
 
     [Fact]
     public async Task A_recovery_failure_is_reported_and_stops_the_actor_before_any_command()
     {
-        await _sqliteJournal.WriteAsync([new JournalEntry(_pid, 1, "incremented", "{\"By\":1}"u8.ToArray()),
+        await _store.WriteAsync([new JournalEntry(_pid, 1, "incremented", "{\"By\":1}"u8.ToArray()),
             new JournalEntry(_pid, 2, "renamed-long-ago", [1, 2, 3])]).WaitAsync(Wait);
         var probe = new TestProbe(_sys);
         var failures = new TestProbe(_sys);
@@ -279,6 +276,25 @@ public sealed class PersistentActorTests : IAsyncLifetime
 
         probe.Send(counter, new Increment(4));
         await probe.ExpectMsgAsync(4, Wait);
-        Assert.Equal([1L], (await _sqliteJournal.ReplayAsync(_pid, 1, 10, 10).WaitAsync(Wait)).Select(e => e.SequenceNr));
+        Assert.Equal([1L], (await _store.ReplayAsync(_pid, 1, 10, 10).WaitAsync(Wait)).Select(e => e.SequenceNr));
     }
 }
+
+public sealed class SqlitePersistentActorTests : PersistentActorContract
+{
+    private readonly SqliteTempFile _file;
+
+    public SqlitePersistentActorTests() : this(new SqliteTempFile()) { }
+
+    private SqlitePersistentActorTests(SqliteTempFile file) : base((new SqliteJournal(file.Path), new SqliteSnapshotStore(file.Path))) => _file = file;
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _file.Dispose();
+    }
+}
+
+[Collection(ImageGpt.Actors.Tests.Postgres.PostgresCollection.Name)]
+public sealed class PostgresPersistentActorTests(ImageGpt.Actors.Tests.Postgres.PostgresServer server)
+    : PersistentActorContract((new PostgresJournal(server.ConnectionString), new PostgresSnapshotStore(server.ConnectionString)));
