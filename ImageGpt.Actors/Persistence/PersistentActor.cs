@@ -60,6 +60,7 @@ public abstract class PersistentActor : ReceiveActor
     private readonly List<RecoverHandler> _recoverHandlers = [];
     private readonly Queue<PendingWrite> _pending = new();
     private bool _recovering = true;
+    private bool _mayPersist;
 
     protected PersistentActor(PersistenceSettings settings)
     {
@@ -91,7 +92,9 @@ public abstract class PersistentActor : ReceiveActor
         ArgumentNullException.ThrowIfNull(handler);
         Receive<T>(command =>
         {
-            handler(command);
+            _mayPersist = true;
+            try { handler(command); }
+            finally { _mayPersist = false; }
             if (_pending.Count > 0) Cell.RunAsync(WritePendingAsync);
         }, shouldHandle);
     }
@@ -117,6 +120,9 @@ public abstract class PersistentActor : ReceiveActor
         ArgumentNullException.ThrowIfNull(handler);
         if (_recovering)
             throw new InvalidOperationException($"{PersistenceId}: Persist was called during recovery; recovery handlers rebuild state and must not write");
+        // Only a Command handler (or a persist handler) is followed by the write; elsewhere the event would wait unseen.
+        if (!_mayPersist)
+            throw new InvalidOperationException($"{PersistenceId}: Persist is called from a Command<T> handler or a persist handler, not from Receive or a callback");
         object[] batch = events.Cast<object>().ToArray();
         if (batch.Length > 0) _pending.Enqueue(new PendingWrite(batch, e => handler((TEvent)e)));
     }
@@ -255,7 +261,12 @@ public abstract class PersistentActor : ReceiveActor
                 return;
             }
             LastSequenceNr = entries[^1].SequenceNr;
-            foreach (object evt in write.Events) write.Handler(evt);
+            _mayPersist = true;
+            try
+            {
+                foreach (object evt in write.Events) write.Handler(evt);
+            }
+            finally { _mayPersist = false; }
         }
     }
 

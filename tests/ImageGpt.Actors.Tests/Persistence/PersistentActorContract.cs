@@ -48,6 +48,16 @@ public sealed class CounterActor : PersistentActor
         Command<string>(s => s == "snap", _ => SaveSnapshot(new CounterSnapshot(_value)));
         Command<string>(s => s == "delete-all", _ => DeleteMessages(LastSequenceNr));
         Command<SaveSnapshotSuccess>(s => _probe.Tell(s, Self));
+        Command<string>(s => s == "twice", _ => Persist(new Incremented(1), e =>
+        {
+            _value += e.By;
+            Persist(new Incremented(2), e2 =>
+            {
+                _value += e2.By;
+                Sender.Tell(_value, Self);
+            });
+        }));
+        Receive<string>(s => s == "persist-outside-command", _ => Persist(new Incremented(1), _ => { }));
         Command<DeleteMessagesSuccess>(s => _probe.Tell(s, Self));
     }
 
@@ -195,6 +205,31 @@ public abstract class PersistentActorContract : IAsyncLifetime
         await probe.ExpectMsgAsync("offer 6 at 3", Wait);
         await probe.ExpectMsgAsync("replayed +40", Wait);
         await probe.ExpectMsgAsync("recovered 46 at 4", Wait);
+    }
+
+    [Fact]
+    public async Task A_persist_handler_may_persist_again_and_its_event_follows_in_order()
+    {
+        var probe = new TestProbe(_sys);
+        var counter = Counter(probe);
+        await probe.ExpectMsgAsync("recovered 0 at 0", Wait);
+        probe.Send(counter, "twice");
+        await probe.ExpectMsgAsync(3, Wait);
+        Assert.Equal(["{\"By\":1}", "{\"By\":2}"],
+            (await _store.ReplayAsync(_pid, 1, 10, 10).WaitAsync(Wait)).Select(e => System.Text.Encoding.UTF8.GetString(e.Payload)));
+    }
+
+    [Fact]
+    public async Task Persist_outside_a_command_handler_fails_the_actor_instead_of_waiting_unseen()
+    {
+        var probe = new TestProbe(_sys);
+        var failures = TestProbe.ForFailures(_sys);
+        var counter = Counter(probe);
+        await probe.ExpectMsgAsync("recovered 0 at 0", Wait);
+        probe.Send(counter, "persist-outside-command");
+        var e = await failures.ExpectFailureAsync<InvalidOperationException>(counter, Wait);
+        Assert.Contains("Command<T>", e.Message);
+        Assert.Equal(0, await _store.HighestSequenceNrAsync(_pid).WaitAsync(Wait));
     }
 
     [Fact]
