@@ -8,13 +8,15 @@ public static class Program
         usage: imagegpt <command> [options]
 
         commands:
-          help      this text
-          bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
-          config    print the effective configuration as JSON: --config FILE [--set path=value ...]
-          bench-actors  [--pairs N] [--messages M] [--inflight K]  actor ping-pong, prints messages/s
-          bench-sample  KV-cached sampling vs re-running the full forward per token: tokens/s
-          help        this text
-          bench-gemm  GFLOP/s of the matmul kernels on the iGPT shapes (--width 512 --threads 1)
+          help           this text
+          config         print the effective configuration as JSON: [--config FILE] [--set path=value ...]
+          bench          full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
+                         [--layers --width --heads --side --vocab --batch --steps --threads --bert]
+          bench-gemm     GFLOP/s of the matmul kernels on the iGPT shapes [--width 512 --threads 1]
+          bench-sample   KV-cached sampling vs re-running the full forward per token: tokens/s
+          bench-actors   actor ping-pong, messages/s [--pairs N --messages M --inflight K]
+          bench-persist  journal writes/s (Persist-style and batched) beside Akka.Persistence.Sql's figures
+                         [--events N --batch B --writers W --provider sqlite|postgres|both --pg CONN --sqlite PATH]
         """;
 
     public static int Main(string[] argv)
@@ -35,6 +37,7 @@ public static class Program
                 "bench-actors" => Commands.BenchActorsCommand.Run(rest),
                 "bench-sample" => Commands.BenchSampleCommand.Run(rest),
                 "bench-gemm" => Commands.BenchGemmCommand.Run(rest),
+                "bench-persist" => Commands.BenchPersistCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
