@@ -51,8 +51,8 @@ internal sealed class ActorCell : IActorContext, IStash
     private long _lastActivityTicks;
     private long _windowStartTicks;
     private long _windowStartCount;
-    private double _lastRate;
-    private bool _hadWindow;
+    private long _prevWindowStartTicks;
+    private long _prevWindowStartCount;
 
     public ActorCell(ActorSystem system, ActorRefBase? parent, Props props, ActorPath path)
     {
@@ -183,11 +183,10 @@ internal sealed class ActorCell : IActorContext, IStash
         long span = now - _windowStartTicks;
         if (span >= Stopwatch.Frequency)
         {
-            long count = _processed;
-            Volatile.Write(ref _lastRate, (count - _windowStartCount) * (double)Stopwatch.Frequency / span);
-            Volatile.Write(ref _windowStartCount, count);
+            Volatile.Write(ref _prevWindowStartCount, _windowStartCount);
+            Volatile.Write(ref _prevWindowStartTicks, _windowStartTicks);
+            Volatile.Write(ref _windowStartCount, _processed);
             Volatile.Write(ref _windowStartTicks, now);
-            _hadWindow = true;
         }
     }
 
@@ -633,13 +632,13 @@ internal sealed class ActorCell : IActorContext, IStash
     public void CollectHealth(List<ActorHealth> into, long nowTicks, DateTime nowUtc)
     {
         long processed = Volatile.Read(ref _processed);
-        long windowStart = Volatile.Read(ref _windowStartTicks);
-        long windowCount = Volatile.Read(ref _windowStartCount);
-        long age = nowTicks - windowStart;
-        // A window older than two seconds means the actor went quiet: report the decayed rate.
-        double rate = !_hadWindow || age > 2 * Stopwatch.Frequency
-            ? (age > 0 ? (processed - windowCount) * (double)Stopwatch.Frequency / age : 0)
-            : Volatile.Read(ref _lastRate);
+        // The rate spans the last complete window (about a second) and the current partial one, so a
+        // message processed just before a window rolled over still counts; a quiet actor decays to 0.
+        long prevTicks = Volatile.Read(ref _prevWindowStartTicks);
+        long baseTicks = prevTicks != 0 ? prevTicks : Volatile.Read(ref _windowStartTicks);
+        long baseCount = prevTicks != 0 ? Volatile.Read(ref _prevWindowStartCount) : Volatile.Read(ref _windowStartCount);
+        long age = nowTicks - baseTicks;
+        double rate = age > 0 ? (processed - baseCount) * (double)Stopwatch.Frequency / age : 0;
         long last = Volatile.Read(ref _lastActivityTicks);
         into.Add(new ActorHealth(
             SelfRef.Path.ToString(),
