@@ -89,7 +89,7 @@ public static class LinearProbe
     /// stopped at the iteration limit, as IGPT.md reports for sklearn), while validation accuracy is
     /// settled long before.
     /// </summary>
-    public static LbfgsOptions DefaultOptions(int trainCount) => new(Pgtol: 1e-4 * Math.Max(1, trainCount), MaxIterations: 1000);
+    public static LbfgsOptions DefaultOptions(int trainCount) => new(Pgtol: 1e-5 * Math.Max(1, trainCount), MaxIterations: 1000);
 
     /// <summary>
     /// Standardizes with training statistics, fits one model per C (ascending, each warm-started from
