@@ -1,3 +1,4 @@
+using ImageGpt.Nn.Model;
 namespace ImageGpt.Nn.Data;
 
 /// <summary>A data set turned into palette tokens once: [N, T] tokens in raster order and N labels.</summary>
@@ -73,7 +74,7 @@ public sealed class BatchSampler
         {
             if (_cachedEpoch != epoch || _cachedPermutation is null)
             {
-                _cachedPermutation = Rng.Derive(Seed, (ulong)epoch).Permutation(Data.Count);
+                _cachedPermutation = SeededRandom.Derive(Seed, (ulong)epoch).Permutation(Data.Count);
                 _cachedEpoch = epoch;
             }
             return _cachedPermutation;

@@ -1,3 +1,4 @@
+using ImageGpt.Nn.Model;
 namespace ImageGpt.Nn.Data;
 
 /// <summary>
@@ -77,7 +78,7 @@ public sealed record DataSplits(DataSet Train, DataSet Validation, DataSet Test)
         if (!(fraction > 0 && fraction < 1)) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "in (0, 1)");
         var n = trainFiles.Count;
         var nVal = (int)Math.Round(fraction * n, MidpointRounding.AwayFromZero);
-        var perm = new Rng(seed).Permutation(n);
+        var perm = new SeededRandom(seed).Permutation(n);
         var val = perm.AsSpan(0, nVal).ToArray();
         var train = perm.AsSpan(nVal).ToArray();
         Array.Sort(val);

@@ -20,7 +20,22 @@ public sealed class SeededRandom
         _s3 = SplitMix64(ref x);
     }
 
-    private static ulong SplitMix64(ref ulong x)
+    /// <summary>
+    /// An independent stream for (seed, parts...): each part is mixed in through SplitMix64, so that
+    /// neighbouring tuples (epoch 3 and 4, shard 0 and 1) give unrelated streams.
+    /// </summary>
+    public static SeededRandom Derive(ulong seed, params ReadOnlySpan<ulong> parts)
+    {
+        ulong h = seed;
+        foreach (ulong p in parts)
+        {
+            ulong x = h ^ (p + 0x9E3779B97F4A7C15UL);
+            h = SplitMix64(ref x);
+        }
+        return new SeededRandom(h);
+    }
+
+    public static ulong SplitMix64(ref ulong x)
     {
         ulong z = x += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
@@ -77,6 +92,25 @@ public sealed class SeededRandom
         _spare = v * f;
         _hasSpare = true;
         return u * f;
+    }
+
+    /// <summary>Fisher-Yates shuffle in place.</summary>
+    public void Shuffle<T>(Span<T> items)
+    {
+        for (int i = items.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+
+    /// <summary>A uniformly random permutation of 0..n-1.</summary>
+    public int[] Permutation(int n)
+    {
+        var p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        Shuffle(p.AsSpan());
+        return p;
     }
 
     /// <summary>Fills <paramref name="dest"/> with N(0, std²) samples rounded to float.</summary>

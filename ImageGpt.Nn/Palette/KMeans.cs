@@ -1,3 +1,4 @@
+using ImageGpt.Nn.Model;
 using ImageGpt.Nn.Data;
 
 namespace ImageGpt.Nn.Palette;
@@ -11,7 +12,7 @@ public static class KMeans
 {
     /// <summary>Returns K centers [K, D]. Ties in assignment go to the lower center index.</summary>
     // points (N, D), weights (N), centers (K, D)
-    public static float[] Fit(ReadOnlySpan<float> points, ReadOnlySpan<double> weights, int D, int K, Rng rng, int maxIterations, out int iterations)
+    public static float[] Fit(ReadOnlySpan<float> points, ReadOnlySpan<double> weights, int D, int K, SeededRandom rng, int maxIterations, out int iterations)
     {
         var n = weights.Length;
         if (points.Length != n * D) throw new ArgumentException("points and weights disagree");
@@ -85,7 +86,7 @@ public static class KMeans
     }
 
     // k-means++: the first center by weight, each next one with probability proportional to weight * D(x)^2.
-    private static float[] SeedPlusPlus(ReadOnlySpan<float> points, ReadOnlySpan<double> weights, int D, int K, Rng rng)
+    private static float[] SeedPlusPlus(ReadOnlySpan<float> points, ReadOnlySpan<double> weights, int D, int K, SeededRandom rng)
     {
         var n = weights.Length;
         var centers = new float[K * D];
@@ -107,7 +108,7 @@ public static class KMeans
         return centers;
     }
 
-    private static int Sample(ReadOnlySpan<double> w, Rng rng)
+    private static int Sample(ReadOnlySpan<double> w, SeededRandom rng)
     {
         double total = 0;
         foreach (var x in w) total += x;

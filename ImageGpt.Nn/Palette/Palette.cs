@@ -1,3 +1,4 @@
+using ImageGpt.Nn.Model;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -68,7 +69,7 @@ public sealed class Palette
     {
         if (pixels.Length % channels != 0) throw new ArgumentException("pixel bytes must be a multiple of channels");
         var total = pixels.Length / channels;
-        var rng = new Rng(options.Seed);
+        var rng = new SeededRandom(options.Seed);
         // Distinct values with counts: for gray the key is the byte, for RGB the packed 24-bit colour.
         var counts = new Dictionary<int, double>();
         var sample = Math.Min(options.SamplePixels, total);

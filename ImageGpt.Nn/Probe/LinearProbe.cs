@@ -1,3 +1,4 @@
+using ImageGpt.Nn.Model;
 using System.Globalization;
 using System.Text;
 using ImageGpt.Nn.Data;
@@ -139,7 +140,7 @@ public static class LinearProbe
         var accs = new double[subsets];
         for (var s = 0; s < subsets; s++)
         {
-            var rng = Rng.Derive(seed, (ulong)s);
+            var rng = SeededRandom.Derive(seed, (ulong)s);
             var rows = new List<int>();
             foreach (var members in byClass)
             {

@@ -1,3 +1,4 @@
+using ImageGpt.Nn.Model;
 using ImageGpt.Nn.Data;
 
 namespace ImageGpt.Nn.Tests.Data;
@@ -38,7 +39,7 @@ public class AreaResizeTests
     [InlineData(7, 7, 1)]
     public void Resize_matches_the_area_integral_rounded_to_nearest(int inSide, int outSide, int ch)
     {
-        var rng = new Rng((ulong)(inSide * 100 + outSide));
+        var rng = new SeededRandom((ulong)(inSide * 100 + outSide));
         var img = new byte[inSide * inSide * ch];
         for (var i = 0; i < img.Length; i++) img[i] = (byte)rng.NextInt(256);
         var output = new byte[outSide * outSide * ch];

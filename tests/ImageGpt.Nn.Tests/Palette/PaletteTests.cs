@@ -1,3 +1,4 @@
+using ImageGpt.Nn.Model;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Palette;
 using ImageGpt.Nn.Tests.Data;
@@ -9,7 +10,7 @@ public class PaletteTests
 {
     private static byte[] RandomBytes(int n, ulong seed)
     {
-        var rng = new Rng(seed);
+        var rng = new SeededRandom(seed);
         var b = new byte[n];
         for (var i = 0; i < n; i++) b[i] = (byte)rng.NextInt(256);
         return b;
@@ -19,7 +20,7 @@ public class PaletteTests
     public void Gray_kmeans_finds_well_separated_levels_in_ascending_order()
     {
         // Four levels with small spread: the centers must land on the level means.
-        var rng = new Rng(3);
+        var rng = new SeededRandom(3);
         int[] levels = [200, 20, 120, 60];
         var px = new byte[4000];
         for (var i = 0; i < px.Length; i++) px[i] = (byte)(levels[i % 4] + rng.NextInt(5) - 2);
@@ -84,7 +85,7 @@ public class PaletteTests
     [Fact]
     public void Rgb_simd_search_equals_the_scalar_reference_for_512_centers()
     {
-        var rng = new Rng(12);
+        var rng = new SeededRandom(12);
         var centers = new float[511 * 3]; // 511: not a multiple of the vector width
         for (var i = 0; i < centers.Length; i++) centers[i] = (float)(rng.NextDouble() * 2 - 1);
         var p = new Pal(3, centers);
@@ -104,7 +105,7 @@ public class PaletteTests
     [InlineData(false, 1)]
     public void Both_simd_widths_return_the_scalar_index_and_distance(bool wide, int k)
     {
-        var rng = new Rng((ulong)k);
+        var rng = new SeededRandom((ulong)k);
         var centers = new float[k * 3];
         for (var i = 0; i < centers.Length; i++) centers[i] = (float)(rng.NextDouble() * 2 - 1);
         // Some exact duplicates so ties occur in different lanes and accumulators.
@@ -166,7 +167,7 @@ public class PaletteTests
     public void Save_and_load_reproduce_centers_bit_for_bit()
     {
         using var t = new TempDir();
-        var rng = new Rng(5);
+        var rng = new SeededRandom(5);
         var centers = Enumerable.Range(0, 512 * 3).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         var p = new Pal(3, centers);
         p.Save(t.File("p.json"));
@@ -203,7 +204,7 @@ public class PaletteTests
         // Three tight groups and K = 3; even from a poor start every cluster ends non-empty and each group gets a center.
         float[] pts = [0f, 0.01f, 0.02f, 0.5f, 0.51f, 1f];
         double[] w = [10, 10, 10, 1, 1, 1];
-        var centers = KMeans.Fit(pts, w, 1, 3, new Rng(1), 100, out _);
+        var centers = KMeans.Fit(pts, w, 1, 3, new SeededRandom(1), 100, out _);
         var sorted = centers.Order().ToArray();
         Assert.Equal(0.01f, sorted[0], 5);
         Assert.Equal(0.505f, sorted[1], 5);
