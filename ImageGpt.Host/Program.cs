@@ -13,6 +13,12 @@ public static class Program
           config    print the effective configuration as JSON: --config FILE [--set path=value ...]
           bench-actors  [--pairs N] [--messages M] [--inflight K]  actor ping-pong, prints messages/s
           bench-sample  KV-cached sampling vs re-running the full forward per token: tokens/s
+          probe     --weights W --palette P [--data-dir D --dataset fashion-mnist --train N --val N --test N --seed S]
+                    linear probe of every layer + raw-pixel baseline: table of best C, val and test accuracy
+          sample    --weights W --palette P --out FILE.png [--images N --completions K --temperature T --seed S]
+                    half-image completions of test images as a PNG grid
+          finetune  --weights W --palette P [--out W2 --epochs E --lr LR --batch B --train N --val N --test N]
+                    fine-tune with a classifier head, early stop on validation accuracy, report test accuracy
         """;
 
     public static int Main(string[] argv)
@@ -32,6 +38,9 @@ public static class Program
                 "config" => ConfigCommand.Run(rest),
                 "bench-actors" => Commands.BenchActorsCommand.Run(rest),
                 "bench-sample" => Commands.BenchSampleCommand.Run(rest),
+                "probe" => Commands.ProbeCommand.Run(rest),
+                "sample" => Commands.SampleCommand.Run(rest),
+                "finetune" => Commands.FinetuneCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
