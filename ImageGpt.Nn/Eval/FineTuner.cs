@@ -8,9 +8,9 @@ namespace ImageGpt.Nn.Eval;
 /// <summary>
 /// Fine-tuning settings. Adam as in pretraining (β1 0.9, β2 0.95, no weight decay), constant lr (the
 /// paper: no cosine schedule when fine-tuning). Validation every <see cref="EvalEvery"/> steps (0: once
-/// per epoch); training stops after <see cref="Patience"/> evaluations without a new best.
+/// per epoch); training stops after Epochs (or MaxSteps, when set) or after <see cref="Patience"/> evaluations without a new best.
 /// </summary>
-public sealed record FineTuneOptions(int Epochs = 3, double Lr = 1e-3, int Batch = 32, int EvalEvery = 0, int Patience = 3, float Clip = 1f, ulong Seed = 1, int Threads = 1)
+public sealed record FineTuneOptions(int Epochs = 3, double Lr = 1e-3, int Batch = 32, int EvalEvery = 0, int Patience = 3, float Clip = 1f, ulong Seed = 1, int Threads = 1, int? MaxSteps = null)
 {
     public void Validate()
     {
@@ -19,6 +19,7 @@ public sealed record FineTuneOptions(int Epochs = 3, double Lr = 1e-3, int Batch
         if (Batch < 1) throw new UserError($"--batch {Batch} must be at least 1. HINT: e.g. --batch 32");
         if (EvalEvery < 0) throw new UserError($"--eval-every {EvalEvery} must be >= 0. HINT: 0 evaluates once per epoch");
         if (Patience < 1) throw new UserError($"--patience {Patience} must be at least 1. HINT: e.g. --patience 3");
+        if (MaxSteps is < 1) throw new UserError($"--max-steps {MaxSteps} must be at least 1. HINT: leave it out to run every epoch");
     }
 }
 
@@ -49,7 +50,7 @@ public static class FineTuner
         var adam = new Adam(parameters);
         var sampler = new BatchSampler(train, batch, 1, options.Seed);
         int evalEvery = options.EvalEvery > 0 ? options.EvalEvery : sampler.StepsPerEpoch;
-        int totalSteps = options.Epochs * sampler.StepsPerEpoch;
+        int totalSteps = Math.Min(options.Epochs * sampler.StepsPerEpoch, options.MaxSteps ?? int.MaxValue);
         float lr = (float)options.Lr;
 
         var best = new ParameterSlab(config);
