@@ -17,7 +17,7 @@ public static class Program
                     linear probe of every layer + raw-pixel baseline: table of best C, val and test accuracy
           sample    --weights W --palette P --out FILE.png [--images N --completions K --temperature T --seed S]
                     half-image completions of test images as a PNG grid
-          finetune  --weights W --palette P [--out W2 --epochs E --lr LR --batch B --train N --val N --test N]
+          finetune  --weights W --palette P [--out W2 --epochs E --lr LR --batch B --train N --val N --test N --patience P --max-steps S]
                     fine-tune with a classifier head, early stop on validation accuracy, report test accuracy
         """;
 

@@ -26,7 +26,8 @@ public static class FinetuneCommand
         var options = new FineTuneOptions(
             Epochs: a.Int("epochs", 3), Lr: a.Double("lr", 1e-3), Batch: a.Int("batch", 32),
             EvalEvery: a.Int("eval-every", 0), Patience: a.Int("patience", 3), Clip: (float)a.Double("clip", 1.0),
-            Seed: (ulong)a.Int("seed", 1), Threads: a.Int("threads", Environment.ProcessorCount));
+            Seed: (ulong)a.Int("seed", 1), Threads: a.Int("threads", Environment.ProcessorCount),
+            MaxSteps: a.String("max-steps") is null ? null : a.Int("max-steps", 0));
         a.RejectUnknown();
         options.Validate();
         if (outPath is not null && Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir))
