@@ -63,4 +63,28 @@ public sealed class EvalBundleTests
         Assert.Equal(source.Data, bundle.WithClassifier(2).Data);
         Assert.All(bundle.WithClassifier(5)["clf"].ToArray(), v => Assert.Equal(0f, v));
     }
+
+    [Fact]
+    public void ACheckpointNamingClassesButHoldingNoClfTensorLoadsItsBodyForFineTuning()
+    {
+        using var dir = new TempDir();
+        var weights = dir.File("w.safetensors");
+        var source = EvalFixtures.Model(EvalFixtures.Config(), 1).Parameters;
+        SafeTensors.Save(weights, source);
+        // Same-length edit of the header: the metadata now claims 3 classes, the tensors stay without clf.
+        var bytes = File.ReadAllBytes(weights);
+        var text = System.Text.Encoding.Latin1.GetString(bytes);
+        int at = text.IndexOf("\"classes\":\"0\"", StringComparison.Ordinal);
+        Assert.True(at > 0);
+        bytes[at + "\"classes\":\"".Length] = (byte)'3';
+        File.WriteAllBytes(weights, bytes);
+        Assert.Equal(3, SafeTensors.ReadConfig(weights).Classes);
+        var palette = dir.File("p.json");
+        EvalFixtures.Gray(EvalFixtures.TwoClass(20, 4, 1)).Save(palette);
+        var bundle = EvalBundle.Load(weights, palette);
+        Assert.Equal(0, bundle.Config.Classes);
+        Assert.Equal(source.Data, bundle.Parameters.Data);
+        var withHead = bundle.WithClassifier(3);
+        Assert.All(withHead["clf"].ToArray(), v => Assert.Equal(0f, v));
+    }
 }
