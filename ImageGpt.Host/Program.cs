@@ -10,6 +10,12 @@ public static class Program
         commands:
           help           this text
           config         print the effective configuration as JSON: [--config FILE] [--set path=value ...]
+          probe          linear probe of every layer + raw-pixel baseline: best C, val and test accuracy
+                         --weights W --palette P [--data-dir D --dataset fashion-mnist --train N --val N --test N --seed S]
+          sample         half-image completions of test images as a PNG grid
+                         --weights W --palette P --out FILE.png [--images N --completions K --temperature T --seed S]
+          finetune       classifier head, early stop on validation accuracy, test accuracy
+                         --weights W --palette P [--out W2 --epochs E --lr LR --batch B --train N --val N --test N --patience P --max-steps S]
           bench          full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
                          [--layers --width --heads --side --vocab --batch --steps --threads --bert]
           bench-gemm     GFLOP/s of the matmul kernels on the iGPT shapes [--width 512 --threads 1]
@@ -38,6 +44,9 @@ public static class Program
                 "bench-sample" => Commands.BenchSampleCommand.Run(rest),
                 "bench-gemm" => Commands.BenchGemmCommand.Run(rest),
                 "bench-persist" => Commands.BenchPersistCommand.Run(rest),
+                "probe" => Commands.ProbeCommand.Run(rest),
+                "sample" => Commands.SampleCommand.Run(rest),
+                "finetune" => Commands.FinetuneCommand.Run(rest),
                 _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
             };
         }
