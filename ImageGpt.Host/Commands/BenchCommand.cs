@@ -21,7 +21,7 @@ public static class BenchCommand
         var a = Args.Parse("bench", argv, new HashSet<string> { "bert" });
         var config = new GptConfig(
             Layers: a.Int("layers", 8), Width: a.Int("width", 64), Heads: a.Int("heads", 4),
-            Vocab: a.Int("vocab", 16), Side: a.Int("side", 14), Classes: 10,
+            Vocab: a.Int("vocab", 16), Side: a.Int("side", 14), Classes: 0,
             Objective: a.Flag("bert") ? Objective.Bert : Objective.Autoregressive, Seed: (ulong)a.Int("seed", 1));
         int batch = a.Int("batch", 32), steps = a.Int("steps", 20), warmup = a.Int("warmup-steps", 3), threads = a.Int("threads", 1);
         a.RejectUnknown();
