@@ -31,6 +31,11 @@ public static class ProbeCommand
         var bundle = EvalBundle.Load(weights, palette);
         var data = EvalData.Load(bundle, dataset, dataDir, sizes, seed, log);
         log.WriteLine($"[probe] {bundle.Config.Describe()}; {data.Train.Count} train, {data.Validation.Count} val, {data.Test.Count} test images of {dataset} at {bundle.Config.Side}x{bundle.Config.Side}");
+        if (bundle.Config.Causal)
+        {
+            var model = new Nn.Model.Gpt(bundle.Config, batch, bundle.Parameters) { Threads = threads };
+            output.WriteLine($"validation loss: {ValidationLoss.Measure(model, data.Validation, batch)}");
+        }
         var report = LayerProbeRunner.Run(bundle.Parameters, data, new LayerProbeOptions(batch, threads, RawPixelBaseline: baseline), log);
         output.Write(report.Format());
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"probe time: {report.Seconds:F1} s"));

@@ -116,10 +116,11 @@ public sealed class ProbeCommandTests : IDisposable
         var log = new StringWriter();
         Assert.Equal(0, ProbeCommand.Run(_ws.Common("--train", "40", "--val", "6", "--test", "20", "--batch", "16"), output, log));
         var lines = output.ToString().Split('\n');
-        Assert.StartsWith("layer", lines[0]);
-        Assert.StartsWith("0 ", lines[1]);
-        Assert.StartsWith("1 ", lines[2]);
-        Assert.StartsWith("2 (ln_f)", lines[3]);
+        Assert.Matches(@"^validation loss: \d+\.\d{4} nats/token \(\d+\.\d{4} bits/token\) over 6 images", lines[0]);
+        Assert.StartsWith("layer", lines[1]);
+        Assert.StartsWith("0 ", lines[2]);
+        Assert.StartsWith("1 ", lines[3]);
+        Assert.StartsWith("2 (ln_f)", lines[4]);
         Assert.Contains(lines, l => l.StartsWith("raw-pixel baseline", StringComparison.Ordinal));
         // Brightness encodes the class (chance is 10%): the raw pixels at 4x4 classify the test images almost perfectly.
         var baseline = lines.Single(l => l.StartsWith("raw-pixel baseline", StringComparison.Ordinal));
