@@ -9,7 +9,7 @@ public static class Program
 
         commands:
           help      this text
-          bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
+          bench     full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak (--profile: time per kernel kind)
           config    print the effective configuration as JSON: --config FILE [--set path=value ...]
           bench-actors  [--pairs N] [--messages M] [--inflight K]  actor ping-pong, prints messages/s
           bench-sample  KV-cached sampling vs re-running the full forward per token: tokens/s
