@@ -93,5 +93,10 @@ public sealed class Activations
 
     public Span<float> this[Region r] => Data.AsSpan(r.Offset, r.Length);
 
-    public void Clear() => Array.Clear(Data);
+    /// <summary>Zeroes every region but Scratch, whose contents the attention contract leaves undefined (it is the largest).</summary>
+    public void Clear()
+    {
+        Data.AsSpan(0, Scratch.Offset).Clear();
+        Data.AsSpan(Scratch.Offset + Scratch.Length).Clear();
+    }
 }
