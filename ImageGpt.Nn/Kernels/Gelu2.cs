@@ -6,19 +6,25 @@ using System.Runtime.Intrinsics;
 namespace ImageGpt.Nn.Kernels;
 
 /// <summary>iGPT's sigmoid GELU approximation: gelu2(x) = x · sigmoid(1.702 x).</summary>
-public static class Gelu2
+public static unsafe class Gelu2
 {
     public const float K = 1.702f;
     private const int Chunk = 256;
 
-    public static void Forward(Span<float> @out, ReadOnlySpan<float> inp, int N)
+    /// <summary>Below this many elements a second thread costs more to start than it saves.</summary>
+    private const int ParallelMin = 1 << 15;
+
+    public static void Forward(Span<float> @out, ReadOnlySpan<float> inp, int N, int threads = 1)
     {
-        // inp (N), out (N)
+        // inp (N), out (N); each element is computed alone, so any thread count gives the same bits
         var x = inp[..N];
         var y = @out[..N];
         if (Vector512.IsHardwareAccelerated)
         {
-            ForwardWide(y, x);
+            if (threads > 1 && N >= ParallelMin)
+                fixed (float* yp = y, xp = x) ForwardParallel((nint)yp, (nint)xp, N, threads);
+            else
+                ForwardWide(y, x);
             return;
         }
         TensorPrimitives.Multiply(x, K, y);
@@ -26,13 +32,16 @@ public static class Gelu2
         TensorPrimitives.Multiply(y, x, y);
     }
 
-    public static void Backward(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout, int N)
+    public static void Backward(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout, int N, int threads = 1)
     {
         // inp (N), dout (N); dinp (N) accumulates
         // forward: y = x s, s = sigmoid(K x)  ->  dy/dx = s + K x s (1 - s) = s (1 + K x (1 - s))
         if (Vector512.IsHardwareAccelerated)
         {
-            BackwardWide(dinp[..N], inp[..N], dout[..N]);
+            if (threads > 1 && N >= ParallelMin)
+                fixed (float* dx = dinp[..N], x = inp[..N], dy = dout[..N]) BackwardParallel((nint)dx, (nint)x, (nint)dy, N, threads);
+            else
+                BackwardWide(dinp[..N], inp[..N], dout[..N]);
             return;
         }
         Span<float> s = stackalloc float[Chunk];
@@ -98,6 +107,30 @@ public static class Gelu2
     /// sigmoid(K x) from e = exp(-|K x|) ≤ 1 with the softmax's fast exp (valid for arguments ≤ 0):
     /// 1/(1+e) for x ≥ 0, e/(1+e) = 1 − 1/(1+e) without its cancellation for x &lt; 0.
     /// </summary>
+    // The parallel paths live in their own methods so that the one-thread path allocates no closure.
+    // Each thread takes a fixed contiguous piece whose start is a multiple of 16.
+    private static (int Start, int Length) Piece(int N, int threads, int t)
+    {
+        int start = (int)((long)N * t / threads) & ~15;
+        int end = t == threads - 1 ? N : (int)((long)N * (t + 1) / threads) & ~15;
+        return (start, end - start);
+    }
+
+    private static void ForwardParallel(nint y, nint x, int N, int threads) =>
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            var (start, n) = Piece(N, threads, t);
+            ForwardWide(new Span<float>((float*)y + start, n), new ReadOnlySpan<float>((float*)x + start, n));
+        });
+
+    private static void BackwardParallel(nint dx, nint x, nint dy, int N, int threads) =>
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            var (start, n) = Piece(N, threads, t);
+            BackwardWide(new Span<float>((float*)dx + start, n), new ReadOnlySpan<float>((float*)x + start, n),
+                new ReadOnlySpan<float>((float*)dy + start, n));
+        });
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Sigmoid(Vector512<float> x)
     {

@@ -25,7 +25,7 @@ public sealed class Gpt
     public int BatchCapacity { get; }
     public ParameterSlab Parameters { get; }
     public ParameterSlab Gradients { get; }
-    /// <summary>Threads the matmul and attention kernels may use.</summary>
+    /// <summary>Threads the matmul, attention and gelu kernels may use.</summary>
     public int Threads { get; set; } = 1;
     /// <summary>Images in the last forward pass.</summary>
     public int Batch { get; private set; }
@@ -128,7 +128,7 @@ public sealed class Gpt
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Gelu2.Forward(a[a.FchGelu[l], 4 * N], a[a.Fch[l], 4 * N], 4 * N);
+        Gelu2.Forward(a[a.FchGelu[l], 4 * N], a[a.Fch[l], 4 * N], 4 * N, th);
         KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.Forward(a[a.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
@@ -271,7 +271,7 @@ public sealed class Gpt
         // forward: fcproj = W2 · gelu2(fch), fch = W1 · ln2
         Matmul.Backward(d[d.FchGelu[l], 4 * N], G(w.FcProj), d[d.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
-        Gelu2.Backward(d[d.Fch[l], 4 * N], a[a.Fch[l], 4 * N], d[d.FchGelu[l], 4 * N], 4 * N);
+        Gelu2.Backward(d[d.Fch[l], 4 * N], a[a.Fch[l], 4 * N], d[d.FchGelu[l], 4 * N], 4 * N, th);
         KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.Backward(d[d.Ln2[l], N], G(w.Fc), d[d.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
