@@ -47,7 +47,8 @@ public sealed class Activations
 
     /// <param name="gradients">
     /// Layout for the gradients of the activations: attention backward needs one (B,NH,T,T) scratch
-    /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated.
+    /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated; the residual
+    /// stream's gradient lives in Encoded alone (AttProj, Res2, FcProj and Res3 are empty).
     /// </param>
     public Activations(GptConfig cfg, int batch, bool gradients)
     {
@@ -69,9 +70,13 @@ public sealed class Activations
         Encoded = Take(BT * C);
         Ln1 = PerLayer(BT * C); Ln1Rstd = PerLayer(BT);
         Q = PerLayer(BT * C); K = PerLayer(BT * C); V = PerLayer(BT * C);
-        Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(BT * C); Res2 = PerLayer(BT * C);
+        // The residual stream's gradient is the same tensor at every point of the stream (out = a + b
+        // passes dout to both), so the gradient layout keeps one copy of it, in Encoded, and no
+        // per-layer AttProj, Res2, FcProj or Res3.
+        long residual = gradients ? 0 : BT * C;
+        Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(residual); Res2 = PerLayer(residual);
         Ln2 = PerLayer(BT * C); Ln2Rstd = PerLayer(BT);
-        Fch = PerLayer(BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(BT * C); Res3 = PerLayer(BT * C);
+        Fch = PerLayer(BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(residual); Res3 = PerLayer(residual);
         LnF = Take(BT * C); LnFRstd = Take(BT);
         Logits = Take(BT * cfg.Vocab); Probs = Take(BT * cfg.Vocab);
         Losses = Take(BT); LossWeights = Take(BT);

@@ -258,30 +258,30 @@ public sealed class Gpt
 
     // ---- backward: the same path in reverse ----
 
-    private void BlockBackward(int l, Activations a, Activations d, int B)
+    /// <remarks>
+    /// dRes holds the gradient of the residual stream: on entry that of block l's output res3, on exit
+    /// that of its input. A residual add passes its gradient unchanged to both summands (forward:
+    /// res3 = res2 + fcproj, res2 = resIn + attproj), so the projections read dRes as their dout and
+    /// the norms add their part to it in place: the same sums, in the same order, as separate buffers.
+    /// </remarks>
+    private void BlockBackward(int l, Activations a, Activations d, Span<float> dRes, int B)
     {
         int BT = B * _T, C = _C, N = BT * C, th = Threads;
         var w = _blocks[l];
         long t = KernelProfile.Start();
         var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
-        var dResIn = l == 0 ? d[d.Encoded, N] : d[d.Res3[l - 1], N];
-        // forward: res3 = res2 + fcproj
-        Residual.Backward(d[d.Res2[l], N], d[d.FcProj[l], N], d[d.Res3[l], N], N);
-        KernelProfile.Lap(ref t, KernelKind.Residual);
         // forward: fcproj = W2 · gelu2(fch), fch = W1 · ln2
-        Matmul.Backward(d[d.FchGelu[l], 4 * N], G(w.FcProj), d[d.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        Matmul.Backward(d[d.FchGelu[l], 4 * N], G(w.FcProj), dRes, a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         Gelu2.Backward(d[d.Fch[l], 4 * N], a[a.Fch[l], 4 * N], d[d.FchGelu[l], 4 * N], 4 * N, th);
         KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.Backward(d[d.Ln2[l], N], G(w.Fc), d[d.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln2 = Norm2(res2)
-        RmsNorm.Backward(d[d.Res2[l], N], G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C);
+        RmsNorm.Backward(dRes, G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         // forward: res2 = resIn + Proj(Attn(q, k, v))
-        Residual.Backward(dResIn, d[d.AttProj[l], N], d[d.Res2[l], N], N);
-        KernelProfile.Lap(ref t, KernelKind.Residual);
-        Matmul.Backward(d[d.AttY[l], N], G(w.Proj), d[d.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        Matmul.Backward(d[d.AttY[l], N], G(w.Proj), dRes, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         Attention.Backward(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
             a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
@@ -292,7 +292,7 @@ public sealed class Gpt
         Matmul.Backward(d[d.Ln1[l], N], G(w.V), d[d.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln1 = Norm1(resIn)
-        RmsNorm.Backward(dResIn, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C);
+        RmsNorm.Backward(dRes, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C);
         KernelProfile.Lap(ref t, KernelKind.Norm);
     }
 
@@ -321,12 +321,13 @@ public sealed class Gpt
             MeanPool.Backward(d[d.LnF, N], d[d.Pooled, B * C], B, _T, C);
             KernelProfile.Lap(ref t, KernelKind.Other);
         }
-        RmsNorm.Backward(d[d.Res3[^1], N], G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C);
+        var dRes = d[d.Encoded, N];
+        RmsNorm.Backward(dRes, G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         for (int l = Config.Layers - 1; l >= 0; l--)
-            BlockBackward(l, a, d, B);
+            BlockBackward(l, a, d, dRes, B);
         t = KernelProfile.Start();
-        Embedding.Backward(G(_wte), G(_wpe), G(_sos), d[d.Encoded, N], tokens,
+        Embedding.Backward(G(_wte), G(_wpe), G(_sos), dRes, tokens,
             _hasMask ? _mask.AsSpan(0, BT) : default, B, _T, C, Config.Causal);
         KernelProfile.Lap(ref t, KernelKind.Embedding);
     }
