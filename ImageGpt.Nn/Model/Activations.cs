@@ -48,7 +48,8 @@ public sealed class Activations
     /// <param name="gradients">
     /// Layout for the gradients of the activations: attention backward needs one (B,NH,T,T) scratch
     /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated; the residual
-    /// stream's gradient lives in Encoded alone (AttProj, Res2, FcProj and Res3 are empty).
+    /// stream's gradient lives in Encoded alone (AttProj, Res2, FcProj and Res3 are empty), and all layers
+    /// share one set of per-layer regions.
     /// </param>
     public Activations(GptConfig cfg, int batch, bool gradients)
     {
@@ -65,7 +66,12 @@ public sealed class Activations
             offset += length;
             return r;
         }
-        Region[] PerLayer(long length) => Enumerable.Range(0, (int)L).Select(_ => Take(length)).ToArray();
+        // A layer's activation gradients are dead once its backward is done, so in the gradient layout
+        // every layer shares one set of regions (the model zeroes each before its first accumulation):
+        // the slab is L times smaller and stays nearer the caches.
+        Region[] PerLayer(long length) => gradients
+            ? Enumerable.Repeat(Take(length), (int)L).ToArray()
+            : Enumerable.Range(0, (int)L).Select(_ => Take(length)).ToArray();
 
         Encoded = Take(BT * C);
         Ln1 = PerLayer(BT * C); Ln1Rstd = PerLayer(BT);

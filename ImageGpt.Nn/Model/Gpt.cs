@@ -263,6 +263,8 @@ public sealed class Gpt
     /// that of its input. A residual add passes its gradient unchanged to both summands (forward:
     /// res3 = res2 + fcproj, res2 = resIn + attproj), so the projections read dRes as their dout and
     /// the norms add their part to it in place: the same sums, in the same order, as separate buffers.
+    /// The other gradient regions are shared by all layers (Activations), so each is zeroed right before
+    /// its first accumulation, while it is about to be touched anyway.
     /// </remarks>
     private void BlockBackward(int l, Activations a, Activations d, Span<float> dRes, int B)
     {
@@ -271,6 +273,10 @@ public sealed class Gpt
         long t = KernelProfile.Start();
         var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
         // forward: fcproj = W2 · gelu2(fch), fch = W1 · ln2
+        d[d.FchGelu[l], 4 * N].Clear();
+        d[d.Fch[l], 4 * N].Clear();
+        d[d.Ln2[l], N].Clear();
+        KernelProfile.Lap(ref t, KernelKind.Other);
         Matmul.Backward(d[d.FchGelu[l], 4 * N], G(w.FcProj), dRes, a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         Gelu2.Backward(d[d.Fch[l], 4 * N], a[a.Fch[l], 4 * N], d[d.FchGelu[l], 4 * N], 4 * N, th);
@@ -281,6 +287,12 @@ public sealed class Gpt
         RmsNorm.Backward(dRes, G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         // forward: res2 = resIn + Proj(Attn(q, k, v))
+        d[d.AttY[l], N].Clear();
+        d[d.Q[l], N].Clear();
+        d[d.K[l], N].Clear();
+        d[d.V[l], N].Clear();
+        d[d.Ln1[l], N].Clear();
+        KernelProfile.Lap(ref t, KernelKind.Other);
         Matmul.Backward(d[d.AttY[l], N], G(w.Proj), dRes, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         Attention.Backward(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
