@@ -18,12 +18,13 @@ public static class BenchCommand
 
     public static int Run(string[] argv)
     {
-        var a = Args.Parse("bench", argv, new HashSet<string> { "bert" });
+        var a = Args.Parse("bench", argv, new HashSet<string> { "bert", "profile" });
         var config = new GptConfig(
             Layers: a.Int("layers", 8), Width: a.Int("width", 64), Heads: a.Int("heads", 4),
             Vocab: a.Int("vocab", 16), Side: a.Int("side", 14), Classes: 0,
             Objective: a.Flag("bert") ? Objective.Bert : Objective.Autoregressive, Seed: (ulong)a.Int("seed", 1));
         int batch = a.Int("batch", 32), steps = a.Int("steps", 20), warmup = a.Int("warmup-steps", 3), threads = a.Int("threads", 1);
+        bool profile = a.Flag("profile");
         a.RejectUnknown();
         config.Validate();
         if (batch < 1 || steps < 1 || warmup < 0) throw new UserError("--batch and --steps must be >= 1 and --warmup-steps >= 0");
@@ -54,13 +55,20 @@ public static class BenchCommand
                 process.Refresh();
                 cpuStart = process.TotalProcessorTime;
                 sw.Start();
+                KernelProfile.Reset();
+                KernelProfile.Enabled = profile;
             }
             var t0 = sw.Elapsed;
+            long t = KernelProfile.Start();
             model.ZeroGrad();
+            KernelProfile.Lap(ref t, KernelKind.Other);
             loss = model.Forward(tokens, default, mask);
             model.Backward();
+            t = KernelProfile.Start();
             Adam.ClipGradNorm(model.Gradients.Data, 1.0f);
+            KernelProfile.Lap(ref t, KernelKind.Clip);
             adam.Update(model.Gradients.Data, schedule.At(step));
+            KernelProfile.Lap(ref t, KernelKind.Adam);
             if (step >= warmup)
             {
                 double s = (sw.Elapsed - t0).TotalSeconds;
@@ -69,6 +77,7 @@ public static class BenchCommand
             }
         }
         sw.Stop();
+        KernelProfile.Enabled = false;
         process.Refresh();
         // CPU seconds beside wall seconds: on a shared machine the wall clock counts time the process waited for a core.
         double cpuSeconds = (process.TotalProcessorTime - cpuStart).TotalSeconds;
@@ -86,7 +95,24 @@ public static class BenchCommand
             final_loss = loss,
             config = new { layers = config.Layers, width = config.Width, heads = config.Heads, side = config.Side, vocab = config.Vocab, batch, steps },
         };
+        if (profile) PrintProfile(sw.Elapsed.TotalMilliseconds, steps);
         Console.WriteLine(JsonSerializer.Serialize(result));
         return 0;
+    }
+
+    /// <summary>Time per kernel kind summed over the timed steps; "unaccounted" is the wall time outside every lap.</summary>
+    private static void PrintProfile(double totalMs, int steps)
+    {
+        Console.WriteLine($"profile over {steps} steps ({totalMs / steps:F1} ms/step, wall clock):");
+        Console.WriteLine($"  {"kernel",-20}{"ms",10}{"ms/step",10}{"%",8}");
+        double sum = 0;
+        foreach (var kind in Enum.GetValues<KernelKind>())
+        {
+            double ms = KernelProfile.Milliseconds(kind);
+            sum += ms;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {kind,-20}{ms,10:F1}{ms / steps,10:F2}{100 * ms / totalMs,8:F1}"));
+        }
+        double rest = totalMs - sum;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {"unaccounted",-20}{rest,10:F1}{rest / steps,10:F2}{100 * rest / totalMs,8:F1}"));
     }
 }

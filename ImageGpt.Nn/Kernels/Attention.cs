@@ -345,7 +345,7 @@ public static unsafe class Attention
         return tmp;
     }
 
-    /// <summary>dst (T, HSp) = src rows (stride C), columns HS..HSp zero: a B operand 32 columns per strip.</summary>
+    /// <summary>dst (T, HSp) = src rows (stride C), columns HS..HSp zero: a B operand in 32- and 16-column strips.</summary>
     private static void PadRows(float* dst, float* src, int T, int C, int HS, int HSp)
     {
         for (int t = 0; t < T; t++)
@@ -355,11 +355,24 @@ public static unsafe class Attention
         }
     }
 
+    /// <summary>
+    /// c (8, HSp) = a (8 rows, stride lda, keys wide) @ b (keys, HSp), HSp a multiple of 16: 32-column
+    /// register tiles, and a 16-column one for a remaining half strip (head size 16 pads to 16, not 32).
+    /// </summary>
+    private static void ValueStrips(float* a, nint lda, float* b, int HSp, int keys, float* c)
+    {
+        int d0 = 0;
+        for (; d0 + 32 <= HSp; d0 += 32)
+            Gemm.Kernel512Rows(a, lda, b + d0, HSp, keys, c + d0, HSp, false);
+        if (d0 < HSp)
+            Gemm.Kernel512Rows16(a, lda, b + d0, HSp, keys, c + d0, HSp);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardHeadBlocked(float* @out, float* att, float* q, float* k, float* v, int b, int h,
         int T, int C, int NH, int HS, bool causal)
     {
-        int Tp = Pad(T, 64), HSp = Pad(HS, 32);
+        int Tp = Pad(T, 64), HSp = Pad(HS, 16);
         float* buf = Buffers.Mine.Get(HS * Tp + T * HSp + 8 * Tp + 8 * HS + 8 * HSp);
         float* kt = buf, vp = kt + HS * Tp, s = vp + T * HSp, qtmp = s + 8 * Tp, otmp = qtmp + 8 * HS;
         nint head = (nint)b * T * C + h * HS;
@@ -389,8 +402,7 @@ public static unsafe class Attention
                 new Span<float>(sr + L, keysPadded - L).Clear();
             }
             // out[r, d] = sum_j att[r, j] * v_j[d]
-            for (int d0 = 0; d0 < HSp; d0 += 32)
-                Gemm.Kernel512Rows(s, Tp, vp + d0, HSp, keys, otmp + d0, HSp, false);
+            ValueStrips(s, Tp, vp, HSp, keys, otmp);
             for (int r = 0; r < rows; r++)
                 new ReadOnlySpan<float>(otmp + r * HSp, HS).CopyTo(new Span<float>(@out + head + (nint)(i0 + r) * C, HS));
         }
@@ -400,7 +412,7 @@ public static unsafe class Attention
     private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* q,
         float* k, float* v, int b, int h, int T, int C, int NH, int HS, bool causal)
     {
-        int Tp = Pad(T, 64), HSp = Pad(HS, 32);
+        int Tp = Pad(T, 64), HSp = Pad(HS, 16);
         float* buf = Buffers.Mine.Get(3 * HS * Tp + T * HSp + 16 * Tp + 16 * HS + 8 * HSp);
         float* vt = buf, dkt = vt + HS * Tp, dvt = dkt + HS * Tp, kp = dvt + HS * Tp;
         float* p = kp + T * HSp, ds = p + 8 * Tp, qtmp = ds + 8 * Tp, gtmp = qtmp + 8 * HS, dqtmp = gtmp + 8 * HS;
@@ -436,8 +448,7 @@ public static unsafe class Attention
             for (int r = 0; r < rows; r++)
                 SoftmaxBackwardWide(p + (nint)r * Tp, ds + (nint)r * Tp, keysPadded, scale);
             // dq_r[d] += sum_j dpreatt[r, j] * k_j[d];  dk_j[d] += sum_r dpreatt[r, j] * q_r[d]
-            for (int d0 = 0; d0 < HSp; d0 += 32)
-                Gemm.Kernel512Rows(ds, Tp, kp + d0, HSp, keys, dqtmp + d0, HSp, false);
+            ValueStrips(ds, Tp, kp, HSp, keys, dqtmp);
             for (int r = 0; r < rows; r++)
             {
                 var dqRow = new Span<float>(dq + head + (nint)(i0 + r) * C, HS);

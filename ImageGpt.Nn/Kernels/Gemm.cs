@@ -296,6 +296,32 @@ internal static unsafe class Gemm
         Store512(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
     }
 
+    // 8 x 16 tile for a last strip only 16 wide (attention's head size 16 or 48): the same loop as
+    // Kernel512Rows with one B vector, so a half strip does not cost a full one.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Kernel512Rows16(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc)
+    {
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
+        float* a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        Vector512<float> c4 = default, c5 = default, c6 = default, c7 = default;
+        for (nint k = 0; k < kc; k++)
+        {
+            Vector512<float> b0 = Vector512.Load(b);
+            b += bs;
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[k]), b0, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[k]), b0, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[k]), b0, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[k]), b0, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[k]), b0, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[k]), b0, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[k]), b0, c6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[k]), b0, c7);
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
+        c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
+    }
+
     // Same tile, A column-major (or packed): the eight A values of step k are contiguous at a + k*ks.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Kernel512Cols(float* a, nint ks, float* b, nint bs, int kc, float* c, nint ldc, bool acc)

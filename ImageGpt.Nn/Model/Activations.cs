@@ -47,7 +47,9 @@ public sealed class Activations
 
     /// <param name="gradients">
     /// Layout for the gradients of the activations: attention backward needs one (B,NH,T,T) scratch
-    /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated.
+    /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated; the residual
+    /// stream's gradient lives in Encoded alone (AttProj, Res2, FcProj and Res3 are empty), and all layers
+    /// share one set of per-layer regions.
     /// </param>
     public Activations(GptConfig cfg, int batch, bool gradients)
     {
@@ -64,14 +66,23 @@ public sealed class Activations
             offset += length;
             return r;
         }
-        Region[] PerLayer(long length) => Enumerable.Range(0, (int)L).Select(_ => Take(length)).ToArray();
+        // A layer's activation gradients are dead once its backward is done, so in the gradient layout
+        // every layer shares one set of regions (the model zeroes each before its first accumulation):
+        // the slab is L times smaller and stays nearer the caches.
+        Region[] PerLayer(long length) => gradients
+            ? Enumerable.Repeat(Take(length), (int)L).ToArray()
+            : Enumerable.Range(0, (int)L).Select(_ => Take(length)).ToArray();
 
         Encoded = Take(BT * C);
         Ln1 = PerLayer(BT * C); Ln1Rstd = PerLayer(BT);
         Q = PerLayer(BT * C); K = PerLayer(BT * C); V = PerLayer(BT * C);
-        Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(BT * C); Res2 = PerLayer(BT * C);
+        // The residual stream's gradient is the same tensor at every point of the stream (out = a + b
+        // passes dout to both), so the gradient layout keeps one copy of it, in Encoded, and no
+        // per-layer AttProj, Res2, FcProj or Res3.
+        long residual = gradients ? 0 : BT * C;
+        Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(residual); Res2 = PerLayer(residual);
         Ln2 = PerLayer(BT * C); Ln2Rstd = PerLayer(BT);
-        Fch = PerLayer(BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(BT * C); Res3 = PerLayer(BT * C);
+        Fch = PerLayer(BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(residual); Res3 = PerLayer(residual);
         LnF = Take(BT * C); LnFRstd = Take(BT);
         Logits = Take(BT * cfg.Vocab); Probs = Take(BT * cfg.Vocab);
         Losses = Take(BT); LossWeights = Take(BT);
@@ -93,5 +104,10 @@ public sealed class Activations
 
     public Span<float> this[Region r] => Data.AsSpan(r.Offset, r.Length);
 
-    public void Clear() => Array.Clear(Data);
+    /// <summary>Zeroes every region but Scratch, whose contents the attention contract leaves undefined (it is the largest).</summary>
+    public void Clear()
+    {
+        Data.AsSpan(0, Scratch.Offset).Clear();
+        Data.AsSpan(Scratch.Offset + Scratch.Length).Clear();
+    }
 }

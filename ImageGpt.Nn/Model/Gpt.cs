@@ -25,7 +25,7 @@ public sealed class Gpt
     public int BatchCapacity { get; }
     public ParameterSlab Parameters { get; }
     public ParameterSlab Gradients { get; }
-    /// <summary>Threads the matmul and attention kernels may use.</summary>
+    /// <summary>Threads the matmul, attention and gelu kernels may use.</summary>
     public int Threads { get; set; } = 1;
     /// <summary>Images in the last forward pass.</summary>
     public int Batch { get; private set; }
@@ -108,21 +108,32 @@ public sealed class Gpt
     {
         int BT = B * _T, C = _C, N = BT * C, th = Threads;
         var w = _blocks[l];
+        long t = KernelProfile.Start();
         var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
         // h += Proj(Attn(Norm1(h)))
         RmsNorm.Forward(a[a.Ln1[l], N], a[a.Ln1Rstd[l], BT], resIn, P(w.Ln1), BT, C);
+        KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
         Matmul.Forward(a[a.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
         Matmul.Forward(a[a.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
+        KernelProfile.Lap(ref t, KernelKind.MatmulForward);
         Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        KernelProfile.Lap(ref t, KernelKind.AttentionForward);
         Matmul.Forward(a[a.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        KernelProfile.Lap(ref t, KernelKind.MatmulForward);
         Residual.Forward(a[a.Res2[l], N], resIn, a[a.AttProj[l], N], N);
+        KernelProfile.Lap(ref t, KernelKind.Residual);
         // h += W2 · gelu2(W1 · Norm2(h))
         RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C);
+        KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
-        Gelu2.Forward(a[a.FchGelu[l], 4 * N], a[a.Fch[l], 4 * N], 4 * N);
+        KernelProfile.Lap(ref t, KernelKind.MatmulForward);
+        Gelu2.Forward(a[a.FchGelu[l], 4 * N], a[a.Fch[l], 4 * N], 4 * N, th);
+        KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.Forward(a[a.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        KernelProfile.Lap(ref t, KernelKind.MatmulForward);
         Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N);
+        KernelProfile.Lap(ref t, KernelKind.Residual);
     }
 
     /// <summary>
@@ -159,13 +170,19 @@ public sealed class Gpt
         _hasLabels = !labels.IsEmpty;
         if (_hasLabels) labels.CopyTo(_labels);
         var a = _acts;
+        long t = KernelProfile.Start();
 
         Embedding.Forward(a[a.Encoded, N], tokens, mask, P(_wte), P(_wpe), P(_sos), B, _T, C, shifted);
+        KernelProfile.Lap(ref t, KernelKind.Embedding);
         for (int l = 0; l < Config.Layers; l++)
             BlockForward(l, a, B);
+        t = KernelProfile.Start();
         RmsNorm.Forward(a[a.LnF, N], a[a.LnFRstd, BT], a[a.Res3[^1], N], P(_lnf), BT, C);
+        KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
+        KernelProfile.Lap(ref t, KernelKind.MatmulForward);
         CrossEntropy.Forward(a[a.Losses, BT], a[a.Probs, BT * _V], a[a.Logits, BT * _V], tokens, BT, _V);
+        KernelProfile.Lap(ref t, KernelKind.CrossEntropy);
         FillLossWeights(a[a.LossWeights, BT], mask, B);
         double loss = WeightedSum(a[a.Losses, BT], a[a.LossWeights, BT]);
 
@@ -173,8 +190,11 @@ public sealed class Gpt
         {
             // L_clf: linear head on the mean over T of ln_f's output
             MeanPool.Forward(a[a.Pooled, B * C], a[a.LnF, N], B, _T, C);
+            KernelProfile.Lap(ref t, KernelKind.Other);
             Matmul.Forward(a[a.ClfLogits, B * _K], a[a.Pooled, B * C], P(_clf!), B, C, _K, Threads);
+            KernelProfile.Lap(ref t, KernelKind.MatmulForward);
             CrossEntropy.Forward(a[a.ClfLosses, B], a[a.ClfProbs, B * _K], a[a.ClfLogits, B * _K], labels, B, _K);
+            KernelProfile.Lap(ref t, KernelKind.CrossEntropy);
             _clfWeights.AsSpan(0, B).Fill(1f / B);
             loss += WeightedSum(a[a.ClfLosses, B], _clfWeights.AsSpan(0, B));
         }
@@ -238,31 +258,54 @@ public sealed class Gpt
 
     // ---- backward: the same path in reverse ----
 
-    private void BlockBackward(int l, Activations a, Activations d, int B)
+    /// <remarks>
+    /// dRes holds the gradient of the residual stream: on entry that of block l's output res3, on exit
+    /// that of its input. A residual add passes its gradient unchanged to both summands (forward:
+    /// res3 = res2 + fcproj, res2 = resIn + attproj), so the projections read dRes as their dout and
+    /// the norms add their part to it in place: the same sums, in the same order, as separate buffers.
+    /// The other gradient regions are shared by all layers (Activations), so each is zeroed right before
+    /// its first accumulation, while it is about to be touched anyway.
+    /// </remarks>
+    private void BlockBackward(int l, Activations a, Activations d, Span<float> dRes, int B)
     {
         int BT = B * _T, C = _C, N = BT * C, th = Threads;
         var w = _blocks[l];
+        long t = KernelProfile.Start();
         var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
-        var dResIn = l == 0 ? d[d.Encoded, N] : d[d.Res3[l - 1], N];
-        // forward: res3 = res2 + fcproj
-        Residual.Backward(d[d.Res2[l], N], d[d.FcProj[l], N], d[d.Res3[l], N], N);
         // forward: fcproj = W2 · gelu2(fch), fch = W1 · ln2
-        Matmul.Backward(d[d.FchGelu[l], 4 * N], G(w.FcProj), d[d.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
-        Gelu2.Backward(d[d.Fch[l], 4 * N], a[a.Fch[l], 4 * N], d[d.FchGelu[l], 4 * N], 4 * N);
+        d[d.FchGelu[l], 4 * N].Clear();
+        d[d.Fch[l], 4 * N].Clear();
+        d[d.Ln2[l], N].Clear();
+        KernelProfile.Lap(ref t, KernelKind.Other);
+        Matmul.Backward(d[d.FchGelu[l], 4 * N], G(w.FcProj), dRes, a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
+        Gelu2.Backward(d[d.Fch[l], 4 * N], a[a.Fch[l], 4 * N], d[d.FchGelu[l], 4 * N], 4 * N, th);
+        KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.Backward(d[d.Ln2[l], N], G(w.Fc), d[d.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
+        KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln2 = Norm2(res2)
-        RmsNorm.Backward(d[d.Res2[l], N], G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C);
+        RmsNorm.Backward(dRes, G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C);
+        KernelProfile.Lap(ref t, KernelKind.Norm);
         // forward: res2 = resIn + Proj(Attn(q, k, v))
-        Residual.Backward(dResIn, d[d.AttProj[l], N], d[d.Res2[l], N], N);
-        Matmul.Backward(d[d.AttY[l], N], G(w.Proj), d[d.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        d[d.AttY[l], N].Clear();
+        d[d.Q[l], N].Clear();
+        d[d.K[l], N].Clear();
+        d[d.V[l], N].Clear();
+        d[d.Ln1[l], N].Clear();
+        KernelProfile.Lap(ref t, KernelKind.Other);
+        Matmul.Backward(d[d.AttY[l], N], G(w.Proj), dRes, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         Attention.Backward(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
             a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        KernelProfile.Lap(ref t, KernelKind.AttentionBackward);
         // forward: q, k, v = Wq·ln1, Wk·ln1, Wv·ln1
         Matmul.Backward(d[d.Ln1[l], N], G(w.Q), d[d.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
         Matmul.Backward(d[d.Ln1[l], N], G(w.K), d[d.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
         Matmul.Backward(d[d.Ln1[l], N], G(w.V), d[d.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
+        KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln1 = Norm1(resIn)
-        RmsNorm.Backward(dResIn, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C);
+        RmsNorm.Backward(dRes, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C);
+        KernelProfile.Lap(ref t, KernelKind.Norm);
     }
 
     /// <summary>Adds the gradient of the last forward pass's loss to <see cref="Gradients"/> (call ZeroGrad between steps).</summary>
@@ -270,24 +313,35 @@ public sealed class Gpt
     {
         if (!_forwardDone) throw new InvalidOperationException("Backward needs a Forward first");
         var d = _dacts ??= new Activations(Config, BatchCapacity, gradients: true);
+        long t = KernelProfile.Start();
         d.Clear();
+        KernelProfile.Lap(ref t, KernelKind.Other);
         var a = _acts;
         int B = Batch, BT = B * _T, C = _C, N = BT * C;
         ReadOnlySpan<int> tokens = _tokens.AsSpan(0, BT);
 
         CrossEntropy.Backward(d[d.Logits, BT * _V], a[a.Probs, BT * _V], tokens, a[a.LossWeights, BT], BT, _V);
+        KernelProfile.Lap(ref t, KernelKind.CrossEntropy);
         Matmul.Backward(d[d.LnF, N], G(_head), d[d.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
+        KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         if (_hasLabels)
         {
             CrossEntropy.Backward(d[d.ClfLogits, B * _K], a[a.ClfProbs, B * _K], _labels.AsSpan(0, B), _clfWeights.AsSpan(0, B), B, _K);
+            KernelProfile.Lap(ref t, KernelKind.CrossEntropy);
             Matmul.Backward(d[d.Pooled, B * C], G(_clf!), d[d.ClfLogits, B * _K], a[a.Pooled, B * C], P(_clf!), B, C, _K, Threads);
+            KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
             MeanPool.Backward(d[d.LnF, N], d[d.Pooled, B * C], B, _T, C);
+            KernelProfile.Lap(ref t, KernelKind.Other);
         }
-        RmsNorm.Backward(d[d.Res3[^1], N], G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C);
+        var dRes = d[d.Encoded, N];
+        RmsNorm.Backward(dRes, G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C);
+        KernelProfile.Lap(ref t, KernelKind.Norm);
         for (int l = Config.Layers - 1; l >= 0; l--)
-            BlockBackward(l, a, d, B);
-        Embedding.Backward(G(_wte), G(_wpe), G(_sos), d[d.Encoded, N], tokens,
+            BlockBackward(l, a, d, dRes, B);
+        t = KernelProfile.Start();
+        Embedding.Backward(G(_wte), G(_wpe), G(_sos), dRes, tokens,
             _hasMask ? _mask.AsSpan(0, BT) : default, B, _T, C, Config.Causal);
+        KernelProfile.Lap(ref t, KernelKind.Embedding);
     }
 
     // ---- linear-probe features ----

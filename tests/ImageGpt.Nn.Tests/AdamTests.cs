@@ -38,6 +38,38 @@ public sealed class AdamTests
             Assert.True(Math.Abs(expected[i] - p.Data[i]) <= 1e-6, $"[{i}]: expected {expected[i]}, got {p.Data[i]}");
     }
 
+    [Theory]
+    [InlineData(1, 1, 0f)]   // 19 parameters: one 16-lane vector and a tail of 3
+    [InlineData(1, 2, 0.1f)] // 22 parameters (tail 6), with weight decay
+    [InlineData(2, 3, 0f)]   // 82 parameters (tail 2)
+    public void Adam_update_has_the_bits_of_the_scalar_float_loop_at_any_length(int width, int side, float weightDecay)
+    {
+        var p = new ParameterSlab(new GptConfig(1, width, 1, width, side, 0, Objective.Autoregressive, 0));
+        for (int i = 0; i < p.Length; i++) p.Data[i] = MathF.Cos(i * 0.61f);
+        var expected = (float[])p.Data.Clone();
+        float[] m = new float[p.Length], v = new float[p.Length], grads = new float[p.Length];
+        var adam = new Adam(p, weightDecay: weightDecay);
+        for (int t = 1; t <= 3; t++)
+        {
+            for (int i = 0; i < grads.Length; i++) grads[i] = MathF.Sin(i * 0.37f + t) * (i % 5 == 0 ? 1e-3f : 1f);
+            float lr = 0.01f * t;
+            adam.Update(grads, lr);
+            // Adam.Update's scalar loop, operation for operation.
+            float stepSize = (float)(lr / (1.0 - Math.Pow(0.9f, t))), bc2 = (float)Math.Sqrt(1.0 - Math.Pow(0.95f, t));
+            for (int i = 0; i < grads.Length; i++)
+            {
+                float g = grads[i];
+                if (weightDecay > 0f) expected[i] *= 1f - lr * weightDecay;
+                m[i] += (1f - 0.9f) * (g - m[i]);
+                v[i] = v[i] * 0.95f + (1f - 0.95f) * g * g;
+                expected[i] -= stepSize * (m[i] / (MathF.Sqrt(v[i]) / bc2 + 1e-8f));
+            }
+        }
+        Assert.Equal(expected, p.Data);
+        Assert.Equal(m, adam.M.Data);
+        Assert.Equal(v, adam.V.Data);
+    }
+
     [Fact]
     public void Weight_decay_is_decoupled_and_applied_before_the_update()
     {

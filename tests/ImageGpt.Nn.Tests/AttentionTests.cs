@@ -35,6 +35,7 @@ public sealed class AttentionTests
         { 2, 64, 32, 4 },   // HS = 8, T exactly one 64-key block
         { 1, 65, 24, 2 },   // HS = 12: head size not a multiple of 8
         { 1, 70, 96, 3 },   // HS = 32
+        { 1, 67, 96, 2 },   // HS = 48: a 32- and a 16-column value strip
         { 1, 130, 5, 1 },   // HS = 5, T crosses two 64-key blocks
     };
 

@@ -80,6 +80,28 @@ public sealed class KernelParityTests
     }
 
     [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Gelu2_split_over_threads_matches_naive_and_one_thread_bit_for_bit(int threads)
+    {
+        const int N = (1 << 15) + 67; // above the parallel threshold, pieces not multiples of 16
+        var x = Random(N, 21, 6f);
+        var dy = Random(N, 22);
+        float[] y1 = new float[N], yOne = new float[N], yMany = new float[N];
+        Gelu2.ForwardNaive(y1, x, N);
+        Gelu2.Forward(yOne, x, N);
+        Gelu2.Forward(yMany, x, N, threads);
+        Near(y1, yMany, "out");
+        Assert.Equal(yOne, yMany);
+        float[] d1 = Random(N, 23), dOne = (float[])d1.Clone(), dMany = (float[])d1.Clone();
+        Gelu2.BackwardNaive(d1, x, dy, N);
+        Gelu2.Backward(dOne, x, dy, N);
+        Gelu2.Backward(dMany, x, dy, N, threads);
+        Near(d1, dMany, "dinp");
+        Assert.Equal(dOne, dMany);
+    }
+
+    [Theory]
     [MemberData(nameof(Sizes))]
     public void Residual_simd_matches_naive_forward_and_backward(int N)
     {
