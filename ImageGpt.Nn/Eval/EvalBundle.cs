@@ -1,4 +1,3 @@
-using System.Text.Json;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.IO;
 using ImageGpt.Nn.Model;
@@ -32,7 +31,7 @@ public sealed class EvalBundle
         if (palette.Count != config.Vocab)
             throw new UserError($"checkpoint {weightsPath} has vocabulary {config.Vocab} but palette {palettePath} has {palette.Count} colours. HINT: use the palette file saved with the same training run as the weights");
         ParameterSlab slab;
-        if (config.Classes > 0 && !TensorNames(weightsPath).Contains("clf"))
+        if (config.Classes > 0 && !SafeTensors.TensorNames(weightsPath).Contains("clf"))
         {
             // The metadata names a class count but the file carries no head: load the body and let
             // fine-tuning add a zero head.
@@ -67,17 +66,5 @@ public sealed class EvalBundle
             Parameters.Span(Parameters.Slot(slot.Name)).CopyTo(target.Span(slot));
         }
         return target;
-    }
-
-    /// <summary>The tensor names in a safetensors header (the file is already known to parse: ReadConfig succeeded).</summary>
-    private static HashSet<string> TensorNames(string path)
-    {
-        using var f = File.OpenRead(path);
-        Span<byte> len = stackalloc byte[8];
-        f.ReadExactly(len);
-        var header = new byte[checked((int)BitConverter.ToUInt64(len))];
-        f.ReadExactly(header);
-        using var doc = JsonDocument.Parse(header);
-        return doc.RootElement.EnumerateObject().Select(p => p.Name).Where(n => n != "__metadata__").ToHashSet();
     }
 }

@@ -86,6 +86,13 @@ public static class SafeTensors
         return ConfigFromMetadata(path, ReadHeader(path, f).Root);
     }
 
+    /// <summary>The names of the tensors the file holds (the header's keys, without `__metadata__`).</summary>
+    public static IReadOnlySet<string> TensorNames(string path)
+    {
+        using var f = Open(path);
+        return ReadHeader(path, f).Root.EnumerateObject().Select(p => p.Name).Where(n => n != "__metadata__").ToHashSet();
+    }
+
     public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
     {
         using var f = Open(path);
