@@ -160,7 +160,9 @@ public sealed class Palette
     /// JSON: {"format": "imagegpt-palette", "version": 1, "channels": Ch, "centers": [...]}.
     /// Floats are written with the shortest round-trip form, so a reloaded palette decodes identically.
     /// </summary>
-    public void Save(string path)
+    public void Save(string path) => File.WriteAllText(path, ToJson());
+
+    public string ToJson()
     {
         var centers = new JsonArray();
         foreach (var c in Centers) centers.Add(JsonValue.Create(c));
@@ -172,23 +174,35 @@ public sealed class Palette
             ["clusters"] = Count,
             ["centers"] = centers,
         };
-        File.WriteAllText(path, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+        return doc.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
     }
 
     public static Palette Load(string path)
     {
-        JsonNode? doc;
-        try { doc = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (Exception e) when (e is JsonException or IOException)
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (IOException e)
         {
             throw new UserError($"{path}: not a readable palette ({e.Message}). HINT: re-create it with the palette training step.");
         }
+        return FromJson(text, path);
+    }
+
+    /// <summary>Parses <see cref="ToJson"/>'s format; <paramref name="source"/> names the origin in errors.</summary>
+    public static Palette FromJson(string json, string source)
+    {
+        JsonNode? doc;
+        try { doc = JsonNode.Parse(json); }
+        catch (JsonException e)
+        {
+            throw new UserError($"{source}: not a readable palette ({e.Message}). HINT: re-create it with the palette training step.");
+        }
         if (doc?["format"]?.GetValue<string>() != "imagegpt-palette" || doc["version"]?.GetValue<int>() != 1)
-            throw new UserError($"{path}: not an imagegpt-palette version 1 file. HINT: re-create it with the palette training step.");
+            throw new UserError($"{source}: not an imagegpt-palette version 1 file. HINT: re-create it with the palette training step.");
         var channels = doc["channels"]!.GetValue<int>();
         var centers = doc["centers"]!.AsArray().Select(n => n!.GetValue<float>()).ToArray();
         if (channels is not (1 or 3) || centers.Length == 0 || centers.Length % channels != 0)
-            throw new UserError($"{path}: {centers.Length} center values for {channels} channels. HINT: the file is damaged; re-create it.");
+            throw new UserError($"{source}: {centers.Length} center values for {channels} channels. HINT: the file is damaged; re-create it.");
         return new Palette(channels, centers);
     }
 
