@@ -9,6 +9,8 @@ public static class Program
 
         commands:
           help           this text
+          train          the main job: pretrain with actors, checkpoints and evaluations in the run directory
+                         [--config FILE] [--set path=value ...] [--run-dir DIR] [--resume]
           config         print the effective configuration as JSON: [--config FILE] [--set path=value ...]
           probe          linear probe of every layer + raw-pixel baseline: best C, val and test accuracy
                          --weights W --palette P [--data-dir D --dataset fashion-mnist --train N --val N --test N --seed S]
@@ -38,6 +40,7 @@ public static class Program
         {
             return command switch
             {
+                "train" => Commands.TrainCommand.Run(rest),
                 "bench" => Commands.BenchCommand.Run(rest),
                 "config" => ConfigCommand.Run(rest),
                 "bench-actors" => Commands.BenchActorsCommand.Run(rest),
