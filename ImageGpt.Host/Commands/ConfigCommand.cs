@@ -1,4 +1,5 @@
 using ImageGpt.Actors.Configuration;
+using ImageGpt.Actors.Training;
 using ImageGpt.Nn;
 
 namespace ImageGpt.Host;
@@ -22,19 +23,16 @@ public static class ConfigCommand
         return 0;
     }
 
-    /// <summary>reference.conf, under the user's file, under the --set overrides; resolved once over the whole stack.</summary>
+    /// <summary>
+    /// reference.conf, under the user's file, under the --set overrides; resolved once over the whole stack.
+    /// A setting reference.conf does not list is a UserError naming it and the closest known key.
+    /// </summary>
     public static Config Load(string? file, IReadOnlyList<string> sets)
     {
-        Config config = ConfigFactory.ParseFile(FindReference());
-        if (file is not null) config = ConfigFactory.ParseFile(file).WithFallback(config);
-        foreach (string set in sets)
-        {
-            int eq = set.IndexOf('=');
-            if (eq <= 0)
-                throw new UserError($"--set '{set}' is not path=value. HINT: write e.g. --set train.lr=1e-3");
-            config = config.WithValue(set[..eq].Trim(), set[(eq + 1)..], $"--set '{set}'");
-        }
-        return config.Resolve();
+        Config reference = ConfigFactory.ParseFile(FindReference());
+        Config config = RunConfigLoader.Layer(reference, file, sets).Resolve();
+        RunConfigLoader.CheckKnownKeys(config, reference.Resolve());
+        return config;
     }
 
     /// <summary>The copy next to the executable (the build puts it in hocon/), else the repository's hocon/ folder.</summary>

@@ -52,13 +52,24 @@ public sealed class ConfigCommandTests : IDisposable
     [Fact]
     public void SetOverridesAreHoconValuesAppliedOnTopInOrder()
     {
-        string user = Write("run.conf", "model.layers = 12\nextra.tags = [a]");
-        JsonElement json = Run("--config", user, "--set", "model.layers=2", "--set", "extra.tags=${extra.tags} [b]",
+        string user = Write("run.conf", "model.layers = 12\nrun.dir = runs/a");
+        JsonElement json = Run("--config", user, "--set", "model.layers=2", "--set", "run.dir=${run.dir}-b",
             "--set=model.width = 32", "--set", "model.seed=${model.layers}");
         Assert.Equal(2, json.GetProperty("model").GetProperty("layers").GetInt32());
         Assert.Equal(32, json.GetProperty("model").GetProperty("width").GetInt32());
         Assert.Equal(2, json.GetProperty("train").GetProperty("seed").GetInt32());
-        Assert.Equal(["a", "b"], json.GetProperty("extra").GetProperty("tags").EnumerateArray().Select(e => e.GetString()!));
+        Assert.Equal("runs/a-b", json.GetProperty("run").GetProperty("dir").GetString());
+    }
+
+    [Fact]
+    public void AKeyThatReferenceConfDoesNotListIsAnErrorSuggestingTheClosestKnownKey()
+    {
+        string user = Write("run.conf", "model.layers = 12\nextra.tags = [a]");
+        var e = Assert.Throws<UserError>(() => ConfigCommand.Run(["--config", user], new StringWriter()));
+        Assert.Equal($"unknown setting 'extra.tags' at {user}:2. HINT: every setting is listed in hocon/reference.conf", e.Message);
+        e = Assert.Throws<UserError>(() => ConfigCommand.Run(["--set", "train.step=20"], new StringWriter()));
+        Assert.Equal("unknown setting 'train.step' at --set 'train.step=20'. HINT: did you mean 'train.steps'? every setting is listed in hocon/reference.conf", e.Message);
+        Assert.Equal(2, Program.Main(["config", "--set", "train.step=20"]));
     }
 
     [Fact]
