@@ -25,6 +25,7 @@ internal sealed class PostgresDialect : SqlDialect
 
     public override string Name => "postgres";
     public override string Greatest => "GREATEST";
+    public override string BlobType => "BYTEA";
     public override int CommandTimeoutSeconds { get; }
 
     // Akka.Persistence.Sql's PostgreSQL schema: an identity column for ordering, bytea payloads.

@@ -15,6 +15,9 @@ internal abstract class SqlDialect : IAsyncDisposable
     /// <summary>The two-argument maximum: <c>max(a, b)</c> in SQLite, <c>GREATEST(a, b)</c> in PostgreSQL.</summary>
     public abstract string Greatest { get; }
 
+    /// <summary>Column type of binary payloads: BLOB in SQLite, BYTEA in PostgreSQL.</summary>
+    public abstract string BlobType { get; }
+
     /// <summary>CREATE TABLE IF NOT EXISTS for the journal, its metadata and the snapshot table.</summary>
     public abstract string SchemaSql { get; }
 

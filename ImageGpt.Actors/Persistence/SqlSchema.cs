@@ -3,7 +3,8 @@ using System.Data.Common;
 namespace ImageGpt.Actors.Persistence;
 
 /// <summary>Creates the tables once per store object, the first time a call needs them.</summary>
-internal sealed class SqlSchema(SqlDialect dialect)
+/// <param name="schemaSql">The DDL to run; null = the dialect's journal and snapshot tables.</param>
+internal sealed class SqlSchema(SqlDialect dialect, string? schemaSql = null)
 {
     private readonly SemaphoreSlim _once = new(1, 1);
     private volatile bool _ready;
@@ -27,7 +28,7 @@ internal sealed class SqlSchema(SqlDialect dialect)
                 await using DbCommand lk = dialect.Command(conn, tx, lockSql);
                 await lk.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
-            await using (DbCommand ddl = dialect.Command(conn, tx, dialect.SchemaSql))
+            await using (DbCommand ddl = dialect.Command(conn, tx, schemaSql ?? dialect.SchemaSql))
                 await ddl.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
             _ready = true;

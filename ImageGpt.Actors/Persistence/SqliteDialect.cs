@@ -8,14 +8,16 @@ internal sealed class SqliteDialect : SqlDialect
     private readonly string _connectionString;
     private readonly string _perConnectionPragmas;
 
-    public SqliteDialect(string path, SqlStoreOptions options)
+    /// <param name="readOnly">Open the file read-only and never create it: for a reader beside the writing
+    /// process (WAL lets it read while the writer commits).</param>
+    public SqliteDialect(string path, SqlStoreOptions options, bool readOnly = false)
     {
         if (string.IsNullOrWhiteSpace(path))
             throw new ArgumentException("the SQLite database path is empty. HINT: pass a file path such as runs/journal.db", nameof(path));
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
             DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.CommandTimeout.TotalSeconds)),
         }.ToString();
@@ -33,6 +35,7 @@ internal sealed class SqliteDialect : SqlDialect
     public string Path { get; }
     public override string Name => "sqlite";
     public override string Greatest => "max";
+    public override string BlobType => "BLOB";
     public override int CommandTimeoutSeconds { get; }
 
     // WAL is a property of the file, so setting it once is enough; readers then never block the writer.
