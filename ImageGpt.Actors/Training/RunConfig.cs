@@ -3,7 +3,7 @@ using ImageGpt.Nn.Model;
 namespace ImageGpt.Actors.Training;
 
 /// <summary>Where the training images come from and how they become tokens.</summary>
-/// <param name="Set">Data set name known to DataSetCatalog ("fashion-mnist", "mnist", "cifar10", "cifar100").</param>
+/// <param name="Set">Data set name as DataSetCatalog spells it ("fashion-mnist", "mnist", "cifar-10", "cifar-100"); the loader matches case-insensitively and stores this spelling.</param>
 /// <param name="Dir">Folder holding the data set files; null = cache, /usr/share/datasets, then provisioning.</param>
 /// <param name="Limit">Use only the first N training images (after the validation hold-out); 0 = all. For smoke runs and tests.</param>
 /// <param name="ValidationFraction">Share of the training files held out for validation (the paper's 10%).</param>

@@ -491,6 +491,8 @@ public static class RunConfigLoader
         return flat;
     }
 
+    private static string Count(int n, string noun) => string.Create(CultureInfo.InvariantCulture, $"{n} {noun}{(n == 1 ? "" : "s")}");
+
     /// <summary>A compact multi-line summary of the effective configuration and its derived numbers, printed at the start of a run.</summary>
     public static string Describe(RunConfig c)
     {
@@ -506,14 +508,14 @@ public static class RunConfigLoader
         sb.AppendLine($"model:      {m.Describe()}");
         sb.AppendLine(string.Create(inv,
             $"data:       {d.Set} from {d.Dir ?? "(default search: cache, /usr/share/datasets, provisioning)"}, " +
-            $"{(d.Limit == 0 ? "all training images" : $"first {d.Limit} training images")}, validation {d.ValidationFraction:P0} (split seed {d.SplitSeed}), " +
+            $"{(d.Limit == 0 ? "all training images" : $"first {d.Limit} training images")}, validation {d.ValidationFraction * 100:0.##}% (split seed {d.SplitSeed}), " +
             $"palette {d.PaletteClusters} clusters ({d.PaletteSamplePixels:N0} pixels, {d.PaletteIterations} iterations, seed {d.PaletteSeed})"));
         sb.AppendLine(string.Create(inv,
-            $"train:      {t.Steps} steps of {t.Batch} images in {t.Shards} shards = {tokensPerStep:N0} tokens/step, " +
+            $"train:      {t.Steps:N0} steps of {t.Batch} images in {t.Shards} shards = {tokensPerStep:N0} tokens/step, " +
             $"{m.TrainingFlopsPerToken * tokensPerStep / 1e9:F2} GFLOP/step; lr {t.Lr:R}, warmup {t.Warmup} then cosine to 0; " +
             $"Adam beta1 {t.Beta1:R} beta2 {t.Beta2:R}, weight decay {t.WeightDecay:R}, clip {(t.Clip == 0 ? "off" : t.Clip.ToString("R", inv))}, seed {t.Seed}"));
         sb.AppendLine(string.Create(inv,
-            $"runtime:    {rt.Trainers} trainers x {rt.ThreadsPerTrainer} threads, prefetch {rt.Prefetch}, step deadline {rt.StepDeadline.TotalSeconds:0.###}s, " +
+            $"runtime:    {Count(rt.Trainers, "trainer")} x {Count(rt.ThreadsPerTrainer, "thread")}, prefetch {rt.Prefetch}, step deadline {rt.StepDeadline.TotalSeconds:0.###}s, " +
             $"restarts backoff {rt.RestartMinBackoff.TotalSeconds:0.###}s..{rt.RestartMaxBackoff.TotalSeconds:0.###}s, at most {rt.MaxRestarts} per minute"));
         sb.AppendLine(string.Create(inv,
             $"checkpoint: every {ck.Every} steps, keep {(ck.Keep == 0 ? "all" : ck.Keep.ToString(inv))}, store {(ck.Store == "sqlite" ? $"sqlite ({Path.Combine(c.RunDir, "run.db")})" : "postgres")}, " +
@@ -521,7 +523,7 @@ public static class RunConfigLoader
         sb.AppendLine(e.Enabled
             ? string.Create(inv,
                 $"eval:       validation loss on {e.ValidationImages} images; probe train/validation/test {e.ProbeTrain}/{e.ProbeValidation}/{e.ProbeTest}; " +
-                $"completions {e.Completions} x {e.CompletionsPerImage}; {e.Threads} threads, seed {e.Seed}")
+                $"completions {e.Completions} x {e.CompletionsPerImage}; {Count(e.Threads, "thread")}, seed {e.Seed}")
             : "eval:       off");
         sb.AppendLine(string.Create(inv, $"log:        every {c.Log.Every} steps"));
         sb.Append($"run dir:    {c.RunDir}");

@@ -362,8 +362,9 @@ public sealed class RunConfigLoaderTests : IDisposable
         RunConfig c = Load("runtime.trainers=2", "eval.enabled=false");
         string text = RunConfigLoader.Describe(c);
         Assert.Contains(c.Model.Describe(), text);
-        Assert.Contains("3000 steps of 32 images in 2 shards = 6,272 tokens/step", text);
-        Assert.Contains("2 trainers x 1 threads", text);
+        Assert.Contains("3,000 steps of 32 images in 2 shards = 6,272 tokens/step", text);
+        Assert.Contains("2 trainers x 1 thread,", text);
+        Assert.Contains("validation 10% (split seed 20200612)", text);
         Assert.Contains("eval:       off", text);
         Assert.EndsWith("run dir:    runs/default", text);
     }
