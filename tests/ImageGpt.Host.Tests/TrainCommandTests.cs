@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using ImageGpt.Actors.Training;
+using ImageGpt.Host.Commands;
+using ImageGpt.Nn;
+
+namespace ImageGpt.Host.Tests;
+
+/// <summary>
+/// `imagegpt train` end to end on a tiny model over real Fashion-MNIST files (installed by .ci/run):
+/// resume after SIGKILL, the one-line errors for bad input, and that a refused command touches nothing.
+/// </summary>
+public sealed class TrainCommandTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("igpt-train-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private static string Repo()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "ImageGpt.sln"))) return d.FullName;
+        throw new InvalidOperationException("repository root not found");
+    }
+
+    private static readonly string[] Tiny =
+    [
+        "--config", Path.Combine(Repo(), "hocon", "fashion-mnist.conf"),
+        "--set", "model.layers=2", "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.side=8",
+        "--set", "data.limit=512", "--set", "train.batch=16", "--set", "train.shards=2", "--set", "train.steps=40",
+        "--set", "train.warmup=5", "--set", "checkpoint.every=2", "--set", "checkpoint.keep=2", "--set", "eval.enabled=false",
+        "--set", "log.every=1", "--set", "runtime.trainers=2",
+    ];
+
+    private string[] TinyIn(string runDir, params string[] extra) => [.. Tiny, "--run-dir", runDir, .. extra];
+
+    private static async Task<int> Train(string[] args, StringWriter? output = null) =>
+        await TrainCommand.RunAsync(args, output ?? new StringWriter(), interactive: false);
+
+    private static async Task<Checkpoint> Latest(string runDir)
+    {
+        await using var store = SqlRunStore.Open(new CheckpointSettings(2, 2, "sqlite", "", true), runDir);
+        return (await store.LoadLatestCheckpointAsync(w => throw new InvalidOperationException(w)))!;
+    }
+
+    [Fact]
+    public async Task A_run_killed_with_SIGKILL_and_resumed_ends_with_the_uninterrupted_weights()
+    {
+        string straight = Path.Combine(_root, "straight"), killed = Path.Combine(_root, "killed");
+        Assert.Equal(0, await Train(TinyIn(straight)));
+        var expected = await Latest(straight);
+        Assert.Equal(40, expected.Step);
+
+        var rng = new Random(20261123);
+        int kills = 0;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            var (exit, killedIt) = await RunChildAndMaybeKill(TinyIn(killed, "--resume"), TimeSpan.FromMilliseconds(rng.Next(0, 600)));
+            if (!killedIt) { Assert.Equal(0, exit); break; }
+            kills++;
+        }
+        Assert.True(kills >= 1, "the child finished before it could be killed; the test did not test anything");
+        var (finalExit, _) = await RunChildAndMaybeKill(TinyIn(killed, "--resume"), null);
+        Assert.Equal(0, finalExit);
+        var actual = await Latest(killed);
+        Assert.Equal(40, actual.Step);
+        Assert.Equal(expected.Parameters, actual.Parameters);
+        Assert.Equal(expected.AdamM, actual.AdamM);
+        Assert.Equal(expected.AdamV, actual.AdamV);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "step-40.safetensors")), File.ReadAllBytes(Path.Combine(killed, "step-40.safetensors")));
+    }
+
+    /// <summary>Runs imagegpt in a child process; once it prints its first step line, waits <paramref name="killAfter"/> and SIGKILLs it.</summary>
+    private static async Task<(int Exit, bool Killed)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imagegpt.dll"));
+        psi.ArgumentList.Add("train");
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var child = Process.Start(psi)!;
+        var training = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new System.Text.StringBuilder();
+        child.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (output) output.AppendLine(e.Data);
+            if (e.Data.StartsWith("step ", StringComparison.Ordinal)) training.TrySetResult();
+        };
+        child.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
+        bool killed = false;
+        if (killAfter is { } delay)
+        {
+            var exited = child.WaitForExitAsync();
+            if (await Task.WhenAny(training.Task, exited) == training.Task)
+            {
+                await Task.Delay(delay);
+                if (!child.HasExited)
+                {
+                    child.Kill(entireProcessTree: true);
+                    killed = true;
+                }
+            }
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await child.WaitForExitAsync(timeout.Token);
+        if (!killed && child.ExitCode != 0) throw new Xunit.Sdk.XunitException($"imagegpt exited {child.ExitCode}:\n{output}");
+        return (killed ? -1 : child.ExitCode, killed);
+    }
+
+    [Fact]
+    public async Task One_trainer_and_two_trainers_write_the_same_weights()
+    {
+        string one = Path.Combine(_root, "one"), two = Path.Combine(_root, "two");
+        Assert.Equal(0, await Train(TinyIn(one, "--set", "runtime.trainers=1", "--set", "train.steps=12")));
+        Assert.Equal(0, await Train(TinyIn(two, "--set", "runtime.trainers=2", "--set", "train.steps=12")));
+        Assert.Equal((await Latest(one)).Parameters, (await Latest(two)).Parameters);
+        var csv = File.ReadAllLines(Path.Combine(one, "metrics.csv"));
+        Assert.StartsWith("step,epoch,loss", csv[0]);
+        Assert.Equal(13, csv.Length);
+        Assert.Equal(12, File.ReadAllLines(Path.Combine(one, "metrics.jsonl")).Length);
+    }
+
+    [Fact]
+    public async Task A_finished_run_is_not_overwritten_and_a_resume_with_another_config_is_refused()
+    {
+        string dir = Path.Combine(_root, "run");
+        Assert.Equal(0, await Train(TinyIn(dir, "--set", "train.steps=6")));
+        var before = Snapshot(dir);
+
+        var fresh = await Assert.ThrowsAsync<UserError>(() => Train(TinyIn(dir, "--set", "train.steps=6")));
+        Assert.Contains("already holds a run", fresh.Message);
+        Assert.Contains("--resume", fresh.Message);
+
+        var other = await Assert.ThrowsAsync<UserError>(() => Train(TinyIn(dir, "--set", "train.steps=6", "--set", "train.lr=1e-3", "--resume")));
+        Assert.Contains("train.lr", other.Message);
+        Assert.DoesNotContain('\n', other.Message);
+        Assert.Equal(before, Snapshot(dir));
+    }
+
+    private static Dictionary<string, string> Snapshot(string dir) =>
+        Directory.GetFiles(dir).Where(f => !f.EndsWith("-wal", StringComparison.Ordinal) && !f.EndsWith("-shm", StringComparison.Ordinal))
+            .ToDictionary(f => Path.GetFileName(f)!, f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+
+    [Theory]
+    [InlineData("train.lrr=1", "train.lrr")]
+    [InlineData("train.batch=abc", "train.batch")]
+    [InlineData("model.heads=3", "heads")]
+    [InlineData("data.dir=/nonexistent/fashion", "/nonexistent/fashion")]
+    public async Task Bad_settings_are_one_line_errors_naming_the_value(string set, string named)
+    {
+        var e = await Assert.ThrowsAsync<UserError>(() => Train(TinyIn(Path.Combine(_root, "bad"), "--set", set)));
+        Assert.Contains(named, e.Message);
+        Assert.Contains("HINT", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public async Task An_unwritable_run_directory_is_a_one_line_error()
+    {
+        string file = Path.Combine(_root, "a-file");
+        File.WriteAllText(file, "x");
+        var e = await Assert.ThrowsAsync<UserError>(() => Train(TinyIn(Path.Combine(file, "run"))));
+        Assert.Contains("a-file", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public async Task The_command_line_prints_bad_input_as_one_line_on_stderr_and_exits_2()
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imagegpt.dll"));
+        foreach (var a in (string[])["train", "--run-dir", Path.Combine(_root, "x"), "--set", "train.lrr=1"]) psi.ArgumentList.Add(a);
+        using var child = Process.Start(psi)!;
+        string stderr = await child.StandardError.ReadToEndAsync();
+        await child.WaitForExitAsync();
+        Assert.Equal(2, child.ExitCode);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("imagegpt train: error: ", lines[0]);
+        Assert.Contains("train.lr", lines[0]);
+    }
+}
