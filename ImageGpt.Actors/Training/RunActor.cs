@@ -42,6 +42,7 @@ public sealed class RunActor : ReceiveActor
         });
         Receive<StopTraining>(m =>
         {
+            if (_ended) return;
             if (_phase == "evaluating") { End("stopped", _progress.Last?.Step ?? _s.StartStep, stopped: true, error: null); return; }
             _phase = "stopping";
             _aggregator?.Tell(m, Self);

@@ -54,9 +54,20 @@ public static class TrainingRun
         var done = new TaskCompletionSource<TrainingOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         var setup = new RunSetup(config, inputs, store, observer, hooks, parameters, optimizer, sampler, trainers, start,
             resume is null, identityJson, stopping.Token, done);
-        await using var system = ActorSystem.Create("imagegpt");
+        // Stopping is a coordinated shutdown: its first task ends the step in flight, writes the final
+        // checkpoint and waits for it (up to 10 minutes: a big model's step and checkpoint take a while);
+        // only then do the later phases stop the actors.
+        await using var system = ActorSystem.Create("imagegpt", new ActorSystemOptions
+        {
+            PhaseTimeouts = new Dictionary<string, TimeSpan> { [CoordinatedShutdown.PhaseServiceRequestsDone] = TimeSpan.FromMinutes(10) },
+        });
         var run = system.ActorOf(Props.Create(() => new RunActor(setup)), "run");
-        using var registration = stop.Register(() => run.Tell(new StopTraining("interrupted"), null));
+        system.CoordinatedShutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-training-and-checkpoint", _ =>
+        {
+            run.Tell(new StopTraining(system.CoordinatedShutdown.RunReason?.Description ?? "shutdown"), null);
+            return done.Task;
+        });
+        using var registration = stop.Register(() => system.CoordinatedShutdown.Run(new CoordinatedShutdown.Reason("interrupted")));
         var outcome = await done.Task.ConfigureAwait(false);
         await stopping.CancelAsync().ConfigureAwait(false);
         return outcome;

@@ -7,7 +7,8 @@ using ImageGpt.Nn;
 namespace ImageGpt.Host.Commands;
 
 /// <summary>
-/// <c>imagegpt train [--config FILE] [--set k=v ...] [--run-dir DIR] [--resume]</c>: the main job.
+/// <c>imagegpt train [--config FILE] [--set k=v ...] [--run-dir DIR] [--resume]</c>: the main job
+/// (without --config: hocon/fashion-mnist.conf, the default run).
 /// Reads the config, opens the run's store (refusing to overwrite an existing run unless --resume),
 /// prepares the data, runs the actor system to the last step and prints the evaluations.
 /// Exit codes: 0 finished, 1 the run failed, 2 bad input, 130 stopped by Ctrl-C/SIGTERM (resumable).
@@ -25,7 +26,10 @@ public static class TrainCommand
         bool resume = args.Flag("resume");
         args.RejectUnknown();
 
-        var reference = Actors.Configuration.ConfigFactory.ParseFile(ConfigCommand.FindReference());
+        string referencePath = ConfigCommand.FindReference();
+        file ??= DefaultRun(referencePath);
+        output.WriteLine($"config: {file}");
+        var reference = Actors.Configuration.ConfigFactory.ParseFile(referencePath);
         var config = RunConfigLoader.Load(reference, file, sets, runDirOverride);
         string identity = RunConfigLoader.IdentityJson(config);
         output.WriteLine(RunConfigLoader.Describe(config));
@@ -96,6 +100,9 @@ public static class TrainCommand
         }
         return 0;
     }
+
+    /// <summary>Without --config, train runs the default run: fashion-mnist.conf beside reference.conf.</summary>
+    public static string DefaultRun(string referencePath) => Path.Combine(Path.GetDirectoryName(referencePath)!, "fashion-mnist.conf");
 
     private static void CreateRunDirectory(string runDir)
     {

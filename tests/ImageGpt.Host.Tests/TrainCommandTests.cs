@@ -54,12 +54,12 @@ public sealed class TrainCommandTests : IDisposable
         int kills = 0;
         for (int attempt = 0; attempt < 3; attempt++)
         {
-            var (exit, killedIt) = await RunChildAndMaybeKill(TinyIn(killed, "--resume"), TimeSpan.FromMilliseconds(rng.Next(0, 600)));
+            var (exit, killedIt, _) = await RunChildAndMaybeKill(TinyIn(killed, "--resume"), TimeSpan.FromMilliseconds(rng.Next(0, 600)));
             if (!killedIt) { Assert.Equal(0, exit); break; }
             kills++;
         }
         Assert.True(kills >= 1, "the child finished before it could be killed; the test did not test anything");
-        var (finalExit, _) = await RunChildAndMaybeKill(TinyIn(killed, "--resume"), null);
+        var (finalExit, _, _) = await RunChildAndMaybeKill(TinyIn(killed, "--resume"), null);
         Assert.Equal(0, finalExit);
         var actual = await Latest(killed);
         Assert.Equal(40, actual.Step);
@@ -69,8 +69,29 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "step-40.safetensors")), File.ReadAllBytes(Path.Combine(killed, "step-40.safetensors")));
     }
 
-    /// <summary>Runs imagegpt in a child process; once it prints its first step line, waits <paramref name="killAfter"/> and SIGKILLs it.</summary>
-    private static async Task<(int Exit, bool Killed)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter)
+    [Fact]
+    public async Task SIGINT_finishes_the_step_writes_a_checkpoint_exits_130_and_the_run_resumes_to_the_same_weights()
+    {
+        string straight = Path.Combine(_root, "straight"), stopped = Path.Combine(_root, "stopped");
+        Assert.Equal(0, await Train(TinyIn(straight, "--set", "train.steps=400")));
+        var (exit, killed, output) = await RunChildAndMaybeKill(TinyIn(stopped, "--set", "train.steps=400"), TimeSpan.FromMilliseconds(300), signal: "INT");
+        Assert.True(killed, output);
+        Assert.Equal(130, exit);
+        var match = System.Text.RegularExpressions.Regex.Match(output, @"stopped at step (\d+)/400");
+        Assert.True(match.Success, output);
+        long stoppedAt = long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(stoppedAt, 1, 399);
+        Assert.Equal(stoppedAt, (await Latest(stopped)).Step);
+        Assert.Contains("--resume", output);
+        Assert.Equal(0, await Train(TinyIn(stopped, "--set", "train.steps=400", "--resume")));
+        Assert.Equal((await Latest(straight)).Parameters, (await Latest(stopped)).Parameters);
+    }
+
+    /// <summary>
+    /// Runs imagegpt in a child process; once it prints its first step line, waits <paramref name="killAfter"/> and
+    /// sends <paramref name="signal"/> (SIGKILL by default). Returns the exit code (-1 when SIGKILLed), whether a signal was sent, and the output.
+    /// </summary>
+    private static async Task<(int Exit, bool Signalled, string Output)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter, string signal = "KILL")
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imagegpt.dll"));
@@ -97,7 +118,8 @@ public sealed class TrainCommandTests : IDisposable
                 await Task.Delay(delay);
                 if (!child.HasExited)
                 {
-                    child.Kill(entireProcessTree: true);
+                    if (signal == "KILL") child.Kill(entireProcessTree: true);
+                    else Process.Start("kill", ["-" + signal, child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
                     killed = true;
                 }
             }
@@ -105,7 +127,8 @@ public sealed class TrainCommandTests : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await child.WaitForExitAsync(timeout.Token);
         if (!killed && child.ExitCode != 0) throw new Xunit.Sdk.XunitException($"imagegpt exited {child.ExitCode}:\n{output}");
-        return (killed ? -1 : child.ExitCode, killed);
+        child.WaitForExit();
+        lock (output) return (killed && signal == "KILL" ? -1 : child.ExitCode, killed, output.ToString());
     }
 
     [Fact]
