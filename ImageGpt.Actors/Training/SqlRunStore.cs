@@ -93,7 +93,7 @@ public sealed class SqlRunStore : IRunStore
     /// Opens an existing store to read while a training process writes it (SQLite's WAL lets readers run beside
     /// the writer without waiting). Never creates anything; for SQLite, run.db must exist.
     /// </summary>
-    public static IRunStore OpenReadOnly(CheckpointSettings settings, string runDir) => OpenCore(settings, runDir, readOnly: true);
+    public static SqlRunStore OpenReadOnly(CheckpointSettings settings, string runDir) => OpenCore(settings, runDir, readOnly: true);
 
     private static SqlRunStore OpenCore(CheckpointSettings settings, string runDir, bool readOnly)
     {

@@ -35,7 +35,7 @@ public abstract class RunStoreContract : IAsyncLifetime
 
     protected SqlRunStore ReadOnlyStore()
     {
-        var s = (SqlRunStore)SqlRunStore.OpenReadOnly(Settings, RunDir);
+        var s = SqlRunStore.OpenReadOnly(Settings, RunDir);
         _opened.Add(s);
         return s;
     }
