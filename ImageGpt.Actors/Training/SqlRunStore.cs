@@ -288,11 +288,12 @@ public sealed class SqlRunStore : IRunStore
             {
                 int idx = r.GetInt32(0);
                 if (idx != expected) return (null, $"chunk {expected} of {row.Chunks} missing");
-                byte[] data = (byte[])r.GetValue(1);
+                // Straight into the payload (a null buffer asks for the length): no 1 MiB array per chunk.
+                long length = r.GetBytes(1, 0, null, 0, 0);
                 int want = (int)Math.Min(ChunkBytes, row.Bytes - filled);
-                if (data.Length != want) return (null, $"chunk {idx} has {data.Length} bytes instead of {want}");
-                data.CopyTo(payload, filled);
-                filled += data.Length;
+                if (length != want) return (null, $"chunk {idx} has {length} bytes instead of {want}");
+                if (r.GetBytes(1, 0, payload, filled, want) != want) return (null, $"chunk {idx} could not be read whole");
+                filled += want;
                 expected++;
             }
         }
