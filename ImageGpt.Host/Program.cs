@@ -12,6 +12,7 @@ public static class Program
           train          the main job: pretrain with actors, checkpoints and evaluations in the run directory
                          [--config FILE] [--set path=value ...] [--run-dir DIR] [--resume]
           config         print the effective configuration as JSON: [--config FILE] [--set path=value ...]
+          status         the actor tree with health, last checkpoint, latest probe table: [--run-dir DIR] [--config FILE]
           probe          linear probe of every layer + raw-pixel baseline: best C, val and test accuracy
                          --weights W --palette P [--data-dir D --dataset fashion-mnist --train N --val N --test N --seed S]
           sample         half-image completions of test images as a PNG grid
@@ -43,6 +44,7 @@ public static class Program
                 "train" => Commands.TrainCommand.Run(rest),
                 "bench" => Commands.BenchCommand.Run(rest),
                 "config" => ConfigCommand.Run(rest),
+                "status" => Commands.StatusCommand.Run(rest),
                 "bench-actors" => Commands.BenchActorsCommand.Run(rest),
                 "bench-sample" => Commands.BenchSampleCommand.Run(rest),
                 "bench-gemm" => Commands.BenchGemmCommand.Run(rest),

@@ -93,7 +93,7 @@ public sealed class SqlRunStore : IRunStore
     /// Opens an existing store to read while a training process writes it (SQLite's WAL lets readers run beside
     /// the writer without waiting). Never creates anything; for SQLite, run.db must exist.
     /// </summary>
-    public static IRunStore OpenReadOnly(CheckpointSettings settings, string runDir) => OpenCore(settings, runDir, readOnly: true);
+    public static SqlRunStore OpenReadOnly(CheckpointSettings settings, string runDir) => OpenCore(settings, runDir, readOnly: true);
 
     private static SqlRunStore OpenCore(CheckpointSettings settings, string runDir, bool readOnly)
     {
@@ -288,11 +288,12 @@ public sealed class SqlRunStore : IRunStore
             {
                 int idx = r.GetInt32(0);
                 if (idx != expected) return (null, $"chunk {expected} of {row.Chunks} missing");
-                byte[] data = (byte[])r.GetValue(1);
+                // Straight into the payload (a null buffer asks for the length): no 1 MiB array per chunk.
+                long length = r.GetBytes(1, 0, null, 0, 0);
                 int want = (int)Math.Min(ChunkBytes, row.Bytes - filled);
-                if (data.Length != want) return (null, $"chunk {idx} has {data.Length} bytes instead of {want}");
-                data.CopyTo(payload, filled);
-                filled += data.Length;
+                if (length != want) return (null, $"chunk {idx} has {length} bytes instead of {want}");
+                if (r.GetBytes(1, 0, payload, filled, want) != want) return (null, $"chunk {idx} could not be read whole");
+                filled += want;
                 expected++;
             }
         }

@@ -35,7 +35,7 @@ public abstract class RunStoreContract : IAsyncLifetime
 
     protected SqlRunStore ReadOnlyStore()
     {
-        var s = (SqlRunStore)SqlRunStore.OpenReadOnly(Settings, RunDir);
+        var s = SqlRunStore.OpenReadOnly(Settings, RunDir);
         _opened.Add(s);
         return s;
     }
@@ -365,5 +365,53 @@ public abstract class RunStoreContract : IAsyncLifetime
             if (line.StartsWith("committed ", StringComparison.Ordinal)) committed = long.Parse(line[10..].Trim(), CultureInfo.InvariantCulture);
         Assert.True(committed > 0, "the child committed nothing before it was killed");
         return committed;
+    }
+}
+
+/// <summary>The serialized payload's layout, independent of any database.</summary>
+public sealed class RunStorePayloadTests
+{
+    [Fact]
+    public void The_payload_is_a_little_endian_header_with_three_lengths_followed_by_the_float_bits()
+    {
+        var c = new Checkpoint(1, 0, 0, [1f, -0f], [float.NaN], [], 1, "{}", "[]", 7);
+
+        byte[] payload = SqlRunStore.Serialize(c);
+
+        Assert.Equal("IGPTCKP1"u8.ToArray(), payload[..8]);
+        Assert.Equal([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], payload[8..32]);
+        Assert.Equal([0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0x80], payload[32..40]);
+        Assert.Equal(BitConverter.GetBytes(BitConverter.SingleToInt32Bits(float.NaN)), payload[40..44]);
+        Assert.Equal(44, payload.Length);
+    }
+
+    [Theory]
+    [InlineData(0, 0x4A)]   // magic
+    [InlineData(8, 0x03)]   // parameter count no longer matches the length
+    [InlineData(31, 0x80)]  // negative v count
+    public void A_payload_with_a_bad_header_is_refused(int offset, int xor)
+    {
+        byte[] payload = SqlRunStore.Serialize(new Checkpoint(1, 0, 0, [1f, 2f], [3f], [4f], 1, "{}", "[]", 7));
+        Assert.True(SqlRunStore.TryDeserialize(payload, out _, out _, out _));
+        payload[offset] ^= (byte)xor;
+        Assert.False(SqlRunStore.TryDeserialize(payload, out _, out _, out _));
+    }
+
+    [Fact]
+    public void The_hash_covers_every_scalar_and_the_payload()
+    {
+        var c = new Checkpoint(5, 1, 2, [1f], [2f], [3f], 4, "{\"a\":1}", "[[0]]", 9);
+        byte[] payload = SqlRunStore.Serialize(c);
+        string h = SqlRunStore.Hash(c, payload);
+        Checkpoint[] changed =
+        [
+            c with { Step = 6 }, c with { Epoch = 2 }, c with { StepInEpoch = 3 }, c with { AdamStep = 5 },
+            c with { DataSeed = 10 }, c with { IdentityJson = "{\"a\":2}" }, c with { PaletteJson = "[[1]]" },
+            // Moving characters between the two strings must not collide either (lengths are part of the hash).
+            c with { IdentityJson = "{\"a\":1}[", PaletteJson = "[0]]" },
+        ];
+        foreach (Checkpoint d in changed) Assert.NotEqual(h, SqlRunStore.Hash(d, payload));
+        payload[^1] ^= 1;
+        Assert.NotEqual(h, SqlRunStore.Hash(c, payload));
     }
 }

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using ImageGpt.Actors.Runtime;
+using ImageGpt.Actors.Training;
+using ImageGpt.Host.Commands;
+using ImageGpt.Nn;
+using Microsoft.Data.Sqlite;
+
+namespace ImageGpt.Host.Tests;
+
+/// <summary>`imagegpt status` on a hand-made run directory: status.json written as a training process writes it,
+/// and a run.db written through the run store.</summary>
+public sealed class StatusCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("status-command-").FullName;
+    private static readonly CheckpointSettings Sqlite = new(Every: 100, Keep: 0, Store: "sqlite", Postgres: "", ExportSafetensors: false);
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static string[] Run(params string[] args)
+    {
+        var output = new StringWriter();
+        Assert.Equal(0, StatusCommand.Run(args, output));
+        return output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    private static RunStatus Status(int pid, DateTime updated) => new(
+        pid, updated, "training", Step: 230, Steps: 5000, Loss: 1.8765, TokensPerSecond: 12345, DataWaitFraction: 0.031, Error: null,
+        new HealthSnapshot("imagegpt", updated,
+        [
+            new ActorHealth("akka://imagegpt/user", "Guardian", ActorState.Running, 0, 4, 0, 0, null, null),
+            new ActorHealth("akka://imagegpt/user/run", "RunSupervisor", ActorState.Running, 0, 57, 1.5, 0, null, updated),
+            new ActorHealth("akka://imagegpt/user/run/trainer-0", "Trainer", ActorState.Running, 3, 1234, 40.2, 2,
+                new FailureInfo("System.InvalidOperationException", "shard 3 diverged", new DateTime(2026, 11, 23, 12, 3, 4, DateTimeKind.Utc)), updated),
+            new ActorHealth("akka://imagegpt/user/run/loader-0", "Loader", ActorState.Restarting, 0, 999, 39.9, 1, null, updated),
+        ], DeadLetters: 5));
+
+    private static async Task FillStoreAsync(string runDir)
+    {
+        await using IRunStore store = SqlRunStore.Open(Sqlite, runDir);
+        foreach (long step in (long[])[100, 200])
+            await store.SaveCheckpointAsync(new Checkpoint(step, 0, (int)step, new float[1000], new float[1000], new float[1000], (int)step, "{}", "[]", 1));
+        await store.SaveEvalAsync(new EvalResult(100, 2.5, 2.5 / Math.Log(2), [new ProbeRow("layer 1", 1, 0.5, 0.5)], null, 3));
+        await store.SaveEvalAsync(new EvalResult(200, 2.0, 2.0 / Math.Log(2),
+            [new ProbeRow("pixels", 0.1, 0.81, 0.8), new ProbeRow("layer 3", 10, 0.875, 0.8625)], Path.Combine(runDir, "step-200.png"), 12.5));
+    }
+
+    [Fact]
+    public async Task Status_prints_progress_the_actor_tree_with_restarts_and_failures_the_last_checkpoint_and_the_latest_probe_table()
+    {
+        Status(Environment.ProcessId, DateTime.UtcNow).Write(_dir);
+        await FillStoreAsync(_dir);
+
+        string[] lines = Run("--run-dir", _dir);
+
+        Assert.Equal($"run {_dir}", lines[0]);
+        Assert.Contains(lines, l => l.Contains("phase training") && l.Contains($"pid {Environment.ProcessId} (alive)") && !l.Contains("stale"));
+        Assert.Contains(lines, l => l.Contains("step 230/5000") && l.Contains("loss 1.8765") && l.Contains("12345 tokens/s") && l.Contains("data wait 3.1%"));
+        Assert.Contains(lines, l => l.Contains("dead letters 5"));
+        // Indented by depth under the two-space margin: /user at 0, /user/run at 1, its children at 2.
+        Assert.Contains(lines, l => l.StartsWith("  /user ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("    /user/run ", StringComparison.Ordinal));
+        string trainer = Assert.Single(lines, l => l.StartsWith("      /user/run/trainer-0 ", StringComparison.Ordinal));
+        Assert.Matches(@"Running\s+3\s+40\.2\s+1234\s+2\s+System\.InvalidOperationException: shard 3 diverged \(2026-11-23 12:03:04Z\)$", trainer);
+        string loader = Assert.Single(lines, l => l.Contains("/user/run/loader-0"));
+        Assert.Matches(@"Restarting\s+0\s+39\.9\s+999\s+1\s+-$", loader);
+        Assert.Contains(lines, l => l.Contains("checkpoints: 2, last step 200 at "));
+        Assert.Contains(lines, l => l.Contains("evaluation of step 200 (12.5 s): validation loss 2.0000 nats, 2.8854 bits per token"));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+pixels\s+0\.1\s+81\.00\s+80\.00$"));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+layer 3\s+10\s+87\.50\s+86\.25$"));
+        Assert.DoesNotContain(lines, l => l.Contains("layer 1"));
+        Assert.Contains($"  completions: {Path.Combine(_dir, "step-200.png")}", lines);
+    }
+
+    [Fact]
+    public void An_old_status_of_a_process_that_is_gone_is_called_stale()
+    {
+        using Process gone = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        gone.WaitForExit();
+        Status(gone.Id, DateTime.UtcNow.AddMinutes(-5)).Write(_dir);
+
+        string[] lines = Run("--run-dir", _dir);
+
+        Assert.Contains(lines, l => l.Contains($"pid {gone.Id} (not running)") && l.Contains("updated 5 min ago") && l.EndsWith(", stale", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("store: no run.db in ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_run_directory_without_status_still_shows_its_store_and_the_config_can_name_the_directory()
+    {
+        await FillStoreAsync(_dir);
+        string conf = Path.Combine(_dir, "run.conf");
+        File.WriteAllText(conf, $"run.dir = \"{_dir}\"\n");
+
+        string[] lines = Run("--config", conf);
+
+        Assert.Equal($"run {_dir}", lines[0]);
+        Assert.Contains(lines, l => l.Contains("no readable status.json"));
+        Assert.Contains(lines, l => l.Contains("checkpoints: 2, last step 200"));
+    }
+
+    [Fact]
+    public void A_missing_run_directory_is_a_user_error_with_a_hint()
+    {
+        string missing = Path.Combine(_dir, "nope");
+        var e = Assert.Throws<UserError>(() => StatusCommand.Run(["--run-dir", missing], new StringWriter()));
+        Assert.Equal($"run directory {missing} not found. HINT: start a run with imagegpt train or pass --run-dir", e.Message);
+    }
+}
