@@ -30,8 +30,11 @@ public static class StatusCommand
 
         // The default config names the run directory only when --run-dir does not; its store settings are used
         // only when the user points at a config, since a bare status should read the run.db it finds.
-        Config? config = file is not null || runDirOption is null ? ConfigCommand.Load(file, []) : null;
-        string runDir = runDirOption ?? (config!.HasPath("run.dir") ? config.GetString("run.dir") : "runs/default");
+        // Without --config that is the run `imagegpt train` starts by default.
+        Config? config = file is not null || runDirOption is null
+            ? ConfigCommand.Load(file ?? Commands.TrainCommand.DefaultRun(ConfigCommand.FindReference()), [])
+            : null;
+        string runDir = runDirOption ?? config!.GetString("run.dir");
         if (!Directory.Exists(runDir))
             throw new UserError($"run directory {runDir} not found. HINT: start a run with imagegpt train or pass --run-dir");
 
