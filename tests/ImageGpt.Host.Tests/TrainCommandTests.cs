@@ -145,6 +145,30 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_checkpoint_is_evaluated_and_the_results_are_persisted_printed_and_compared()
+    {
+        string dir = Path.Combine(_root, "eval");
+        var output = new StringWriter();
+        Assert.Equal(0, await Train(TinyIn(dir, "--set", "train.steps=8", "--set", "checkpoint.every=4", "--set", "eval.enabled=true",
+            "--set", "eval.validation-images=20", "--set", "eval.probe.train=60", "--set", "eval.probe.validation=20", "--set", "eval.probe.test=20",
+            "--set", "eval.completions.images=2", "--set", "eval.completions.per-image=2"), output));
+        await using var store = SqlRunStore.Open(new CheckpointSettings(2, 2, "sqlite", "", true), dir);
+        var evals = await store.ListEvalsAsync();
+        Assert.Equal([0L, 4, 8], evals.Select(e => e.Step));
+        // A zero-initialised head predicts the uniform distribution: exactly ln 16 nats at step 0.
+        Assert.Equal(Math.Log(16), evals[0].ValidationNats, 5);
+        Assert.True(evals[^1].ValidationNats < evals[0].ValidationNats);
+        Assert.Equal(["0", "1", "2 (ln_f)", "raw pixels"], evals[0].Probe.Select(p => p.Layer));
+        Assert.Equal(3, evals[^1].Probe.Count);
+        Assert.All(evals, e => Assert.True(File.Exists(e.CompletionsPng)));
+        string text = output.ToString();
+        Assert.Contains("evaluation of step 8", text);
+        Assert.Contains("2 (ln_f)", text);
+        Assert.Contains("linear probe, best layer by validation: step 0:", text);
+        Assert.Contains("validation loss: step 0: 4.0000 bits/token", text);
+    }
+
+    [Fact]
     public async Task A_finished_run_is_not_overwritten_and_a_resume_with_another_config_is_refused()
     {
         string dir = Path.Combine(_root, "run");
