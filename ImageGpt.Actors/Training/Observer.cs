@@ -28,6 +28,9 @@ public sealed class Observers(params ITrainingObserver[] observers) : ITrainingO
 /// <summary>The live numbers status.json reports, written by the aggregator and read by the status timer.</summary>
 public sealed class LiveProgress
 {
+    /// <summary>The step the aggregator is collecting; trainers skip requests for older steps.</summary>
+    public long CurrentStep;
+
     private StepReport? _last;
     public StepReport? Last { get => Volatile.Read(ref _last); set => Volatile.Write(ref _last, value); }
 }

@@ -34,6 +34,8 @@ public sealed class ParameterAggregator : ReceiveActor
     private readonly ShardGradient?[] _slots;
     private readonly int[] _owner;
     private readonly Dictionary<int, int> _incarnations = [];
+    // Trainers that missed a deadline get no shards until they deliver again; others compute theirs.
+    private readonly HashSet<int> _suspects = [];
     private readonly long _tokensPerStep;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly (double At, double Wait, double Busy)[] _window = new (double, double, double)[21];
@@ -56,7 +58,6 @@ public sealed class ParameterAggregator : ReceiveActor
         Receive<StartTraining>(m =>
         {
             (_trainers, _writer) = (m.Trainers, m.Writer);
-            for (int k = 0; k < _owner.Length; k++) _owner[k] = k % _trainers.Length;
             Record(0, 0);
             if (setup.CheckpointAtStart && _step < setup.TotalSteps) Checkpoint(final: false);
             NextStep();
@@ -88,16 +89,24 @@ public sealed class ParameterAggregator : ReceiveActor
         var (epoch, inEpoch) = _s.Sampler.Cursor(_step);
         Array.Clear(_slots);
         _inFlight = true;
+        Volatile.Write(ref _s.Progress.CurrentStep, _step);
+        int[] healthy = Enumerable.Range(0, _trainers.Length).Where(t => !_suspects.Contains(t)).ToArray();
+        for (int k = 0; k < _owner.Length; k++)
+            _owner[k] = healthy.Length == 0 || !_suspects.Contains(k % _trainers.Length) ? k % _trainers.Length : healthy[k % healthy.Length];
         for (int t = 0; t < _trainers.Length; t++)
         {
             var mine = Enumerable.Range(0, _slots.Length).Where(k => _owner[k] == t).ToArray();
             if (mine.Length > 0) _trainers[t].Tell(new ComputeShards(_step, epoch, inEpoch, mine), Self);
         }
-        Timers.StartSingleTimer("deadline", new StepDeadline(_step, 1), _s.Deadline);
+        Timers.StartSingleTimer("deadline", new StepDeadline(_step, 1), Deadline());
     }
+
+    /// <summary>The first step of a process also compiles the kernels and touches every buffer, so it gets longer.</summary>
+    private TimeSpan Deadline() => _step == _s.StartStep ? TimeSpan.FromTicks(Math.Max(_s.Deadline.Ticks * 10, TimeSpan.FromSeconds(30).Ticks)) : _s.Deadline;
 
     private void OnShard(ShardDone m)
     {
+        if (_suspects.Remove(m.Trainer)) _s.Observer.Warning($"trainer-{m.Trainer} delivers again; it gets its own shards from the next step on");
         if (m.Step != _step || !_inFlight || _slots[m.Shard] is not null)
         {
             _s.Pool.Return(m.Gradient.Gradients);
@@ -177,16 +186,17 @@ public sealed class ParameterAggregator : ReceiveActor
             {
                 int from = _owner[k], to = (_owner[k] + d.Attempt) % _trainers.Length;
                 if (to == from) to = (to + 1) % _trainers.Length;
-                _s.Observer.Warning($"step {_step}: shard {k} missed its {_s.Deadline.TotalSeconds:0.#} s deadline on trainer-{from}; recomputing it on trainer-{to}");
+                if (_suspects.Add(from)) _s.Observer.Warning($"trainer-{from} is suspect: its shards go to the other trainers until it delivers again");
+                _s.Observer.Warning($"step {_step}: shard {k} missed its {Deadline().TotalSeconds:0.#} s deadline on trainer-{from}; recomputing it on trainer-{to}");
                 var (epoch, inEpoch) = _s.Sampler.Cursor(_step);
                 _trainers[to].Tell(new ComputeShards(_step, epoch, inEpoch, [k]), Self);
             }
         }
         else
         {
-            _s.Observer.Warning($"step {_step}: shards {string.Join(",", missing)} are past the {_s.Deadline.TotalSeconds:0.#} s deadline and there is no other trainer; still waiting");
+            _s.Observer.Warning($"step {_step}: shards {string.Join(",", missing)} are past the {Deadline().TotalSeconds:0.#} s deadline and there is no other trainer; still waiting");
         }
-        Timers.StartSingleTimer("deadline", new StepDeadline(_step, d.Attempt + 1), _s.Deadline);
+        Timers.StartSingleTimer("deadline", new StepDeadline(_step, d.Attempt + 1), Deadline());
     }
 
     private void OnTrainerReady(TrainerReady m)
@@ -194,6 +204,7 @@ public sealed class ParameterAggregator : ReceiveActor
         int n = _incarnations.GetValueOrDefault(m.Trainer) + 1;
         _incarnations[m.Trainer] = n;
         if (n == 1) return;
+        _suspects.Remove(m.Trainer);
         if (n - 1 > _s.MaxRestarts)
         {
             Context.Parent.Tell(new TrainingFailed($"trainer-{m.Trainer} was restarted {n - 1} times (runtime.restart.max-restarts = {_s.MaxRestarts}); see the failures above"));

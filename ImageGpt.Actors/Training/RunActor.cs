@@ -22,7 +22,7 @@ public sealed record RunSetup(
 public sealed class RunActor : ReceiveActor
 {
     private sealed record WriteStatus;
-    private sealed record DrainFinished(long Step);
+    private sealed record DrainFinished(long Step, bool Drained);
 
     private readonly RunSetup _s;
     private readonly LiveProgress _progress = new();
@@ -51,11 +51,14 @@ public sealed class RunActor : ReceiveActor
         {
             if (m.Stopped || _evaluator is null) { End(m.Stopped ? "stopped" : "finished", m.Step, m.Stopped, null); return; }
             _phase = "evaluating";
-            var self = Self;
-            _evaluator.Ask<Drained>(new Drain(), TimeSpan.FromDays(1))
-                .ContinueWith(_ => self.Tell(new DrainFinished(m.Step), null), TaskScheduler.Default);
+            AskDrain(m.Step);
         });
-        Receive<DrainFinished>(m => End("finished", m.Step, stopped: false, error: null));
+        // A Drain sent while the evaluator is being restarted is lost, so the question is asked again.
+        Receive<DrainFinished>(m =>
+        {
+            if (m.Drained) End("finished", m.Step, stopped: false, error: null);
+            else AskDrain(m.Step);
+        });
         Receive<TrainingFailed>(m => End("failed", _progress.Last?.Step ?? _s.StartStep, stopped: false, m.Error));
         Receive<Terminated>(t => t.ActorRef.Equals(_aggregator), _ =>
             End("failed", _progress.Last?.Step ?? _s.StartStep, stopped: false, $"the parameter aggregator stopped: {_lastFailure ?? "unknown cause"}"));
@@ -92,11 +95,18 @@ public sealed class RunActor : ReceiveActor
             var lane = new BatchLane(i, trainers.Length, _s.Sampler, _s.StartStep, c.Train.Steps, rt.Prefetch, _s.Stopping);
             var name = i.ToString(CultureInfo.InvariantCulture);
             Context.ActorOf(Backoff(Props.Create(() => new DataLoaderActor(lane, _s.Hooks)), "loader"), $"loader-{name}");
-            var trainerSetup = new TrainerSetup(i, lane, _s.Parameters, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _aggregator, _s.Hooks);
+            var trainerSetup = new TrainerSetup(i, lane, _s.Parameters, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _aggregator, _progress, _s.Hooks);
             trainers[i] = Context.ActorOf(Backoff(Props.Create(() => new TrainerActor(trainerSetup)), "trainer"), $"trainer-{name}");
         }
         _aggregator.Tell(new StartTraining(trainers, writer), Self);
         Timers.StartPeriodicTimer("status", new WriteStatus(), TimeSpan.FromSeconds(1));
+    }
+
+    private void AskDrain(long step)
+    {
+        var self = Self;
+        _evaluator!.Ask<Drained>(new Drain(), TimeSpan.FromSeconds(30))
+            .ContinueWith(t => self.Tell(new DrainFinished(step, t.IsCompletedSuccessfully), null), TaskScheduler.Default);
     }
 
     private Props Backoff(Props child, string name) =>

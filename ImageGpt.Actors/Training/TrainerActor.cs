@@ -9,7 +9,7 @@ namespace ImageGpt.Actors.Training;
 /// <summary>What a trainer needs; shared by all its incarnations.</summary>
 public sealed record TrainerSetup(
     int Id, BatchLane Lane, ParameterSlab Parameters, int BatchCapacity, int Threads, ulong MaskSeed,
-    GradientPool Pool, IActorRef Aggregator, TrainingHooks? Hooks);
+    GradientPool Pool, IActorRef Aggregator, LiveProgress Progress, TrainingHooks? Hooks);
 
 /// <summary>
 /// One device: a model replica (reading the aggregator's parameters, which change only between
@@ -43,14 +43,21 @@ public sealed class TrainerActor : ReceiveActor
     {
         foreach (int shard in m.Shards)
         {
+            // A request queued while this trainer was slow may be for a step already reduced without it.
+            if (m.Step < Volatile.Read(ref _s.Progress.CurrentStep)) return;
             var wait = Stopwatch.StartNew();
             var batch = await Batch(m.Step, new ShardId(m.Epoch, m.StepInEpoch, shard));
             double waited = wait.Elapsed.TotalSeconds;
-            _s.Hooks?.BeforeShard?.Invoke(_s.Id, m.Step, shard);
             var buffer = _s.Pool.Rent();
             var compute = Stopwatch.StartNew();
             var worker = _worker!;
-            var gradient = await _device!.Run(() => worker.Compute(batch, buffer));
+            var hook = _s.Hooks?.BeforeShard;
+            long step = m.Step;
+            var gradient = await _device!.Run(() =>
+            {
+                hook?.Invoke(_s.Id, step, shard);
+                return worker.Compute(batch, buffer);
+            });
             _s.Aggregator.Tell(new ShardDone(m.Step, shard, gradient, _s.Id, compute.Elapsed.TotalSeconds, waited), Self);
         }
     }
