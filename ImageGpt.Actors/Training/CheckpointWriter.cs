@@ -8,12 +8,13 @@ namespace ImageGpt.Actors.Training;
 
 /// <summary>
 /// Writes each checkpoint in one transaction of the run's store, prunes old ones, exports the weights
-/// as step-N.safetensors, then tells the sender and the evaluator. A failed write is reported, not
+/// as step-N.safetensors, then tells the sender and publishes <see cref="CheckpointSaved"/> on the event
+/// stream (the evaluator's trigger). A failed write is reported, not
 /// thrown: the previous checkpoint stays the one a resume uses.
 /// </summary>
 public sealed class CheckpointWriter : ReceiveActor
 {
-    public CheckpointWriter(IRunStore store, GptConfig config, string runDir, int keep, bool exportSafetensors, IActorRef? evaluator)
+    public CheckpointWriter(IRunStore store, GptConfig config, string runDir, int keep, bool exportSafetensors)
     {
         ReceiveAsync<SaveCheckpoint>(async m =>
         {
@@ -32,7 +33,7 @@ public sealed class CheckpointWriter : ReceiveActor
             }
             var saved = new CheckpointSaved(c.Step, c.Parameters, m.Final, sw.Elapsed.TotalSeconds);
             Sender.Tell(saved, Self);
-            evaluator?.Tell(saved, Self);
+            Context.System.EventStream.Publish(saved);
         });
     }
 

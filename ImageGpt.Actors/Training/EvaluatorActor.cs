@@ -11,7 +11,7 @@ public sealed record EvaluatorSetup(
     IRunStore Store, string RunDir, ITrainingObserver Observer);
 
 /// <summary>
-/// Evaluates every saved checkpoint on its own compute thread (validation loss, linear probe of every
+/// Evaluates every saved checkpoint (a <see cref="CheckpointSaved"/> event) on its own compute thread (validation loss, linear probe of every
 /// layer, half-image completions PNG), persists the result and reports the table. Checkpoints queue
 /// in the mailbox and are taken in order; <see cref="Drain"/> answers once those before it are done.
 /// </summary>
@@ -41,7 +41,11 @@ public sealed class EvaluatorActor : ReceiveActor
         Receive<Drain>(_ => Sender.Tell(new Drained(), Self));
     }
 
-    protected override void PreStart() => _device = new DeviceThread("evaluator");
+    protected override void PreStart()
+    {
+        _device = new DeviceThread("evaluator");
+        Context.System.EventStream.Subscribe(Self, typeof(CheckpointSaved));
+    }
 
     protected override void PostStop() => _device?.Dispose();
 

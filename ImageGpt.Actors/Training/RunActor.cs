@@ -83,7 +83,7 @@ public sealed class RunActor : ReceiveActor
                 _s.Inputs.Palette, _s.Store, c.RunDir, observer);
             _evaluator = Context.ActorOf(Backoff(Props.Create(() => new EvaluatorActor(evalSetup)), "evaluator"), "evaluator");
         }
-        var writer = Context.ActorOf(Props.Create(() => new CheckpointWriter(_s.Store, c.Model, c.RunDir, c.Checkpoint.Keep, c.Checkpoint.ExportSafetensors, _evaluator)), "checkpoints");
+        var writer = Context.ActorOf(Props.Create(() => new CheckpointWriter(_s.Store, c.Model, c.RunDir, c.Checkpoint.Keep, c.Checkpoint.ExportSafetensors)), "checkpoints");
         var aggregatorSetup = new AggregatorSetup(_s.Optimizer, _s.Sampler, _s.StartStep, c.Train.Steps, _s.Fresh, c.Checkpoint.Every,
             rt.StepDeadline, rt.MaxRestarts, _s.IdentityJson, _s.Inputs.Palette.ToJson(), c.Train.Seed, pool, _progress, observer, _s.Hooks);
         _aggregator = Context.Watch(Context.ActorOf(Props.Create(() => new ParameterAggregator(aggregatorSetup)), "aggregator"));
