@@ -41,11 +41,7 @@ public sealed class EvaluatorActor : ReceiveActor
         Receive<Drain>(_ => Sender.Tell(new Drained(), Self));
     }
 
-    protected override void PreStart()
-    {
-        _device = new DeviceThread("evaluator");
-        Context.System.EventStream.Subscribe(Self, typeof(CheckpointSaved));
-    }
+    protected override void PreStart() => _device = new DeviceThread("evaluator");
 
     protected override void PostStop() => _device?.Dispose();
 

@@ -82,6 +82,8 @@ public sealed class RunActor : ReceiveActor
                 new Nn.Eval.RunEvalOptions(e.ValidationImages, e.ProbeTrain, e.ProbeValidation, e.ProbeTest, e.Completions, e.CompletionsPerImage, e.Threads, e.Seed),
                 _s.Inputs.Palette, _s.Store, c.RunDir, observer);
             _evaluator = Context.ActorOf(Backoff(Props.Create(() => new EvaluatorActor(evalSetup)), "evaluator"), "evaluator");
+            // Subscribed here, before the first checkpoint can be published; the supervisor forwards to the current evaluator.
+            Context.System.EventStream.Subscribe(_evaluator, typeof(CheckpointSaved));
         }
         var writer = Context.ActorOf(Props.Create(() => new CheckpointWriter(_s.Store, c.Model, c.RunDir, c.Checkpoint.Keep, c.Checkpoint.ExportSafetensors)), "checkpoints");
         var aggregatorSetup = new AggregatorSetup(_s.Optimizer, _s.Sampler, _s.StartStep, c.Train.Steps, _s.Fresh, c.Checkpoint.Every,
