@@ -27,7 +27,7 @@ public sealed class ConsoleProgress(TextWriter output, bool interactive, int eve
         double eta = done > 0 ? r.ElapsedSeconds / done * left : double.NaN;
         return string.Create(CultureInfo.InvariantCulture,
             $"step {r.Step}/{r.TotalSteps} ({100.0 * r.Step / r.TotalSteps:F1}%) epoch {r.Epoch} | loss {r.Loss:F4} ({r.Loss / Math.Log(2):F3} bits) | lr {r.Lr:0.###e0} | " +
-            $"{r.TokensPerSecond / 1000:F1}k tok/s | data wait {100 * r.DataWaitFraction:F1}% | {Duration(r.ElapsedSeconds)} elapsed, eta {Duration(eta)}");
+            $"{r.TokensPerSecond / 1000:F1}k tok/s | data wait {100 * r.DataWaitFraction:F1}%, trainers busy {100 * r.TrainerBusyFraction:F0}% | {Duration(r.ElapsedSeconds)} elapsed, eta {Duration(eta)}");
     }
 
     public long StartStep { get; set; }

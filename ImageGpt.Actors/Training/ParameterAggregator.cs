@@ -157,8 +157,9 @@ public sealed class ParameterAggregator : ReceiveActor
         double rate = span > 0 ? oldest.Steps * _tokensPerStep / span : 0;
         double busy = _busy - oldest.Busy;
         double waitFraction = busy > 0 ? (_wait - oldest.Wait) / busy : 0;
+        double busyFraction = span > 0 ? busy / (span * _trainers.Length) : 0;
         var report = new StepReport(_step, _s.TotalSteps, _s.Sampler.Cursor(_step - 1).Epoch, stats.Loss, stats.GradNorm, stats.Lr,
-            rate, waitFraction, now);
+            rate, waitFraction, busyFraction, now);
         _s.Progress.Last = report;
         _s.Observer.Step(report);
     }

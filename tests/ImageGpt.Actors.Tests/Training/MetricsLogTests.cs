@@ -8,7 +8,7 @@ public sealed class MetricsLogTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static StepReport Report(long step) => new(step, 10, 0, 1.5f, 0.5f, 1e-3f, 1000, 0.01, step);
+    private static StepReport Report(long step) => new(step, 10, 0, 1.5f, 0.5f, 1e-3f, 1000, 0.01, 0.9, step);
 
     [Fact]
     public void Rows_are_written_every_N_steps_and_at_the_last_step()
