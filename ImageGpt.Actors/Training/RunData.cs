@@ -8,8 +8,8 @@ namespace ImageGpt.Actors.Training;
 
 /// <summary>
 /// Turns the configured data set into what a run consumes: decode the files, hold out validation,
-/// resize to the model's side, train (or, on resume, reuse) the palette, encode the training images,
-/// and prepare the evaluation subsets. Everything is a pure function of the config (and the palette).
+/// train (or, on resume, reuse) the palette on resized images, hand the loaders a source that resizes
+/// and quantizes each batch, and prepare the evaluation subsets. Everything is a pure function of the config (and the palette).
 /// </summary>
 public static class RunData
 {
@@ -25,22 +25,25 @@ public static class RunData
             throw new UserError($"model.side = {m.Side} exceeds the {splits.Train.Side}x{splits.Train.Side} images of {d.Set}. HINT: set model.side to at most {splits.Train.Side}");
         var train = splits.Train;
         if (d.Limit > 0 && d.Limit < train.Count) train = train.Subset(Enumerable.Range(0, d.Limit).ToArray(), $"{train.Name}[:{d.Limit}]");
-        var resized = train.Resize(m.Side);
         if (palette is null)
         {
-            palette = Palette.Train(resized.Images, resized.Channels, new PaletteOptions(d.PaletteClusters, d.PaletteSamplePixels, d.PaletteIterations, d.PaletteSeed));
-            log.WriteLine($"[data] palette: {palette.Count} colours by k-means on {resized.Count} training images ({sw.Elapsed.TotalSeconds:F1} s)");
+            // k-means sees the images as the model does (resized); enough of them to fill its pixel sample.
+            int needed = (int)Math.Min(train.Count, (d.PaletteSamplePixels + (long)m.Seq - 1) / m.Seq);
+            var sample = train.Subset(Enumerable.Range(0, needed).ToArray()).Resize(m.Side);
+            palette = Palette.Train(sample.Images, sample.Channels, new PaletteOptions(d.PaletteClusters, d.PaletteSamplePixels, d.PaletteIterations, d.PaletteSeed));
+            log.WriteLine($"[data] palette: {palette.Count} colours by k-means on {needed} resized training images ({sw.Elapsed.TotalSeconds:F1} s)");
         }
-        if (palette.Channels != resized.Channels || palette.Count != m.Vocab)
-            throw new UserError($"the palette has {palette.Count} colours of {palette.Channels} channel(s), the run needs {m.Vocab} for {d.Set} ({resized.Channels} channel(s)). HINT: set model.vocab and data.palette.clusters to the same value");
-        var tokens = TokenSet.Encode(resized, palette);
-        log.WriteLine($"[data] {d.Set}: {tokens.Count} training images as {m.Side}x{m.Side} tokens, {splits.Validation.Count} validation, {splits.Test.Count} test ({sw.Elapsed.TotalSeconds:F1} s)");
+        if (palette.Channels != train.Channels || palette.Count != m.Vocab)
+            throw new UserError($"the palette has {palette.Count} colours of {palette.Channels} channel(s), the run needs {m.Vocab} for {d.Set} ({train.Channels} channel(s)). HINT: set model.vocab and data.palette.clusters to the same value");
+        // The loaders resize and quantize each batch's images as they build it.
+        var source = new PixelSource(train, m.Side, palette);
+        log.WriteLine($"[data] {d.Set}: {source.Count} training images ({train.Side}x{train.Side} -> {m.Side}x{m.Side} tokens per batch), {splits.Validation.Count} validation, {splits.Test.Count} test ({sw.Elapsed.TotalSeconds:F1} s)");
         RunEvalData? eval = null;
         if (config.Eval.Enabled)
         {
             var e = config.Eval;
             eval = RunEvalData.Prepare(splits, m, palette, new RunEvalOptions(e.ValidationImages, e.ProbeTrain, e.ProbeValidation, e.ProbeTest, e.Completions, e.CompletionsPerImage, e.Threads, e.Seed));
         }
-        return new TrainingInputs(tokens, palette, eval);
+        return new TrainingInputs(source, palette, eval);
     }
 }

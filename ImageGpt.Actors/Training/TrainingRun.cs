@@ -7,8 +7,8 @@ using ImageGpt.Nn.Training;
 
 namespace ImageGpt.Actors.Training;
 
-/// <summary>The data a run trains and evaluates on, already resized and encoded with its palette.</summary>
-public sealed record TrainingInputs(TokenSet Train, Nn.Palette.Palette Palette, RunEvalData? Eval);
+/// <summary>The samples a run trains on (tokens made on demand by the loaders), its palette and the evaluation data.</summary>
+public sealed record TrainingInputs(ISampleSource Train, Nn.Palette.Palette Palette, RunEvalData? Eval);
 
 /// <summary>How a run ended: the step reached, whether it was stopped early, the final parameters, the error if it failed.</summary>
 public sealed record TrainingOutcome(long Step, bool Stopped, ParameterSlab Parameters, string? Error);

@@ -2,7 +2,7 @@ using ImageGpt.Nn.Model;
 namespace ImageGpt.Nn.Data;
 
 /// <summary>A data set turned into palette tokens once: [N, T] tokens in raster order and N labels.</summary>
-public sealed class TokenSet
+public sealed class TokenSet : ISampleSource
 {
     public ushort[] Tokens { get; }
     public int[] Labels { get; }
@@ -25,6 +25,12 @@ public sealed class TokenSet
     }
 
     public ReadOnlySpan<ushort> Sequence(int i) => Tokens.AsSpan(i * T, T);
+
+    public int Read(int index, Span<ushort> tokens)
+    {
+        Sequence(index).CopyTo(tokens);
+        return Labels[index];
+    }
 }
 
 /// <summary>Which shard: the unit of work and of determinism.</summary>
@@ -45,7 +51,7 @@ public sealed record ShardBatch(ShardId Id, ushort[] Tokens, int[] Labels, int[]
 /// </summary>
 public sealed class BatchSampler
 {
-    public TokenSet Data { get; }
+    public ISampleSource Data { get; }
     public int BatchSize { get; }
     public int Shards { get; }
     public ulong Seed { get; }
@@ -57,7 +63,7 @@ public sealed class BatchSampler
     private int[]? _cachedPermutation;
     private readonly Lock _lock = new();
 
-    public BatchSampler(TokenSet data, int batchSize, int shards, ulong seed)
+    public BatchSampler(ISampleSource data, int batchSize, int shards, ulong seed)
     {
         if (batchSize < 1) throw new UserError($"batch size {batchSize} must be positive. HINT: set a batch size >= 1.");
         if (shards < 1 || shards > batchSize) throw new UserError($"{shards} shards for batch {batchSize}: each shard needs at least one sample. HINT: use 1..{batchSize} shards.");
@@ -105,11 +111,7 @@ public sealed class BatchSampler
         var T = Data.T;
         var tokens = new ushort[idx.Length * T];
         var labels = new int[idx.Length];
-        for (var j = 0; j < idx.Length; j++)
-        {
-            Data.Sequence(idx[j]).CopyTo(tokens.AsSpan(j * T, T));
-            labels[j] = Data.Labels[idx[j]];
-        }
+        for (var j = 0; j < idx.Length; j++) labels[j] = Data.Read(idx[j], tokens.AsSpan(j * T, T));
         return new ShardBatch(id, tokens, labels, idx, T);
     }
 
