@@ -79,7 +79,7 @@ public sealed class RunActor : ReceiveActor
         {
             var e = c.Eval;
             var evalSetup = new EvaluatorSetup(c.Model, evalData,
-                new Nn.Eval.RunEvalOptions(e.ValidationImages, e.ProbeTrain, e.ProbeValidation, e.ProbeTest, e.Completions, e.CompletionsPerImage, e.Threads, e.Seed),
+                e.ToOptions(),
                 _s.Inputs.Palette, _s.Store, c.RunDir, observer);
             _evaluator = Context.ActorOf(Backoff(Props.Create(() => new EvaluatorActor(evalSetup)), "evaluator"), "evaluator");
             // Subscribed here, before the first checkpoint can be published; the supervisor forwards to the current evaluator.

@@ -55,9 +55,14 @@ public sealed record CheckpointSettings(int Every, int Keep, string Store, strin
 /// <param name="CompletionsPerImage">Samples per image.</param>
 /// <param name="Threads">Kernel threads of the evaluator.</param>
 /// <param name="Seed">Seed of the subsets and sampling.</param>
+/// <param name="ProbeGrid">Inverse regularization strengths C the probe tries per layer (best on validation wins).</param>
 public sealed record EvalSettings(
     bool Enabled, int ValidationImages, int ProbeTrain, int ProbeValidation, int ProbeTest,
-    int Completions, int CompletionsPerImage, int Threads, ulong Seed);
+    int Completions, int CompletionsPerImage, int Threads, ulong Seed, IReadOnlyList<double> ProbeGrid)
+{
+    public Nn.Eval.RunEvalOptions ToOptions() =>
+        new(ValidationImages, ProbeTrain, ProbeValidation, ProbeTest, Completions, CompletionsPerImage, Threads, Seed, ProbeGrid);
+}
 
 /// <summary>Console progress and metrics files.</summary>
 /// <param name="Every">Steps between progress lines (plain output) and metrics rows.</param>

@@ -198,7 +198,7 @@ public static class RunConfigLoader
         int completions = r.Int("eval.completions.images", min: 0, hint: "set eval.completions.images to the test images completed, e.g. 8, or 0 for none");
         int perImage = r.Int("eval.completions.per-image", min: 0, hint: "set eval.completions.per-image to the samples per image, e.g. 3");
         int threads = r.Int("eval.threads", min: 1, hint: "set eval.threads to the evaluator's kernel threads, e.g. 1");
-        return new EvalSettings(enabled, validation, probeTrain, probeValidation, probeTest, completions, perImage, threads, r.Seed("eval.seed"));
+        return new EvalSettings(enabled, validation, probeTrain, probeValidation, probeTest, completions, perImage, threads, r.Seed("eval.seed"), ProbeGrid(r));
     }
 
     private static int ProbeSize(Reader r, string path)
@@ -341,6 +341,21 @@ public static class RunConfigLoader
     };
 
     /// <summary>Typed reads with the key, value and origin in every error; the Config getters check the types.</summary>
+    private static double[] ProbeGrid(Reader r)
+    {
+        const string key = "eval.probe.grid";
+        const string hint = "set eval.probe.grid to a list of positive numbers, e.g. [0.01, 0.1, 1, 10, 100]";
+        var items = r.StringList(key);
+        var grid = new double[items.Count];
+        for (int i = 0; i < grid.Length; i++)
+        {
+            if (!double.TryParse(items[i], NumberStyles.Float, CultureInfo.InvariantCulture, out grid[i]) || !(grid[i] > 0) || double.IsInfinity(grid[i]))
+                throw new UserError($"config '{key}' entry '{items[i]}' is not a positive number. HINT: {hint}");
+        }
+        if (grid.Length == 0) throw new UserError($"config '{key}' is empty. HINT: {hint}");
+        return grid;
+    }
+
     private sealed class Reader(Config config)
     {
         public string String(string path) => config.GetString(path);
@@ -353,6 +368,8 @@ public static class RunConfigLoader
         }
 
         public double Double(string path) => config.GetDouble(path);
+
+        public IReadOnlyList<string> StringList(string path) => config.GetStringList(path);
 
         public bool Bool(string path) => config.GetBoolean(path);
 
@@ -522,7 +539,7 @@ public static class RunConfigLoader
             $"safetensors export {(ck.ExportSafetensors ? "on" : "off")}"));
         sb.AppendLine(e.Enabled
             ? string.Create(inv,
-                $"eval:       validation loss on {e.ValidationImages} images; probe train/validation/test {e.ProbeTrain}/{e.ProbeValidation}/{e.ProbeTest}; " +
+                $"eval:       validation loss on {e.ValidationImages} images; probe train/validation/test {e.ProbeTrain}/{e.ProbeValidation}/{e.ProbeTest} over C in [{string.Join(", ", e.ProbeGrid.Select(g => g.ToString("G4", CultureInfo.InvariantCulture)))}]; " +
                 $"completions {e.Completions} x {e.CompletionsPerImage}; {Count(e.Threads, "thread")}, seed {e.Seed}")
             : "eval:       off");
         sb.AppendLine(string.Create(inv, $"log:        every {c.Log.Every} steps"));

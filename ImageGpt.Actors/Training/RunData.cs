@@ -42,7 +42,7 @@ public static class RunData
         if (config.Eval.Enabled)
         {
             var e = config.Eval;
-            eval = RunEvalData.Prepare(splits, m, palette, new RunEvalOptions(e.ValidationImages, e.ProbeTrain, e.ProbeValidation, e.ProbeTest, e.Completions, e.CompletionsPerImage, e.Threads, e.Seed));
+            eval = RunEvalData.Prepare(splits, m, palette, e.ToOptions());
         }
         return new TrainingInputs(source, palette, eval);
     }

@@ -8,7 +8,7 @@ namespace ImageGpt.Nn.Eval;
 /// <summary>What is measured on every checkpoint of a training run; sizes of 0 switch a part off.</summary>
 public sealed record RunEvalOptions(
     int ValidationImages, int ProbeTrain, int ProbeValidation, int ProbeTest,
-    int Completions, int CompletionsPerImage, int Threads, ulong Seed);
+    int Completions, int CompletionsPerImage, int Threads, ulong Seed, IReadOnlyList<double>? ProbeGrid = null);
 
 /// <summary>
 /// The images a run's evaluations use, prepared once (resized and encoded with the run's palette):
@@ -60,7 +60,7 @@ public static class RunEvaluation
             validation = ValidationLoss.Measure(model, v, Math.Min(64, v.Count));
         }
         LayerProbeReport? probe = data.Probe is { } p
-            ? LayerProbeRunner.Run(parameters, p, new LayerProbeOptions(Threads: threads, RawPixelBaseline: rawPixelBaseline), log)
+            ? LayerProbeRunner.Run(parameters, p, new LayerProbeOptions(Threads: threads, Grid: o.ProbeGrid, RawPixelBaseline: rawPixelBaseline), log)
             : null;
         string? png = null;
         if (completionsPng is not null && data.CompletionImages is { } images && data.CompletionTokens is { } tokens)

@@ -51,7 +51,8 @@ public sealed class RunConfigLoaderTests : IDisposable
         Assert.Equal(new RuntimeSettings(Math.Max(1, Environment.ProcessorCount), 1, 4, TimeSpan.FromSeconds(60),
             TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), 10), c.Runtime);
         Assert.Equal(new CheckpointSettings(500, 3, "sqlite", "", true), c.Checkpoint);
-        Assert.Equal(new EvalSettings(true, 1000, 2000, 500, 1000, 8, 3, 1, 1), c.Eval);
+        Assert.Equal(new EvalSettings(true, 1000, 2000, 500, 1000, 8, 3, 1, 1, c.Eval.ProbeGrid), c.Eval);
+        Assert.Equal([0.01, 0.1, 1, 10, 100], c.Eval.ProbeGrid);
         Assert.Equal(new LogSettings(50), c.Log);
         Assert.Equal("runs/default", c.RunDir);
     }
@@ -65,7 +66,8 @@ public sealed class RunConfigLoaderTests : IDisposable
         Assert.Equal(16, c.Data.PaletteClusters);
         Assert.Equal(new TrainSettings(32, 2, 3e-3, 100, 3000, 0.9, 0.95, 0, 1.0, 1), c.Train);
         Assert.Equal(1000, c.Checkpoint.Every);
-        Assert.Equal(Load().Eval, c.Eval);
+        Assert.Equal(Load().Eval with { ProbeGrid = c.Eval.ProbeGrid }, c.Eval);
+        Assert.Equal(Load().Eval.ProbeGrid, c.Eval.ProbeGrid);
         Assert.Equal("runs/fashion-mnist", c.RunDir);
     }
 
@@ -367,5 +369,14 @@ public sealed class RunConfigLoaderTests : IDisposable
         Assert.Contains("validation 10% (split seed 20200612)", text);
         Assert.Contains("eval:       off", text);
         Assert.EndsWith("run dir:    runs/default", text);
+    }
+
+    [Fact]
+    public void The_probe_grid_is_a_list_of_positive_numbers()
+    {
+        Assert.Equal([1.0, 10.0], Load("eval.probe.grid=[1, 10]").Eval.ProbeGrid);
+        Assert.Contains("eval.probe.grid", Fails("eval.probe.grid=[1, -2]").Message);
+        Assert.Contains("eval.probe.grid", Fails("eval.probe.grid=[1, abc]").Message);
+        Assert.Contains("eval.probe.grid", Fails("eval.probe.grid=[]").Message);
     }
 }

@@ -40,7 +40,7 @@ public sealed class TrainingRunTests : IDisposable
         new TrainSettings(Batch, Shards, 3e-3, 3, steps, 0.9, 0.95, 0, 1.0, 5),
         new RuntimeSettings(trainers, 1, 2, deadline ?? TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50), 10),
         new CheckpointSettings(every, 0, "sqlite", "", ExportSafetensors: false),
-        new EvalSettings(false, 0, 0, 0, 0, 0, 0, 1, 1),
+        new EvalSettings(false, 0, 0, 0, 0, 0, 0, 1, 1, [1.0]),
         new LogSettings(1),
         _dir);
 
