@@ -45,6 +45,12 @@ public static class TrainCommand
             var differences = RunConfigLoader.IdentityDifferences(existing.IdentityJson, identity);
             if (differences.Count > 0)
                 throw new UserError($"the checkpoint at step {existing.Step} in '{runDir}' was made with another config ({string.Join("; ", differences)}). HINT: resume with the settings the run was started with, or start a new run with another --run-dir");
+            if (existing.Step >= config.Train.Steps)
+            {
+                output.WriteLine($"the run in '{runDir}' is already complete (checkpoint at step {existing.Step} of {config.Train.Steps}); nothing to do. To train longer, start a new run with more train.steps (the schedule depends on them)");
+                await PrintSummary(output, store, runDir, config);
+                return 0;
+            }
             output.WriteLine($"resuming from the checkpoint at step {existing.Step} (epoch {existing.Epoch}, step {existing.StepInEpoch} of it)");
         }
         else if (resume)

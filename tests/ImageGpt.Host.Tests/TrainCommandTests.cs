@@ -85,6 +85,12 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("--resume", output);
         Assert.Equal(0, await Train(TinyIn(stopped, "--set", "train.steps=400", "--resume")));
         Assert.Equal((await Latest(straight)).Parameters, (await Latest(stopped)).Parameters);
+
+        var again = new StringWriter();
+        var before = Snapshot(stopped);
+        Assert.Equal(0, await Train(TinyIn(stopped, "--set", "train.steps=400", "--resume"), again));
+        Assert.Contains("already complete", again.ToString());
+        Assert.Equal(before, Snapshot(stopped));
     }
 
     /// <summary>
