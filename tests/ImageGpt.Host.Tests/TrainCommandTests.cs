@@ -46,27 +46,28 @@ public sealed class TrainCommandTests : IDisposable
     public async Task A_run_killed_with_SIGKILL_and_resumed_ends_with_the_uninterrupted_weights()
     {
         string straight = Path.Combine(_root, "straight"), killed = Path.Combine(_root, "killed");
-        Assert.Equal(0, await Train(TinyIn(straight)));
+        // 300 tiny steps take a second or two; each attempt is killed within 250 ms of its first step.
+        Assert.Equal(0, await Train(TinyIn(straight, "--set", "train.steps=300")));
         var expected = await Latest(straight);
-        Assert.Equal(40, expected.Step);
+        Assert.Equal(300, expected.Step);
 
         var rng = new Random(20261123);
         int kills = 0;
         for (int attempt = 0; attempt < 3; attempt++)
         {
-            var (exit, killedIt, _) = await RunChildAndMaybeKill(TinyIn(killed, "--resume"), TimeSpan.FromMilliseconds(rng.Next(0, 600)));
+            var (exit, killedIt, _) = await RunChildAndMaybeKill(TinyIn(killed, "--set", "train.steps=300", "--resume"), TimeSpan.FromMilliseconds(rng.Next(0, 250)));
             if (!killedIt) { Assert.Equal(0, exit); break; }
             kills++;
         }
         Assert.True(kills >= 1, "the child finished before it could be killed; the test did not test anything");
-        var (finalExit, _, _) = await RunChildAndMaybeKill(TinyIn(killed, "--resume"), null);
+        var (finalExit, _, _) = await RunChildAndMaybeKill(TinyIn(killed, "--set", "train.steps=300", "--resume"), null);
         Assert.Equal(0, finalExit);
         var actual = await Latest(killed);
-        Assert.Equal(40, actual.Step);
+        Assert.Equal(300, actual.Step);
         Assert.Equal(expected.Parameters, actual.Parameters);
         Assert.Equal(expected.AdamM, actual.AdamM);
         Assert.Equal(expected.AdamV, actual.AdamV);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "step-40.safetensors")), File.ReadAllBytes(Path.Combine(killed, "step-40.safetensors")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "step-300.safetensors")), File.ReadAllBytes(Path.Combine(killed, "step-300.safetensors")));
     }
 
     [Fact]
