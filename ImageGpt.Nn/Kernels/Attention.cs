@@ -43,9 +43,20 @@ public static unsafe class Attention
         => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
             Vector512.IsHardwareAccelerated);
 
+    /// <summary>
+    /// Backward for dq, dk, dv that nothing else adds to: their old contents are never read (the caller
+    /// need not clear them). Each head zeroes its own columns right before accumulating into them, while
+    /// those lines are about to be touched anyway, so the bits are those of clear-then-Backward.
+    /// </summary>
+    internal static void BackwardOverwrite(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
+        ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+        => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
+            Vector512.IsHardwareAccelerated, overwrite: true);
+
     internal static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
-        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide)
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide, bool overwrite = false)
     {
         int HS = CheckShape(B, T, C, NH);
         long btc = (long)B * T * C;
@@ -64,7 +75,7 @@ public static unsafe class Attention
         {
             nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)a;
             nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
-            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal, wide));
+            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal, wide, overwrite));
         }
     }
 
@@ -90,11 +101,27 @@ public static unsafe class Attention
     }
 
     private readonly struct BackwardJob(nint dq, nint dk, nint dv, nint dout, nint att, nint q, nint k, nint v,
-        int T, int C, int NH, int HS, bool causal, bool wide) : IHeadJob
+        int T, int C, int NH, int HS, bool causal, bool wide, bool overwrite) : IHeadJob
     {
-        public void Run(int bh) =>
+        public void Run(int bh)
+        {
+            if (overwrite) ClearHead((float*)dq, (float*)dk, (float*)dv, bh / NH, bh % NH, T, C, HS);
             BackwardHead((float*)dq, (float*)dk, (float*)dv, (float*)dout, (float*)att, (float*)q, (float*)k, (float*)v,
                 bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+        }
+    }
+
+    /// <summary>Zeroes head h's columns of image b in dq, dk and dv (the head's own T x HS elements).</summary>
+    private static void ClearHead(float* dq, float* dk, float* dv, int b, int h, int T, int C, int HS)
+    {
+        nint head = (nint)b * T * C + h * HS;
+        for (int t = 0; t < T; t++)
+        {
+            nint row = head + (nint)t * C;
+            new Span<float>(dq + row, HS).Clear();
+            new Span<float>(dk + row, HS).Clear();
+            new Span<float>(dv + row, HS).Clear();
+        }
     }
 
     /// <summary>

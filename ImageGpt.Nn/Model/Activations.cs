@@ -49,7 +49,7 @@ public sealed class Activations
     /// Layout for the gradients of the activations: attention backward needs one (B,NH,T,T) scratch
     /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated; the residual
     /// stream's gradient lives in Encoded alone (AttProj, Res2, FcProj and Res3 are empty), and all layers
-    /// share one set of per-layer regions.
+    /// share one set of per-layer regions (with no Fch: FchGelu's region holds that gradient too).
     /// </param>
     public Activations(GptConfig cfg, int batch, bool gradients)
     {
@@ -82,7 +82,8 @@ public sealed class Activations
         long residual = gradients ? 0 : BT * C;
         Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(residual); Res2 = PerLayer(residual);
         Ln2 = PerLayer(BT * C); Ln2Rstd = PerLayer(BT);
-        Fch = PerLayer(BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(residual); Res3 = PerLayer(residual);
+        // Backward turns the gradient of FchGelu into that of Fch in place, so the gradient layout has no Fch.
+        Fch = PerLayer(gradients ? 0 : BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(residual); Res3 = PerLayer(residual);
         LnF = Take(BT * C); LnFRstd = Take(BT);
         Logits = Take(BT * cfg.Vocab); Probs = Take(BT * cfg.Vocab);
         Losses = Take(BT); LossWeights = Take(BT);

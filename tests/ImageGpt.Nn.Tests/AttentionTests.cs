@@ -98,6 +98,26 @@ public sealed class AttentionTests
     }
 
     [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardOverwriteEqualsBackwardIntoZerosBitForBit(int B, int T, int C, int NH)
+    {
+        float[] q = Random(B * T * C, 31, 2f), k = Random(B * T * C, 32, 2f), v = Random(B * T * C, 33), dout = Random(B * T * C, 34);
+        var att = new float[B * NH * T * T];
+        Attention.Forward(new float[B * T * C], att, q, k, v, B, T, C, NH, causal: true);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            float[] dq = new float[B * T * C], dk = new float[B * T * C], dv = new float[B * T * C];
+            Attention.Backward(dq, dk, dv, new float[att.Length], dout, att, q, k, v, B, T, C, NH, true, threads);
+            // Garbage in dq, dk, dv proves they are written, not read.
+            float[] oq = Random(B * T * C, 35), ok = Random(B * T * C, 36), ov = Random(B * T * C, 37);
+            Attention.BackwardOverwrite(oq, ok, ov, new float[att.Length], dout, att, q, k, v, B, T, C, NH, true, threads);
+            Assert.Equal(dq, oq);
+            Assert.Equal(dk, ok);
+            Assert.Equal(dv, ov);
+        }
+    }
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public void TwoThreadsGiveBitIdenticalResultsToOne(bool causal)

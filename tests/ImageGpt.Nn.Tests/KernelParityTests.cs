@@ -80,6 +80,25 @@ public sealed class KernelParityTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Gelu2_backward_overwrite_in_place_matches_naive_into_zeros(int threads)
+    {
+        const int N = (1 << 15) + 67; // above the parallel threshold, with a scalar tail
+        var x = Random(N, 31, 6f);
+        var dy = Random(N, 32);
+        var expected = new float[N];
+        Gelu2.BackwardNaive(expected, x, dy, N);
+        var zeroStart = new float[N];
+        Gelu2.Backward(zeroStart, x, dy, N, threads);
+        // dinp is dout itself: each element is read before it is overwritten.
+        var inPlace = (float[])dy.Clone();
+        Gelu2.BackwardOverwrite(inPlace, x, inPlace, N, threads);
+        Near(expected, inPlace, "dinp");
+        for (int i = 0; i < N; i++) Assert.Equal(zeroStart[i] + 0f, inPlace[i] + 0f);
+    }
+
+    [Theory]
     [InlineData(2)]
     [InlineData(3)]
     public void Gelu2_split_over_threads_matches_naive_and_one_thread_bit_for_bit(int threads)
