@@ -21,7 +21,7 @@ public sealed class Activations
     public Region[] Q { get; }          // (B,T,C)
     public Region[] K { get; }          // (B,T,C)
     public Region[] V { get; }          // (B,T,C)
-    public Region[] Att { get; }        // (B,NH,T,T) softmax probabilities
+    public Region[] Att { get; }        // (B,NH,T,T) softmax probabilities, or (B,NH,T,2) row statistics when attention recomputes them
     public Region[] AttY { get; }       // (B,T,C) attention output before the projection
     public Region[] AttProj { get; }    // (B,T,C)
     public Region[] Res2 { get; }       // (B,T,C) residual after attention
@@ -56,7 +56,10 @@ public sealed class Activations
         if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch));
         B = batch;
         T = cfg.Seq;
-        long BT = (long)batch * T, C = cfg.Width, L = cfg.Layers, att = BT * cfg.Heads * T;
+        // Where the attention kernel can recompute the probabilities in backward (Attention.Recomputes), the
+        // forward keeps two statistics per query row instead of T probabilities, and backward needs no scratch.
+        bool recompute = Kernels.Attention.Recomputes(cfg.Width, cfg.Heads);
+        long BT = (long)batch * T, C = cfg.Width, L = cfg.Layers, att = BT * cfg.Heads * (recompute ? 2 : T);
         long offset = 0;
         Region Take(long length)
         {
@@ -89,7 +92,7 @@ public sealed class Activations
         Losses = Take(BT); LossWeights = Take(BT);
         Pooled = Take(batch * C);
         ClfLogits = Take((long)batch * cfg.Classes); ClfProbs = Take((long)batch * cfg.Classes); ClfLosses = Take(batch);
-        Scratch = Take(gradients ? att : 0);
+        Scratch = Take(gradients && !recompute ? att : 0);
         Data = new float[offset];
     }
 

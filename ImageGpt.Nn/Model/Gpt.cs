@@ -43,6 +43,8 @@ public sealed class Gpt
     private readonly int[] _labels;
     private readonly float[] _clfWeights;
     private bool _hasMask, _hasLabels, _forwardDone;
+    // Attention keeps row statistics, not probabilities, and recomputes them in backward (Activations sizes Att so).
+    private readonly bool _recomputeAttention;
 
     /// <param name="parameters">Share an existing slab (e.g. an evaluation replica); null allocates one.</param>
     public Gpt(GptConfig config, int batchCapacity, ParameterSlab? parameters = null)
@@ -61,6 +63,7 @@ public sealed class Gpt
         (_wte, _wpe, _sos, _lnf, _head) = (p.Slot("wte"), p.Slot("wpe"), p.Slot("sos"), p.Slot("ln_f.g"), p.Slot("head"));
         _clf = _K > 0 ? p.Slot("clf") : null;
         _blocks = Enumerable.Range(0, config.Layers).Select(l => BlockSlots.Of(p, l)).ToArray();
+        _recomputeAttention = Attention.Recomputes(_C, _NH);
         _acts = new Activations(config, batchCapacity, gradients: false);
         _tokens = new int[batchCapacity * _T];
         _mask = new byte[batchCapacity * _T];
@@ -117,7 +120,10 @@ public sealed class Gpt
         Matmul.Forward(a[a.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
         Matmul.Forward(a[a.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        if (_recomputeAttention)
+            Attention.ForwardStats(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * 2], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        else
+            Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
         KernelProfile.Lap(ref t, KernelKind.AttentionForward);
         Matmul.Forward(a[a.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
@@ -287,8 +293,12 @@ public sealed class Gpt
         // forward: res2 = resIn + Proj(Attn(q, k, v)); dAttY, dq, dk, dv are written whole, not accumulated
         Matmul.BackwardOverwrite(d[d.AttY[l], N], G(w.Proj), dRes, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
-        Attention.BackwardOverwrite(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
-            a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        if (_recomputeAttention)
+            Attention.BackwardRecompute(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.AttY[l], N],
+                a[a.Att[l], B * _NH * _T * 2], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        else
+            Attention.BackwardOverwrite(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
+                a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
         KernelProfile.Lap(ref t, KernelKind.AttentionBackward);
         // forward: q, k, v = Wq·ln1, Wk·ln1, Wv·ln1
         Matmul.BackwardOverwrite(d[d.Ln1[l], N], G(w.Q), d[d.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
