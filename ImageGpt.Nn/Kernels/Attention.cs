@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ImageGpt.Nn.Kernels;
 
@@ -402,6 +403,9 @@ public static unsafe class Attention
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
         var y = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        // y * 2^n in one vscalefps instead of convert, add, shift and multiply: exact either way, as
+        // n >= -126 keeps 2^n a normal float, so the bits are the same.
+        if (Avx512F.IsSupported) return Avx512F.Scale(y, n);
         var pow2n = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
         return y * pow2n;
     }
