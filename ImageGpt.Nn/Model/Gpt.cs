@@ -114,7 +114,7 @@ public sealed class Gpt
         long t = KernelProfile.Start();
         var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
         // h += Proj(Attn(Norm1(h)))
-        RmsNorm.Forward(a[a.Ln1[l], N], a[a.Ln1Rstd[l], BT], resIn, P(w.Ln1), BT, C);
+        RmsNorm.Forward(a[a.Ln1[l], N], a[a.Ln1Rstd[l], BT], resIn, P(w.Ln1), BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
         Matmul.Forward(a[a.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
@@ -127,10 +127,10 @@ public sealed class Gpt
         KernelProfile.Lap(ref t, KernelKind.AttentionForward);
         Matmul.Forward(a[a.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Residual.Forward(a[a.Res2[l], N], resIn, a[a.AttProj[l], N], N);
+        Residual.Forward(a[a.Res2[l], N], resIn, a[a.AttProj[l], N], N, th);
         KernelProfile.Lap(ref t, KernelKind.Residual);
         // h += W2 · gelu2(W1 · Norm2(h))
-        RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C);
+        RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
@@ -138,7 +138,7 @@ public sealed class Gpt
         KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.Forward(a[a.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N);
+        Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N, th);
         KernelProfile.Lap(ref t, KernelKind.Residual);
     }
 
@@ -183,7 +183,7 @@ public sealed class Gpt
         for (int l = 0; l < Config.Layers; l++)
             BlockForward(l, a, B);
         t = KernelProfile.Start();
-        RmsNorm.Forward(a[a.LnF, N], a[a.LnFRstd, BT], a[a.Res3[^1], N], P(_lnf), BT, C);
+        RmsNorm.Forward(a[a.LnF, N], a[a.LnFRstd, BT], a[a.Res3[^1], N], P(_lnf), BT, C, Threads);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
@@ -288,7 +288,7 @@ public sealed class Gpt
         Matmul.BackwardOverwrite(d[d.Ln2[l], N], G(w.Fc), dFc, a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln2 = Norm2(res2)
-        RmsNorm.Backward(dRes, G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C);
+        RmsNorm.Backward(dRes, G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         // forward: res2 = resIn + Proj(Attn(q, k, v)); dAttY, dq, dk, dv are written whole, not accumulated
         Matmul.BackwardOverwrite(d[d.AttY[l], N], G(w.Proj), dRes, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
@@ -306,7 +306,7 @@ public sealed class Gpt
         Matmul.Backward(d[d.Ln1[l], N], G(w.V), d[d.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln1 = Norm1(resIn)
-        RmsNorm.Backward(dRes, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C);
+        RmsNorm.Backward(dRes, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
     }
 
@@ -340,7 +340,7 @@ public sealed class Gpt
             KernelProfile.Lap(ref t, KernelKind.Other);
         }
         var dRes = d[d.Encoded, N];
-        RmsNorm.Backward(dRes, G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C);
+        RmsNorm.Backward(dRes, G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C, Threads);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         for (int l = Config.Layers - 1; l >= 0; l--)
             BlockBackward(l, a, d, dRes, B);
