@@ -540,13 +540,14 @@ public static unsafe class Attention
                     SoftmaxWide(sr, L, scale, att + (((nint)b * NH + h) * T + i0 + r) * T, T);
                 else
                     (stats[2 * (i0 + r)], stats[2 * (i0 + r) + 1]) = SoftmaxWide(sr, L, scale);
-                // Keys this row may not see weigh zero in the block's value product.
-                new Span<float>(sr + L, keysPadded - L).Clear();
+                // Keys this row may not see weigh zero in the block's value product (SoftmaxWide zeroed
+                // the lanes up to the next multiple of 16; whole vectors here, no call per row).
+                for (int j = Pad(L, 16); j < keysPadded; j += 16) Vector512<float>.Zero.Store(sr + j);
             }
             // out[r, d] = sum_j att[r, j] * v_j[d]
             ValueStrips(s, Tp, vp, HSp, keys, otmp);
             for (int r = 0; r < rows; r++)
-                new ReadOnlySpan<float>(otmp + r * HSp, HS).CopyTo(new Span<float>(@out + head + (nint)(i0 + r) * C, HS));
+                CopyHead(@out + head + (nint)(i0 + r) * C, otmp + r * HSp, HS);
         }
     }
 
@@ -614,10 +615,7 @@ public static unsafe class Attention
             // dq_r[d] += sum_j dpreatt[r, j] * k_j[d];  dk_j[d] += sum_r dpreatt[r, j] * q_r[d]
             ValueStrips(ds, Tp, kp, HSp, keys, dqtmp);
             for (int r = 0; r < rows; r++)
-            {
-                var dqRow = new Span<float>(dq + head + (nint)(i0 + r) * C, HS);
-                TensorPrimitives.Add(dqRow, new ReadOnlySpan<float>(dqtmp + r * HSp, HS), dqRow);
-            }
+                AddHead(dq + head + (nint)(i0 + r) * C, dqtmp + r * HSp, HS);
             for (int d0 = 0; d0 < HS; d0 += 8)
                 for (int j0 = 0; j0 < keys; j0 += 32)
                     Gemm.Kernel512Cols(qb + d0, qStride, ds + j0, Tp, 8, dkt + (nint)d0 * Tp + j0, Tp, true);
@@ -631,6 +629,20 @@ public static unsafe class Attention
                 dvRow[d] += dvt[(nint)d * Tp + t];
             }
         }
+    }
+
+    // One head's row (HS a multiple of 8, as on the blocked paths) in 8-float vectors: the rows are as
+    // short as 16 floats, where a span call per row costs about as much as the row's arithmetic.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyHead(float* dst, float* src, int HS)
+    {
+        for (int d = 0; d < HS; d += 8) Vector256.Load(src + d).Store(dst + d);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddHead(float* dst, float* src, int HS)
+    {
+        for (int d = 0; d < HS; d += 8) (Vector256.Load(dst + d) + Vector256.Load(src + d)).Store(dst + d);
     }
 
     /// <summary>d[j] = scale * p[j] * (d[j] - sum_j' p[j'] d[j']) over n (a multiple of 16) entries.</summary>
