@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using ImageGpt.Nn;
 using ImageGpt.Nn.Kernels;
 
@@ -30,6 +32,9 @@ public static class BenchGemmCommand
         int BT = batch * seq, C = width;
         Console.WriteLine($"bench-gemm: BT={BT} (B={batch} T={seq}) C={C} threads={threads} isa={Matmul.InstructionSet} peak={peak} GFLOP/s/core; best of {repeats}");
         Console.WriteLine("wall: best wall time of one call; cpu: best process CPU time, i.e. speed per core actually held (the machine is shared)");
+        double ceiling = FmaCeilingGflops(repeats);
+        Console.WriteLine($"FMA-only register loop (no loads, 16 independent chains): {ceiling:F1} GFLOP/s = {100 * ceiling / peak:F1}% of --peak {peak}; " +
+            "no kernel can beat it on this core, so compare the GFLOP/s below with it too");
         Console.WriteLine($"{"product",-34} {"shape (M x N x K)",-22} {"wall ms",9} {"GFLOP/s",9} {"% peak",7} {"cpu ms",9} {"GFLOP/s",9} {"% peak",7}");
         (string Name, int C, int OC)[] layers = [("attn q/k/v/proj (C->C)", C, C), ("mlp fc (C->4C)", C, 4 * C), ("mlp proj (4C->C)", 4 * C, C)];
         foreach (var (name, c, oc) in layers)
@@ -70,6 +75,69 @@ public static class BenchGemmCommand
                 $"fast: {fast * 1e3:F3} ms ({flops / fast / 1e9:F1} GFLOP/s); speed-up x{naive / fast:F1}");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// GFLOP/s of a loop of nothing but FMAs on registers (16 independent accumulators, enough to cover
+    /// the FMA latency on both pipes), best of `repeats` runs of about 20 ms: the ceiling this core really
+    /// reaches at its current clock, which the nominal --peak may overstate (e.g. a VM below boost clock).
+    /// </summary>
+    private static double FmaCeilingGflops(int repeats)
+    {
+        const long Iterations = 5_000_000;
+        int lanes = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
+        double best = double.MaxValue;
+        float sink = 0;
+        for (int r = 0; r <= repeats; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            sink += lanes == 16 ? FmaLoop512(Iterations) : FmaLoop256(Iterations);
+            if (r > 0) best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        GC.KeepAlive(sink);
+        return Iterations * 16.0 * lanes * 2 / best / 1e9;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float FmaLoop512(long n)
+    {
+        var x = Vector512.Create(0.999999f);
+        var y = Vector512.Create(1e-7f);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector512<float> a8 = default, a9 = default, a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default;
+        for (long i = 0; i < n; i++)
+        {
+            a0 = Vector512.FusedMultiplyAdd(a0, x, y); a1 = Vector512.FusedMultiplyAdd(a1, x, y);
+            a2 = Vector512.FusedMultiplyAdd(a2, x, y); a3 = Vector512.FusedMultiplyAdd(a3, x, y);
+            a4 = Vector512.FusedMultiplyAdd(a4, x, y); a5 = Vector512.FusedMultiplyAdd(a5, x, y);
+            a6 = Vector512.FusedMultiplyAdd(a6, x, y); a7 = Vector512.FusedMultiplyAdd(a7, x, y);
+            a8 = Vector512.FusedMultiplyAdd(a8, x, y); a9 = Vector512.FusedMultiplyAdd(a9, x, y);
+            a10 = Vector512.FusedMultiplyAdd(a10, x, y); a11 = Vector512.FusedMultiplyAdd(a11, x, y);
+            a12 = Vector512.FusedMultiplyAdd(a12, x, y); a13 = Vector512.FusedMultiplyAdd(a13, x, y);
+            a14 = Vector512.FusedMultiplyAdd(a14, x, y); a15 = Vector512.FusedMultiplyAdd(a15, x, y);
+        }
+        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float FmaLoop256(long n)
+    {
+        var x = Vector256.Create(0.999999f);
+        var y = Vector256.Create(1e-7f);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector256<float> a8 = default, a9 = default, a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default;
+        for (long i = 0; i < n; i++)
+        {
+            a0 = Vector256.FusedMultiplyAdd(a0, x, y); a1 = Vector256.FusedMultiplyAdd(a1, x, y);
+            a2 = Vector256.FusedMultiplyAdd(a2, x, y); a3 = Vector256.FusedMultiplyAdd(a3, x, y);
+            a4 = Vector256.FusedMultiplyAdd(a4, x, y); a5 = Vector256.FusedMultiplyAdd(a5, x, y);
+            a6 = Vector256.FusedMultiplyAdd(a6, x, y); a7 = Vector256.FusedMultiplyAdd(a7, x, y);
+            a8 = Vector256.FusedMultiplyAdd(a8, x, y); a9 = Vector256.FusedMultiplyAdd(a9, x, y);
+            a10 = Vector256.FusedMultiplyAdd(a10, x, y); a11 = Vector256.FusedMultiplyAdd(a11, x, y);
+            a12 = Vector256.FusedMultiplyAdd(a12, x, y); a13 = Vector256.FusedMultiplyAdd(a13, x, y);
+            a14 = Vector256.FusedMultiplyAdd(a14, x, y); a15 = Vector256.FusedMultiplyAdd(a15, x, y);
+        }
+        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15);
     }
 
     /// <param name="peak">FMA peak of one core; wall-time figures compare with peak x threads.</param>

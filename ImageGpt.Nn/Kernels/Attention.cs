@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ImageGpt.Nn.Kernels;
 
@@ -36,6 +37,70 @@ public static unsafe class Attention
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="ForwardStats"/> and <see cref="BackwardRecompute"/> run for this shape on this
+    /// CPU (the blocked AVX-512 path: head size a multiple of 8). Otherwise use Forward/Backward with att.
+    /// </summary>
+    internal static bool Recomputes(int C, int NH) =>
+        Vector512.IsHardwareAccelerated && NH > 0 && C % NH == 0 && C / NH % 8 == 0;
+
+    // q,k,v (B,T,C); out (B,T,C) overwritten; stats (B,NH,T,2): per query row the subtracted maximum
+    // scale*max_j(q.k_j) and the reciprocal of the sum of exponentials
+    /// <summary>
+    /// Forward without the (B,NH,T,T) probabilities: only two numbers per query row are kept, from which
+    /// <see cref="BackwardRecompute"/> recomputes each probability with the same operations on the same
+    /// inputs, so it gets the bits Forward would have stored in att. Writing and rereading att is
+    /// memory traffic of T*T floats per head, which costs more than the recomputation at small head sizes.
+    /// </summary>
+    internal static void ForwardStats(Span<float> @out, Span<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+    {
+        int HS = CheckShape(B, T, C, NH);
+        if (!Recomputes(C, NH)) throw new ArgumentException($"no recomputing attention for C={C} NH={NH} on this CPU");
+        long btc = (long)B * T * C;
+        CheckLength(@out.Length, btc, nameof(@out));
+        CheckLength(stats.Length, (long)B * NH * T * 2, nameof(stats));
+        CheckLength(q.Length, btc, nameof(q));
+        CheckLength(k.Length, btc, nameof(k));
+        CheckLength(v.Length, btc, nameof(v));
+        if (B == 0 || T == 0 || C == 0) return;
+        fixed (float* o = @out, st = stats, qp = q, kp = k, vp = v)
+        {
+            nint op = (nint)o, sp = (nint)st, qq = (nint)qp, kk = (nint)kp, vv = (nint)vp;
+            ForEachHead(B * NH, threads, new ForwardStatsJob(op, sp, qq, kk, vv, T, C, NH, HS, causal));
+        }
+    }
+
+    // dout (B,T,C), stats (B,NH,T,2) from ForwardStats, q,k,v (B,T,C); dq,dk,dv (B,T,C) overwritten
+    /// <summary>
+    /// Backward of <see cref="ForwardStats"/>: the probabilities are recomputed block by block from q, k
+    /// and the row statistics (bit for bit those of Forward). dq, dk and dv are written, not accumulated
+    /// (each head zeroes its own columns first), so the caller need not clear them.
+    /// </summary>
+    internal static void BackwardRecompute(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        int B, int T, int C, int NH, bool causal, int threads = 1)
+    {
+        int HS = CheckShape(B, T, C, NH);
+        if (!Recomputes(C, NH)) throw new ArgumentException($"no recomputing attention for C={C} NH={NH} on this CPU");
+        long btc = (long)B * T * C;
+        CheckLength(dq.Length, btc, nameof(dq));
+        CheckLength(dk.Length, btc, nameof(dk));
+        CheckLength(dv.Length, btc, nameof(dv));
+        CheckLength(dout.Length, btc, nameof(dout));
+        CheckLength(q.Length, btc, nameof(q));
+        CheckLength(k.Length, btc, nameof(k));
+        CheckLength(v.Length, btc, nameof(v));
+        CheckLength(stats.Length, (long)B * NH * T * 2, nameof(stats));
+        if (B == 0 || T == 0 || C == 0) return;
+        fixed (float* dqp = dq, dkp = dk, dvp = dv, g = dout, st = stats, qp = q, kp = k, vp = v)
+        {
+            nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)st;
+            nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
+            ForEachHead(B * NH, threads, new BackwardRecomputeJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal));
+        }
+    }
+
     // dout (B,T,C), att (B,NH,T,T), q,k,v (B,T,C); dq,dk,dv (B,T,C) accumulate; scratch unused here
     public static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
@@ -43,9 +108,20 @@ public static unsafe class Attention
         => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
             Vector512.IsHardwareAccelerated);
 
+    /// <summary>
+    /// Backward for dq, dk, dv that nothing else adds to: their old contents are never read (the caller
+    /// need not clear them). Each head zeroes its own columns right before accumulating into them, while
+    /// those lines are about to be touched anyway, so the bits are those of clear-then-Backward.
+    /// </summary>
+    internal static void BackwardOverwrite(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
+        ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+        => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
+            Vector512.IsHardwareAccelerated, overwrite: true);
+
     internal static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
-        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide)
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide, bool overwrite = false)
     {
         int HS = CheckShape(B, T, C, NH);
         long btc = (long)B * T * C;
@@ -64,7 +140,7 @@ public static unsafe class Attention
         {
             nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)a;
             nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
-            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal, wide));
+            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal, wide, overwrite));
         }
     }
 
@@ -90,11 +166,45 @@ public static unsafe class Attention
     }
 
     private readonly struct BackwardJob(nint dq, nint dk, nint dv, nint dout, nint att, nint q, nint k, nint v,
-        int T, int C, int NH, int HS, bool causal, bool wide) : IHeadJob
+        int T, int C, int NH, int HS, bool causal, bool wide, bool overwrite) : IHeadJob
     {
-        public void Run(int bh) =>
+        public void Run(int bh)
+        {
+            if (overwrite) ClearHead((float*)dq, (float*)dk, (float*)dv, bh / NH, bh % NH, T, C, HS);
             BackwardHead((float*)dq, (float*)dk, (float*)dv, (float*)dout, (float*)att, (float*)q, (float*)k, (float*)v,
                 bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+        }
+    }
+
+    private readonly struct ForwardStatsJob(nint o, nint stats, nint q, nint k, nint v, int T, int C, int NH, int HS, bool causal) : IHeadJob
+    {
+        public void Run(int bh) =>
+            ForwardHeadBlocked((float*)o, null, (float*)stats + (nint)bh * T * 2, (float*)q, (float*)k, (float*)v,
+                bh / NH, bh % NH, T, C, NH, HS, causal);
+    }
+
+    private readonly struct BackwardRecomputeJob(nint dq, nint dk, nint dv, nint dout, nint stats, nint q, nint k, nint v,
+        int T, int C, int NH, int HS, bool causal) : IHeadJob
+    {
+        public void Run(int bh)
+        {
+            ClearHead((float*)dq, (float*)dk, (float*)dv, bh / NH, bh % NH, T, C, HS);
+            BackwardHeadBlocked((float*)dq, (float*)dk, (float*)dv, (float*)dout, null, (float*)stats + (nint)bh * T * 2,
+                (float*)q, (float*)k, (float*)v, bh / NH, bh % NH, T, C, NH, HS, causal);
+        }
+    }
+
+    /// <summary>Zeroes head h's columns of image b in dq, dk and dv (the head's own T x HS elements).</summary>
+    private static void ClearHead(float* dq, float* dk, float* dv, int b, int h, int T, int C, int HS)
+    {
+        nint head = (nint)b * T * C + h * HS;
+        for (int t = 0; t < T; t++)
+        {
+            nint row = head + (nint)t * C;
+            new Span<float>(dq + row, HS).Clear();
+            new Span<float>(dk + row, HS).Clear();
+            new Span<float>(dv + row, HS).Clear();
+        }
     }
 
     /// <summary>
@@ -156,7 +266,7 @@ public static unsafe class Attention
     {
         if (wide && HS % 8 == 0)
         {
-            ForwardHeadBlocked(@out, att, q, k, v, b, h, T, C, NH, HS, causal);
+            ForwardHeadBlocked(@out, att, null, q, k, v, b, h, T, C, NH, HS, causal);
             return;
         }
         int Tp = Pad(T, 64);
@@ -196,10 +306,11 @@ public static unsafe class Attention
 
     /// <summary>
     /// The same softmax in three vector passes (max, exp and sum, scale), lanes past L masked to zero;
-    /// with attRow set, the probabilities are also written there, followed by zeros up to T.
+    /// with attRow set, the probabilities are also written there, followed by zeros up to T. Returns the
+    /// subtracted maximum and the reciprocal sum: probability j is Exp(FMA(s_j, scale, -max)) * inv.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SoftmaxWide(float* s, int L, float scale, float* attRow = null, int T = 0)
+    private static (float Max, float Inv) SoftmaxWide(float* s, int L, float scale, float* attRow = null, int T = 0)
     {
         var vMax = Vector512.Create(float.NegativeInfinity);
         int j = 0;
@@ -227,7 +338,8 @@ public static unsafe class Attention
             e.Store(s + j);
             sum += e;
         }
-        var inv = Vector512.Create(1f / Vector512.Sum(sum));
+        float invSum = 1f / Vector512.Sum(sum);
+        var inv = Vector512.Create(invSum);
         for (j = 0; j + 16 <= L; j += 16)
         {
             var x = Vector512.Load(s + j) * inv;
@@ -247,6 +359,29 @@ public static unsafe class Attention
             }
         }
         if (attRow != null && j < T) new Span<float>(attRow + Math.Max(j, L), T - Math.Max(j, L)).Clear();
+        return (max, invSum);
+    }
+
+    /// <summary>
+    /// p[0..L) = Exp(FMA(p, scale, -max)) * inv, SoftmaxWide's last two passes with its saved statistics
+    /// (so the same bits as the probabilities it produced); p[L..n) = 0, n a multiple of 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxReplay(float* p, int L, int n, float scale, float max, float inv)
+    {
+        var vScale = Vector512.Create(scale);
+        var vNegMax = Vector512.Create(-max);
+        var vInv = Vector512.Create(inv);
+        int j = 0;
+        for (; j + 16 <= L; j += 16)
+            (Exp(Vector512.FusedMultiplyAdd(Vector512.Load(p + j), vScale, vNegMax)) * vInv).Store(p + j);
+        if (j < L)
+        {
+            var e = Exp(Vector512.FusedMultiplyAdd(Vector512.Load(p + j), vScale, vNegMax)) * vInv;
+            Vector512.ConditionalSelect(TailMask(L - j), e, Vector512<float>.Zero).Store(p + j);
+            j += 16;
+        }
+        for (; j < n; j += 16) Vector512<float>.Zero.Store(p + j);
     }
 
     /// <summary>
@@ -268,6 +403,9 @@ public static unsafe class Attention
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
         var y = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        // y * 2^n in one vscalefps instead of convert, add, shift and multiply: exact either way, as
+        // n >= -126 keeps 2^n a normal float, so the bits are the same.
+        if (Avx512F.IsSupported) return Avx512F.Scale(y, n);
         var pow2n = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
         return y * pow2n;
     }
@@ -283,7 +421,7 @@ public static unsafe class Attention
     {
         if (wide && HS % 8 == 0)
         {
-            BackwardHeadBlocked(dq, dk, dv, dout, att, q, k, v, b, h, T, C, NH, HS, causal);
+            BackwardHeadBlocked(dq, dk, dv, dout, att, null, q, k, v, b, h, T, C, NH, HS, causal);
             return;
         }
         int Tp = Pad(T, 64);
@@ -368,8 +506,9 @@ public static unsafe class Attention
             Gemm.Kernel512Rows16(a, lda, b + d0, HSp, keys, c + d0, HSp);
     }
 
+    /// <remarks>With stats set (T x 2 for this head), att is not written: each row's statistics are kept instead.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardHeadBlocked(float* @out, float* att, float* q, float* k, float* v, int b, int h,
+    private static void ForwardHeadBlocked(float* @out, float* att, float* stats, float* q, float* k, float* v, int b, int h,
         int T, int C, int NH, int HS, bool causal)
     {
         int Tp = Pad(T, 64), HSp = Pad(HS, 16);
@@ -397,28 +536,39 @@ public static unsafe class Attention
                     continue;
                 }
                 int L = causal ? i0 + r + 1 : T;
-                SoftmaxWide(sr, L, scale, att + (((nint)b * NH + h) * T + i0 + r) * T, T);
-                // Keys this row may not see weigh zero in the block's value product.
-                new Span<float>(sr + L, keysPadded - L).Clear();
+                if (stats == null)
+                    SoftmaxWide(sr, L, scale, att + (((nint)b * NH + h) * T + i0 + r) * T, T);
+                else
+                    (stats[2 * (i0 + r)], stats[2 * (i0 + r) + 1]) = SoftmaxWide(sr, L, scale);
+                // Keys this row may not see weigh zero in the block's value product (SoftmaxWide zeroed
+                // the lanes up to the next multiple of 16; whole vectors here, no call per row).
+                for (int j = Pad(L, 16); j < keysPadded; j += 16) Vector512<float>.Zero.Store(sr + j);
             }
             // out[r, d] = sum_j att[r, j] * v_j[d]
             ValueStrips(s, Tp, vp, HSp, keys, otmp);
             for (int r = 0; r < rows; r++)
-                new ReadOnlySpan<float>(otmp + r * HSp, HS).CopyTo(new Span<float>(@out + head + (nint)(i0 + r) * C, HS));
+                CopyHead(@out + head + (nint)(i0 + r) * C, otmp + r * HSp, HS);
         }
     }
 
+    /// <remarks>
+    /// With stats set (T x 2 for this head, from ForwardHeadBlocked), att is not read: each block's
+    /// probabilities are recomputed as the forward pass made them (scores, then SoftmaxReplay).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* q,
-        float* k, float* v, int b, int h, int T, int C, int NH, int HS, bool causal)
+    private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* stats,
+        float* q, float* k, float* v, int b, int h, int T, int C, int NH, int HS, bool causal)
     {
         int Tp = Pad(T, 64), HSp = Pad(HS, 16);
-        float* buf = Buffers.Mine.Get(3 * HS * Tp + T * HSp + 16 * Tp + 16 * HS + 8 * HSp);
+        int ktLength = stats == null ? 0 : HS * Tp;
+        float* buf = Buffers.Mine.Get(3 * HS * Tp + T * HSp + 16 * Tp + 16 * HS + 8 * HSp + ktLength);
         float* vt = buf, dkt = vt + HS * Tp, dvt = dkt + HS * Tp, kp = dvt + HS * Tp;
         float* p = kp + T * HSp, ds = p + 8 * Tp, qtmp = ds + 8 * Tp, gtmp = qtmp + 8 * HS, dqtmp = gtmp + 8 * HS;
+        float* kt = dqtmp + 8 * HSp;
         nint head = (nint)b * T * C + h * HS;
         Transpose(vt, v + head, T, Tp, C, HS);
         PadRows(kp, k + head, T, C, HS, HSp);
+        if (stats != null) Transpose(kt, k + head, T, Tp, C, HS);
         new Span<float>(dkt, 2 * HS * Tp).Clear();
         float scale = 1f / MathF.Sqrt(HS);
         for (int i0 = 0; i0 < T; i0 += 8)
@@ -428,13 +578,28 @@ public static unsafe class Attention
             int keysPadded = Pad(keys, 32);
             float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
             float* gb = RowBlock(dout + head + (nint)i0 * C, rows, C, HS, gtmp, out int gStride);
-            // The block's visible probabilities, zero for masked keys and missing rows.
-            for (int r = 0; r < 8; r++)
+            if (stats == null)
             {
-                float* pr = p + (nint)r * Tp;
-                int L = r >= rows ? 0 : causal ? i0 + r + 1 : T;
-                new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i0 + r) * T, L).CopyTo(new Span<float>(pr, L));
-                new Span<float>(pr + L, keysPadded - L).Clear();
+                // The block's visible probabilities, zero for masked keys and missing rows.
+                for (int r = 0; r < 8; r++)
+                {
+                    float* pr = p + (nint)r * Tp;
+                    int L = r >= rows ? 0 : causal ? i0 + r + 1 : T;
+                    new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i0 + r) * T, L).CopyTo(new Span<float>(pr, L));
+                    new Span<float>(pr + L, keysPadded - L).Clear();
+                }
+            }
+            else
+            {
+                // forward: preatt[r, j] = q_r . k_j (the same strips as ForwardHeadBlocked); att = softmax(scale * preatt)
+                for (int j0 = 0; j0 < keys; j0 += 32)
+                    Gemm.Kernel512Rows(qb, qStride, kt + j0, Tp, HS, p + j0, Tp, false);
+                for (int r = 0; r < 8; r++)
+                {
+                    float* pr = p + (nint)r * Tp;
+                    if (r >= rows) new Span<float>(pr, keysPadded).Clear();
+                    else SoftmaxReplay(pr, causal ? i0 + r + 1 : T, keysPadded, scale, stats[2 * (i0 + r)], stats[2 * (i0 + r) + 1]);
+                }
             }
             // forward: out[r, d] = sum_j att[r, j] * v_j[d]
             // datt[r, j] = dout_r . v_j;  dv_j[d] += sum_r att[r, j] * dout_r[d]
@@ -450,10 +615,7 @@ public static unsafe class Attention
             // dq_r[d] += sum_j dpreatt[r, j] * k_j[d];  dk_j[d] += sum_r dpreatt[r, j] * q_r[d]
             ValueStrips(ds, Tp, kp, HSp, keys, dqtmp);
             for (int r = 0; r < rows; r++)
-            {
-                var dqRow = new Span<float>(dq + head + (nint)(i0 + r) * C, HS);
-                TensorPrimitives.Add(dqRow, new ReadOnlySpan<float>(dqtmp + r * HSp, HS), dqRow);
-            }
+                AddHead(dq + head + (nint)(i0 + r) * C, dqtmp + r * HSp, HS);
             for (int d0 = 0; d0 < HS; d0 += 8)
                 for (int j0 = 0; j0 < keys; j0 += 32)
                     Gemm.Kernel512Cols(qb + d0, qStride, ds + j0, Tp, 8, dkt + (nint)d0 * Tp + j0, Tp, true);
@@ -467,6 +629,20 @@ public static unsafe class Attention
                 dvRow[d] += dvt[(nint)d * Tp + t];
             }
         }
+    }
+
+    // One head's row (HS a multiple of 8, as on the blocked paths) in 8-float vectors: the rows are as
+    // short as 16 floats, where a span call per row costs about as much as the row's arithmetic.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyHead(float* dst, float* src, int HS)
+    {
+        for (int d = 0; d < HS; d += 8) Vector256.Load(src + d).Store(dst + d);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddHead(float* dst, float* src, int HS)
+    {
+        for (int d = 0; d < HS; d += 8) (Vector256.Load(dst + d) + Vector256.Load(src + d)).Store(dst + d);
     }
 
     /// <summary>d[j] = scale * p[j] * (d[j] - sum_j' p[j'] d[j']) over n (a multiple of 16) entries.</summary>

@@ -33,15 +33,27 @@ public static unsafe class Gelu2
     }
 
     public static void Backward(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout, int N, int threads = 1)
+        => Backward(dinp, inp, dout, N, threads, accumulate: true);
+
+    /// <summary>
+    /// dinp = dout · gelu2'(inp), written without reading dinp, which may be dout itself (element i is
+    /// read before it is written): the model turns the MLP's hidden gradient into its pre-activation
+    /// gradient in place, with no second buffer to clear. Equal to Backward into a cleared dinp except
+    /// that a product of exactly -0 stays -0 (0 + -0 is +0), which no later FMA chain starting at +0 can tell apart.
+    /// </summary>
+    internal static void BackwardOverwrite(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout, int N, int threads = 1)
+        => Backward(dinp, inp, dout, N, threads, accumulate: false);
+
+    private static void Backward(Span<float> dinp, ReadOnlySpan<float> inp, ReadOnlySpan<float> dout, int N, int threads, bool accumulate)
     {
-        // inp (N), dout (N); dinp (N) accumulates
+        // inp (N), dout (N); dinp (N) accumulates (or is overwritten)
         // forward: y = x s, s = sigmoid(K x)  ->  dy/dx = s + K x s (1 - s) = s (1 + K x (1 - s))
         if (Vector512.IsHardwareAccelerated)
         {
             if (threads > 1 && N >= ParallelMin)
-                fixed (float* dx = dinp[..N], x = inp[..N], dy = dout[..N]) BackwardParallel((nint)dx, (nint)x, (nint)dy, N, threads);
+                fixed (float* dx = dinp[..N], x = inp[..N], dy = dout[..N]) BackwardParallel((nint)dx, (nint)x, (nint)dy, N, threads, accumulate);
             else
-                BackwardWide(dinp[..N], inp[..N], dout[..N]);
+                BackwardWide(dinp[..N], inp[..N], dout[..N], accumulate);
             return;
         }
         Span<float> s = stackalloc float[Chunk];
@@ -60,7 +72,8 @@ public static unsafe class Gelu2
             TensorPrimitives.Add(gn, 1f, gn);
             TensorPrimitives.Multiply(gn, sn, gn);
             var dx = dinp.Slice(start, n);
-            TensorPrimitives.MultiplyAdd(gn, dout.Slice(start, n), dx, dx);
+            if (accumulate) TensorPrimitives.MultiplyAdd(gn, dout.Slice(start, n), dx, dx);
+            else TensorPrimitives.Multiply(gn, dout.Slice(start, n), dx);
         }
     }
 
@@ -81,7 +94,7 @@ public static unsafe class Gelu2
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardWide(Span<float> dx, ReadOnlySpan<float> x, ReadOnlySpan<float> dy)
+    private static void BackwardWide(Span<float> dx, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, bool accumulate)
     {
         int n = x.Length, i = 0;
         ref float xr = ref MemoryMarshal.GetReference(x);
@@ -93,13 +106,15 @@ public static unsafe class Gelu2
         {
             var xv = Vector512.LoadUnsafe(ref xr, (nuint)i);
             var s = Sigmoid(xv);
-            var grad = s * (one + k * xv * (one - s));
-            (Vector512.LoadUnsafe(ref dxr, (nuint)i) + grad * Vector512.LoadUnsafe(ref dyr, (nuint)i)).StoreUnsafe(ref dxr, (nuint)i);
+            var grad = s * (one + k * xv * (one - s)) * Vector512.LoadUnsafe(ref dyr, (nuint)i);
+            if (accumulate) grad = Vector512.LoadUnsafe(ref dxr, (nuint)i) + grad;
+            grad.StoreUnsafe(ref dxr, (nuint)i);
         }
         for (; i < n; i++)
         {
             float s = 1f / (1f + MathF.Exp(-K * x[i]));
-            dx[i] += dy[i] * (s * (1f + K * x[i] * (1f - s)));
+            float grad = dy[i] * (s * (1f + K * x[i] * (1f - s)));
+            dx[i] = accumulate ? dx[i] + grad : grad;
         }
     }
 
@@ -123,12 +138,12 @@ public static unsafe class Gelu2
             ForwardWide(new Span<float>((float*)y + start, n), new ReadOnlySpan<float>((float*)x + start, n));
         });
 
-    private static void BackwardParallel(nint dx, nint x, nint dy, int N, int threads) =>
+    private static void BackwardParallel(nint dx, nint x, nint dy, int N, int threads, bool accumulate) =>
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
             var (start, n) = Piece(N, threads, t);
             BackwardWide(new Span<float>((float*)dx + start, n), new ReadOnlySpan<float>((float*)x + start, n),
-                new ReadOnlySpan<float>((float*)dy + start, n));
+                new ReadOnlySpan<float>((float*)dy + start, n), accumulate);
         });
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

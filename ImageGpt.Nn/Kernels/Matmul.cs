@@ -29,6 +29,19 @@ public static unsafe class Matmul
         }
     }
 
+    // dout (BT,OC), inp (BT,C), weight (OC,C); dinp (BT,C) overwritten, dweight (OC,C) accumulates
+    /// <summary>
+    /// Backward for a dinp nobody else adds to: dinp is written, never read, so the caller need not clear
+    /// it. The product starts each element's FMA chain at zero exactly as accumulating into a cleared
+    /// buffer does, so the bits are those of clear-then-Backward.
+    /// </summary>
+    internal static void BackwardOverwrite(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads = 1)
+    {
+        BackwardInput(dinp, dout, weight, BT, C, OC, threads, Gemm.Best, accumulate: false);
+        BackwardWeight(dweight, dout, inp, BT, C, OC, threads, Gemm.Best);
+    }
+
     // dout (BT,OC), inp (BT,C), weight (OC,C); dinp (BT,C) and dweight (OC,C) accumulate
     public static void Backward(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads = 1)
@@ -47,7 +60,7 @@ public static unsafe class Matmul
         => BackwardInput(dinp, dout, weight, BT, C, OC, threads, Gemm.Best);
 
     internal static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight,
-        int BT, int C, int OC, int threads, Gemm.Isa isa)
+        int BT, int C, int OC, int threads, Gemm.Isa isa, bool accumulate = true)
     {
         Check(BT, C, OC);
         CheckLength(dinp.Length, (long)BT * C, nameof(dinp));
@@ -56,7 +69,7 @@ public static unsafe class Matmul
         // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
         // dinp[bt,c] += sum_oc dout[bt,oc] * weight[oc,c]: A = dout row-major, B = weight row-major.
         fixed (float* di = dinp, g = dout, w = weight)
-            Gemm.Run(di, C, g, OC, 1, w, C, 1, BT, C, OC, accumulate: true, threads, isa);
+            Gemm.Run(di, C, g, OC, 1, w, C, 1, BT, C, OC, accumulate, threads, isa);
     }
 
     // dout (BT,OC), inp (BT,C), dweight (OC,C): the weight half of Backward (dweight accumulates)

@@ -6,16 +6,25 @@ using System.Runtime.Intrinsics;
 namespace ImageGpt.Nn.Kernels;
 
 /// <summary>RMS norm with a gain and no bias: y = x · rsqrt(mean(x²) + 1e-5) · g.</summary>
-public static class RmsNorm
+public static unsafe class RmsNorm
 {
     public const float Eps = 1e-5f;
 
-    public static void Forward(Span<float> @out, Span<float> rstd, ReadOnlySpan<float> inp, ReadOnlySpan<float> gain, int BT, int C)
+    /// <summary>Below this many elements a second thread costs more to start than it saves.</summary>
+    private const int ParallelMin = 1 << 15;
+
+    public static void Forward(Span<float> @out, Span<float> rstd, ReadOnlySpan<float> inp, ReadOnlySpan<float> gain, int BT, int C,
+        int threads = 1)
     {
-        // inp (BT,C), gain (C), out (BT,C), rstd (BT) saved for backward
+        // inp (BT,C), gain (C), out (BT,C), rstd (BT) saved for backward; rows are independent, so threads
+        // take contiguous row ranges and any thread count gives the same bits
         if (Vector512.IsHardwareAccelerated && C % 16 == 0)
         {
-            ForwardWide(@out, rstd, inp, gain, BT, C);
+            if (threads > 1 && (long)BT * C >= ParallelMin)
+                fixed (float* y = @out, r = rstd, x = inp, g = gain)
+                    ForwardParallel((nint)y, (nint)r, (nint)x, (nint)g, BT, C, threads);
+            else
+                ForwardWide(@out, rstd, inp, gain, BT, C);
             return;
         }
         for (int bt = 0; bt < BT; bt++)
@@ -30,14 +39,18 @@ public static class RmsNorm
     }
 
     public static void Backward(Span<float> dinp, Span<float> dgain, ReadOnlySpan<float> dout,
-        ReadOnlySpan<float> inp, ReadOnlySpan<float> gain, ReadOnlySpan<float> rstd, int BT, int C)
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> gain, ReadOnlySpan<float> rstd, int BT, int C, int threads = 1)
     {
         // dout (BT,C), inp (BT,C), gain (C), rstd (BT); dinp (BT,C) and dgain (C) accumulate
         // forward: y[i] = x[i] * r * g[i], r = (mean(x²) + eps)^-1/2, dr/dx[j] = -r³ x[j] / C
         // so dx[i] = r g[i] dy[i] - (r³/C) x[i] Σ_j dy[j] g[j] x[j];  dg[i] = dy[i] x[i] r
         if (Vector512.IsHardwareAccelerated && C % 16 == 0)
         {
-            BackwardWide(dinp, dgain, dout, inp, gain, rstd, BT, C);
+            if (threads > 1 && (long)BT * C >= ParallelMin)
+                fixed (float* dx = dinp, dg = dgain, dy = dout, x = inp, g = gain, r = rstd)
+                    BackwardParallel((nint)dx, (nint)dg, (nint)dy, (nint)x, (nint)g, (nint)r, BT, C, threads);
+            else
+                BackwardWide(dinp, dgain, dout, inp, gain, rstd, BT, C);
             return;
         }
         Span<float> tmp = C <= 4096 ? stackalloc float[C] : new float[C];
@@ -84,6 +97,73 @@ public static class RmsNorm
             for (int c = 0; c < C; c += 16)
                 (Vector512.LoadUnsafe(ref x0, row + (nuint)c) * rv * Vector512.LoadUnsafe(ref g0, (nuint)c))
                     .StoreUnsafe(ref y0, row + (nuint)c);
+        }
+    }
+
+    // The parallel paths live in their own methods so that the one-thread path allocates no closure.
+    private static (int Start, int End) Piece(int n, int threads, int t) =>
+        ((int)((long)n * t / threads), (int)((long)n * (t + 1) / threads));
+
+    private static void ForwardParallel(nint y, nint rstd, nint x, nint g, int BT, int C, int threads) =>
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            var (r0, r1) = Piece(BT, threads, t);
+            int n = r1 - r0;
+            ForwardWide(new Span<float>((float*)y + (nint)r0 * C, n * C), new Span<float>((float*)rstd + r0, n),
+                new ReadOnlySpan<float>((float*)x + (nint)r0 * C, n * C), new ReadOnlySpan<float>((float*)g, C), n, C);
+        });
+
+    /// <summary>
+    /// Each worker adds dinp for its own rows and dgain for its own columns over all rows, in row order:
+    /// dgain's sums are the one-thread sums, so any thread count gives the same bits.
+    /// </summary>
+    private static void BackwardParallel(nint dx, nint dg, nint dy, nint x, nint g, nint rstd, int BT, int C, int threads) =>
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            var (r0, r1) = Piece(BT, threads, t);
+            var (v0, v1) = Piece(C / 16, threads, t);
+            BackwardRows((float*)dx, (float*)dy, (float*)x, (float*)g, (float*)rstd, r0, r1, C);
+            BackwardGain((float*)dg, (float*)dy, (float*)x, (float*)rstd, BT, C, 16 * v0, 16 * v1);
+        });
+
+    /// <summary>dinp rows [r0, r1): BackwardWide's row loop without the dgain update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardRows(float* dx0, float* dy0, float* x0, float* g0, float* rstd, int r0, int r1, int C)
+    {
+        for (int bt = r0; bt < r1; bt++)
+        {
+            nint row = (nint)bt * C;
+            float r = rstd[bt];
+            var rv = Vector512.Create(r);
+            var dotv = Vector512<float>.Zero;
+            for (int c = 0; c < C; c += 16)
+            {
+                var dyx = Vector512.Load(dy0 + row + c) * Vector512.Load(x0 + row + c);
+                dotv = Vector512.FusedMultiplyAdd(dyx, Vector512.Load(g0 + c), dotv);
+            }
+            var k = Vector512.Create(-r * r * r * Vector512.Sum(dotv) / C);
+            for (int c = 0; c < C; c += 16)
+            {
+                nint i = row + c;
+                var dx = Vector512.FusedMultiplyAdd(Vector512.Load(dy0 + i) * Vector512.Load(g0 + c), rv, Vector512.Load(dx0 + i));
+                Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), k, dx).Store(dx0 + i);
+            }
+        }
+    }
+
+    /// <summary>dgain columns [c0, c1) over all rows in order: BackwardWide's dgain update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardGain(float* dg0, float* dy0, float* x0, float* rstd, int BT, int C, int c0, int c1)
+    {
+        for (int c = c0; c < c1; c += 16)
+        {
+            var dg = Vector512.Load(dg0 + c);
+            for (int bt = 0; bt < BT; bt++)
+            {
+                nint i = (nint)bt * C + c;
+                dg = Vector512.FusedMultiplyAdd(Vector512.Load(dy0 + i) * Vector512.Load(x0 + i), Vector512.Create(rstd[bt]), dg);
+            }
+            dg.Store(dg0 + c);
         }
     }
 

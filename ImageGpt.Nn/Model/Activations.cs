@@ -21,7 +21,7 @@ public sealed class Activations
     public Region[] Q { get; }          // (B,T,C)
     public Region[] K { get; }          // (B,T,C)
     public Region[] V { get; }          // (B,T,C)
-    public Region[] Att { get; }        // (B,NH,T,T) softmax probabilities
+    public Region[] Att { get; }        // (B,NH,T,T) softmax probabilities, or (B,NH,T,2) row statistics when attention recomputes them
     public Region[] AttY { get; }       // (B,T,C) attention output before the projection
     public Region[] AttProj { get; }    // (B,T,C)
     public Region[] Res2 { get; }       // (B,T,C) residual after attention
@@ -49,14 +49,17 @@ public sealed class Activations
     /// Layout for the gradients of the activations: attention backward needs one (B,NH,T,T) scratch
     /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated; the residual
     /// stream's gradient lives in Encoded alone (AttProj, Res2, FcProj and Res3 are empty), and all layers
-    /// share one set of per-layer regions.
+    /// share one set of per-layer regions (with no Fch: FchGelu's region holds that gradient too).
     /// </param>
     public Activations(GptConfig cfg, int batch, bool gradients)
     {
         if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch));
         B = batch;
         T = cfg.Seq;
-        long BT = (long)batch * T, C = cfg.Width, L = cfg.Layers, att = BT * cfg.Heads * T;
+        // Where the attention kernel can recompute the probabilities in backward (Attention.Recomputes), the
+        // forward keeps two statistics per query row instead of T probabilities, and backward needs no scratch.
+        bool recompute = Kernels.Attention.Recomputes(cfg.Width, cfg.Heads);
+        long BT = (long)batch * T, C = cfg.Width, L = cfg.Layers, att = BT * cfg.Heads * (recompute ? 2 : T);
         long offset = 0;
         Region Take(long length)
         {
@@ -82,13 +85,14 @@ public sealed class Activations
         long residual = gradients ? 0 : BT * C;
         Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(residual); Res2 = PerLayer(residual);
         Ln2 = PerLayer(BT * C); Ln2Rstd = PerLayer(BT);
-        Fch = PerLayer(BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(residual); Res3 = PerLayer(residual);
+        // Backward turns the gradient of FchGelu into that of Fch in place, so the gradient layout has no Fch.
+        Fch = PerLayer(gradients ? 0 : BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(residual); Res3 = PerLayer(residual);
         LnF = Take(BT * C); LnFRstd = Take(BT);
         Logits = Take(BT * cfg.Vocab); Probs = Take(BT * cfg.Vocab);
         Losses = Take(BT); LossWeights = Take(BT);
         Pooled = Take(batch * C);
         ClfLogits = Take((long)batch * cfg.Classes); ClfProbs = Take((long)batch * cfg.Classes); ClfLosses = Take(batch);
-        Scratch = Take(gradients ? att : 0);
+        Scratch = Take(gradients && !recompute ? att : 0);
         Data = new float[offset];
     }
 

@@ -43,6 +43,8 @@ public sealed class Gpt
     private readonly int[] _labels;
     private readonly float[] _clfWeights;
     private bool _hasMask, _hasLabels, _forwardDone;
+    // Attention keeps row statistics, not probabilities, and recomputes them in backward (Activations sizes Att so).
+    private readonly bool _recomputeAttention;
 
     /// <param name="parameters">Share an existing slab (e.g. an evaluation replica); null allocates one.</param>
     public Gpt(GptConfig config, int batchCapacity, ParameterSlab? parameters = null)
@@ -61,6 +63,7 @@ public sealed class Gpt
         (_wte, _wpe, _sos, _lnf, _head) = (p.Slot("wte"), p.Slot("wpe"), p.Slot("sos"), p.Slot("ln_f.g"), p.Slot("head"));
         _clf = _K > 0 ? p.Slot("clf") : null;
         _blocks = Enumerable.Range(0, config.Layers).Select(l => BlockSlots.Of(p, l)).ToArray();
+        _recomputeAttention = Attention.Recomputes(_C, _NH);
         _acts = new Activations(config, batchCapacity, gradients: false);
         _tokens = new int[batchCapacity * _T];
         _mask = new byte[batchCapacity * _T];
@@ -111,20 +114,23 @@ public sealed class Gpt
         long t = KernelProfile.Start();
         var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
         // h += Proj(Attn(Norm1(h)))
-        RmsNorm.Forward(a[a.Ln1[l], N], a[a.Ln1Rstd[l], BT], resIn, P(w.Ln1), BT, C);
+        RmsNorm.Forward(a[a.Ln1[l], N], a[a.Ln1Rstd[l], BT], resIn, P(w.Ln1), BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
         Matmul.Forward(a[a.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
         Matmul.Forward(a[a.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        if (_recomputeAttention)
+            Attention.ForwardStats(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * 2], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        else
+            Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
         KernelProfile.Lap(ref t, KernelKind.AttentionForward);
         Matmul.Forward(a[a.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Residual.Forward(a[a.Res2[l], N], resIn, a[a.AttProj[l], N], N);
+        Residual.Forward(a[a.Res2[l], N], resIn, a[a.AttProj[l], N], N, th);
         KernelProfile.Lap(ref t, KernelKind.Residual);
         // h += W2 · gelu2(W1 · Norm2(h))
-        RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C);
+        RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
@@ -132,7 +138,7 @@ public sealed class Gpt
         KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.Forward(a[a.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N);
+        Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N, th);
         KernelProfile.Lap(ref t, KernelKind.Residual);
     }
 
@@ -177,7 +183,7 @@ public sealed class Gpt
         for (int l = 0; l < Config.Layers; l++)
             BlockForward(l, a, B);
         t = KernelProfile.Start();
-        RmsNorm.Forward(a[a.LnF, N], a[a.LnFRstd, BT], a[a.Res3[^1], N], P(_lnf), BT, C);
+        RmsNorm.Forward(a[a.LnF, N], a[a.LnFRstd, BT], a[a.Res3[^1], N], P(_lnf), BT, C, Threads);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
@@ -263,8 +269,8 @@ public sealed class Gpt
     /// that of its input. A residual add passes its gradient unchanged to both summands (forward:
     /// res3 = res2 + fcproj, res2 = resIn + attproj), so the projections read dRes as their dout and
     /// the norms add their part to it in place: the same sums, in the same order, as separate buffers.
-    /// The other gradient regions are shared by all layers (Activations), so each is zeroed right before
-    /// its first accumulation, while it is about to be touched anyway.
+    /// The other gradient regions are shared by all layers (Activations); each one's first producer
+    /// overwrites it (the same FMA chains from zero as accumulating into a cleared buffer), so none is cleared.
     /// </remarks>
     private void BlockBackward(int l, Activations a, Activations d, Span<float> dRes, int B)
     {
@@ -273,38 +279,34 @@ public sealed class Gpt
         long t = KernelProfile.Start();
         var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
         // forward: fcproj = W2 · gelu2(fch), fch = W1 · ln2
-        d[d.FchGelu[l], 4 * N].Clear();
-        d[d.Fch[l], 4 * N].Clear();
-        d[d.Ln2[l], N].Clear();
-        KernelProfile.Lap(ref t, KernelKind.Other);
-        Matmul.Backward(d[d.FchGelu[l], 4 * N], G(w.FcProj), dRes, a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        // dFchGelu is written, then turned into dFch in place, so neither region needs clearing.
+        var dFc = d[d.FchGelu[l], 4 * N];
+        Matmul.BackwardOverwrite(dFc, G(w.FcProj), dRes, a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
-        Gelu2.Backward(d[d.Fch[l], 4 * N], a[a.Fch[l], 4 * N], d[d.FchGelu[l], 4 * N], 4 * N, th);
+        Gelu2.BackwardOverwrite(dFc, a[a.Fch[l], 4 * N], dFc, 4 * N, th);
         KernelProfile.Lap(ref t, KernelKind.Gelu);
-        Matmul.Backward(d[d.Ln2[l], N], G(w.Fc), d[d.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
+        Matmul.BackwardOverwrite(d[d.Ln2[l], N], G(w.Fc), dFc, a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln2 = Norm2(res2)
-        RmsNorm.Backward(dRes, G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C);
+        RmsNorm.Backward(dRes, G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
-        // forward: res2 = resIn + Proj(Attn(q, k, v))
-        d[d.AttY[l], N].Clear();
-        d[d.Q[l], N].Clear();
-        d[d.K[l], N].Clear();
-        d[d.V[l], N].Clear();
-        d[d.Ln1[l], N].Clear();
-        KernelProfile.Lap(ref t, KernelKind.Other);
-        Matmul.Backward(d[d.AttY[l], N], G(w.Proj), dRes, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        // forward: res2 = resIn + Proj(Attn(q, k, v)); dAttY, dq, dk, dv are written whole, not accumulated
+        Matmul.BackwardOverwrite(d[d.AttY[l], N], G(w.Proj), dRes, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
-        Attention.Backward(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
-            a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        if (_recomputeAttention)
+            Attention.BackwardRecompute(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.AttY[l], N],
+                a[a.Att[l], B * _NH * _T * 2], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+        else
+            Attention.BackwardOverwrite(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
+                a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
         KernelProfile.Lap(ref t, KernelKind.AttentionBackward);
         // forward: q, k, v = Wq·ln1, Wk·ln1, Wv·ln1
-        Matmul.Backward(d[d.Ln1[l], N], G(w.Q), d[d.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
+        Matmul.BackwardOverwrite(d[d.Ln1[l], N], G(w.Q), d[d.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
         Matmul.Backward(d[d.Ln1[l], N], G(w.K), d[d.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
         Matmul.Backward(d[d.Ln1[l], N], G(w.V), d[d.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln1 = Norm1(resIn)
-        RmsNorm.Backward(dRes, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C);
+        RmsNorm.Backward(dRes, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
     }
 
@@ -314,27 +316,31 @@ public sealed class Gpt
         if (!_forwardDone) throw new InvalidOperationException("Backward needs a Forward first");
         var d = _dacts ??= new Activations(Config, BatchCapacity, gradients: true);
         long t = KernelProfile.Start();
-        d.Clear();
-        KernelProfile.Lap(ref t, KernelKind.Other);
         var a = _acts;
         int B = Batch, BT = B * _T, C = _C, N = BT * C;
+        // Only the regions that are accumulated into before anything writes them need zeros: the residual
+        // stream's gradient and the cross-entropy inputs (their backward adds, and skips weight-0 rows).
+        d[d.Encoded, N].Clear();
+        d[d.Logits, BT * _V].Clear();
+        d[d.ClfLogits, B * _K].Clear();
+        KernelProfile.Lap(ref t, KernelKind.Other);
         ReadOnlySpan<int> tokens = _tokens.AsSpan(0, BT);
 
         CrossEntropy.Backward(d[d.Logits, BT * _V], a[a.Probs, BT * _V], tokens, a[a.LossWeights, BT], BT, _V);
         KernelProfile.Lap(ref t, KernelKind.CrossEntropy);
-        Matmul.Backward(d[d.LnF, N], G(_head), d[d.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
+        Matmul.BackwardOverwrite(d[d.LnF, N], G(_head), d[d.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         if (_hasLabels)
         {
             CrossEntropy.Backward(d[d.ClfLogits, B * _K], a[a.ClfProbs, B * _K], _labels.AsSpan(0, B), _clfWeights.AsSpan(0, B), B, _K);
             KernelProfile.Lap(ref t, KernelKind.CrossEntropy);
-            Matmul.Backward(d[d.Pooled, B * C], G(_clf!), d[d.ClfLogits, B * _K], a[a.Pooled, B * C], P(_clf!), B, C, _K, Threads);
+            Matmul.BackwardOverwrite(d[d.Pooled, B * C], G(_clf!), d[d.ClfLogits, B * _K], a[a.Pooled, B * C], P(_clf!), B, C, _K, Threads);
             KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
             MeanPool.Backward(d[d.LnF, N], d[d.Pooled, B * C], B, _T, C);
             KernelProfile.Lap(ref t, KernelKind.Other);
         }
         var dRes = d[d.Encoded, N];
-        RmsNorm.Backward(dRes, G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C);
+        RmsNorm.Backward(dRes, G(_lnf), d[d.LnF, N], a[a.Res3[^1], N], P(_lnf), a[a.LnFRstd, BT], BT, C, Threads);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         for (int l = Config.Layers - 1; l >= 0; l--)
             BlockBackward(l, a, d, dRes, B);

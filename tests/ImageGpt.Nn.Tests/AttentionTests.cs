@@ -98,6 +98,65 @@ public sealed class AttentionTests
     }
 
     [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardOverwriteEqualsBackwardIntoZerosBitForBit(int B, int T, int C, int NH)
+    {
+        float[] q = Random(B * T * C, 31, 2f), k = Random(B * T * C, 32, 2f), v = Random(B * T * C, 33), dout = Random(B * T * C, 34);
+        var att = new float[B * NH * T * T];
+        Attention.Forward(new float[B * T * C], att, q, k, v, B, T, C, NH, causal: true);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            float[] dq = new float[B * T * C], dk = new float[B * T * C], dv = new float[B * T * C];
+            Attention.Backward(dq, dk, dv, new float[att.Length], dout, att, q, k, v, B, T, C, NH, true, threads);
+            // Garbage in dq, dk, dv proves they are written, not read.
+            float[] oq = Random(B * T * C, 35), ok = Random(B * T * C, 36), ov = Random(B * T * C, 37);
+            Attention.BackwardOverwrite(oq, ok, ov, new float[att.Length], dout, att, q, k, v, B, T, C, NH, true, threads);
+            Assert.Equal(dq, oq);
+            Assert.Equal(dk, ok);
+            Assert.Equal(dv, ov);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void RecomputingAttentionGivesTheBitsOfTheStoredProbabilityPath(int B, int T, int C, int NH)
+    {
+        if (!Attention.Recomputes(C, NH)) return; // head size not a multiple of 8, or no AVX-512: the model uses att
+        float[] q = Random(B * T * C, 41, 2f), k = Random(B * T * C, 42, 2f), v = Random(B * T * C, 43), dout = Random(B * T * C, 44);
+        foreach (bool causal in new[] { true, false })
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var expectedOut = new float[B * T * C];
+                var att = new float[B * NH * T * T];
+                Attention.Forward(expectedOut, att, q, k, v, B, T, C, NH, causal, threads);
+                float[] edq = new float[B * T * C], edk = new float[B * T * C], edv = new float[B * T * C];
+                Attention.Backward(edq, edk, edv, new float[att.Length], dout, att, q, k, v, B, T, C, NH, causal, threads);
+
+                // Garbage in every output proves it is written, not read or accumulated.
+                float[] @out = Random(B * T * C, 45), stats = Random(B * NH * T * 2, 46);
+                Attention.ForwardStats(@out, stats, q, k, v, B, T, C, NH, causal, threads);
+                float[] dq = Random(B * T * C, 47), dk = Random(B * T * C, 48), dv = Random(B * T * C, 49);
+                Attention.BackwardRecompute(dq, dk, dv, dout, stats, q, k, v, B, T, C, NH, causal, threads);
+                Assert.Equal(expectedOut, @out);
+                Assert.Equal(edq, dq);
+                Assert.Equal(edk, dk);
+                Assert.Equal(edv, dv);
+
+                // And against the plain loops, as Check does for the stored path.
+                var naiveOut = new float[B * T * C];
+                var naiveAtt = new float[att.Length];
+                AttentionNaive.Forward(naiveOut, naiveAtt, q, k, v, B, T, C, NH, causal);
+                float[] ndq = new float[B * T * C], ndk = new float[B * T * C], ndv = new float[B * T * C];
+                AttentionNaive.Backward(ndq, ndk, ndv, new float[att.Length], dout, naiveAtt, q, k, v, B, T, C, NH, causal);
+                string shape = $"B={B} T={T} C={C} NH={NH} causal={causal} threads={threads}";
+                AssertClose(naiveOut, @out, 1e-5, "out " + shape);
+                AssertClose(ndq, dq, 4e-5, "dq " + shape);
+                AssertClose(ndk, dk, 4e-5, "dk " + shape);
+                AssertClose(ndv, dv, 4e-5, "dv " + shape);
+            }
+    }
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public void TwoThreadsGiveBitIdenticalResultsToOne(bool causal)

@@ -80,6 +80,71 @@ public sealed class KernelParityTests
     }
 
     [Theory]
+    [InlineData(2, 64)]
+    [InlineData(3, 64)]
+    [InlineData(2, 16)]   // one column vector: the second worker has no dgain columns
+    [InlineData(3, 96)]
+    public void Rms_norm_split_over_threads_matches_naive_and_one_thread_bit_for_bit(int threads, int C)
+    {
+        int BT = (1 << 15) / C + 37; // above the parallel threshold, rows not a multiple of the thread count
+        var x = Random(BT * C, 41, 3f);
+        var g = Random(C, 42);
+        var dy = Random(BT * C, 43);
+        float[] yN = new float[BT * C], rN = new float[BT], yOne = new float[BT * C], rOne = new float[BT];
+        float[] yMany = new float[BT * C], rMany = new float[BT];
+        RmsNorm.ForwardNaive(yN, rN, x, g, BT, C);
+        RmsNorm.Forward(yOne, rOne, x, g, BT, C);
+        RmsNorm.Forward(yMany, rMany, x, g, BT, C, threads);
+        Near(yN, yMany, "out");
+        Assert.Equal(yOne, yMany);
+        Assert.Equal(rOne, rMany);
+        float[] dxN = Random(BT * C, 44), dgN = Random(C, 45);
+        float[] dxOne = (float[])dxN.Clone(), dgOne = (float[])dgN.Clone(), dxMany = (float[])dxN.Clone(), dgMany = (float[])dgN.Clone();
+        RmsNorm.BackwardNaive(dxN, dgN, dy, x, g, rN, BT, C);
+        RmsNorm.Backward(dxOne, dgOne, dy, x, g, rN, BT, C);
+        RmsNorm.Backward(dxMany, dgMany, dy, x, g, rN, BT, C, threads);
+        Near(dxN, dxMany, "dinp");
+        Near(dgN, dgMany, "dgain", 1e-4f); // a sum over all BT rows
+        Assert.Equal(dxOne, dxMany);
+        Assert.Equal(dgOne, dgMany);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Residual_split_over_threads_matches_naive_and_one_thread_bit_for_bit(int threads)
+    {
+        const int N = (1 << 15) + 67;
+        var a = Random(N, 51);
+        var b = Random(N, 52);
+        float[] yN = new float[N], yOne = new float[N], yMany = new float[N];
+        Residual.ForwardNaive(yN, a, b, N);
+        Residual.Forward(yOne, a, b, N);
+        Residual.Forward(yMany, a, b, N, threads);
+        Near(yN, yMany, "out");
+        Assert.Equal(yOne, yMany);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Gelu2_backward_overwrite_in_place_matches_naive_into_zeros(int threads)
+    {
+        const int N = (1 << 15) + 67; // above the parallel threshold, with a scalar tail
+        var x = Random(N, 31, 6f);
+        var dy = Random(N, 32);
+        var expected = new float[N];
+        Gelu2.BackwardNaive(expected, x, dy, N);
+        var zeroStart = new float[N];
+        Gelu2.Backward(zeroStart, x, dy, N, threads);
+        // dinp is dout itself: each element is read before it is overwritten.
+        var inPlace = (float[])dy.Clone();
+        Gelu2.BackwardOverwrite(inPlace, x, inPlace, N, threads);
+        Near(expected, inPlace, "dinp");
+        for (int i = 0; i < N; i++) Assert.Equal(zeroStart[i] + 0f, inPlace[i] + 0f);
+    }
+
+    [Theory]
     [InlineData(2)]
     [InlineData(3)]
     public void Gelu2_split_over_threads_matches_naive_and_one_thread_bit_for_bit(int threads)

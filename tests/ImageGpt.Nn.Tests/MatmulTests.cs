@@ -112,6 +112,25 @@ public sealed class MatmulTests
     }
 
     [Theory]
+    [InlineData(19, 37, 29)]
+    [InlineData(1100, 64, 256)]  // over 1024 rows: packed weight; OC crosses a K block
+    [InlineData(301, 64, 270)]
+    public void BackwardOverwriteWritesDinpAndAccumulatesDweightBitForBitLikeBackwardIntoZeros(int BT, int C, int OC)
+    {
+        float[] dout = Random(BT * OC, 21), inp = Random(BT * C, 22), weight = Random(OC * C, 23), dweight0 = Random(OC * C, 24);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            float[] dinpZero = new float[BT * C], dweightAcc = (float[])dweight0.Clone();
+            Matmul.Backward(dinpZero, dweightAcc, dout, inp, weight, BT, C, OC, threads);
+            // Garbage in dinp proves it is written, not read.
+            float[] dinp = Random(BT * C, 25), dweight = (float[])dweight0.Clone();
+            Matmul.BackwardOverwrite(dinp, dweight, dout, inp, weight, BT, C, OC, threads);
+            Assert.Equal(dinpZero, dinp);
+            Assert.Equal(dweightAcc, dweight);
+        }
+    }
+
+    [Theory]
     [InlineData(6272 / 8, 64, 64)]
     [InlineData(403, 96, 384)]
     [InlineData(250, 300, 41)]
