@@ -38,7 +38,11 @@ public sealed class RunActor : ReceiveActor
         Receive<ActorFailed>(f =>
         {
             _lastFailure = $"{f.Actor.Path}: {f.Cause.GetType().Name}: {f.Cause.Message}";
-            _s.Observer.Warning($"{_lastFailure} (its supervisor restarts it)");
+            // Loaders, trainers and the evaluator come back after a backoff; the aggregator and the writer end the run.
+            bool restarts = f.Actor.Path.ToString().Contains("/loader-", StringComparison.Ordinal)
+                || f.Actor.Path.ToString().Contains("/trainer-", StringComparison.Ordinal)
+                || f.Actor.Path.ToString().Contains("/evaluator/", StringComparison.Ordinal);
+            _s.Observer.Warning($"{_lastFailure} ({(restarts ? "restarted after a backoff" : "the run stops")})");
         });
         Receive<StopTraining>(m =>
         {
