@@ -53,14 +53,17 @@ public static class RunEvaluation
     {
         var sw = Stopwatch.StartNew();
         int threads = Math.Max(1, o.Threads);
+        // Batches of 16 keep the evaluator's activations (a full training-shaped slab per model) small
+        // beside the trainers' while the GEMMs stay efficient (16 x 196 rows).
+        const int batch = 16;
         GenerativeLoss? validation = null;
         if (data.Validation is { } v)
         {
-            var model = new Gpt(parameters.Config, Math.Min(64, v.Count), parameters) { Threads = threads };
-            validation = ValidationLoss.Measure(model, v, Math.Min(64, v.Count));
+            var model = new Gpt(parameters.Config, Math.Min(batch, v.Count), parameters) { Threads = threads };
+            validation = ValidationLoss.Measure(model, v, Math.Min(batch, v.Count));
         }
         LayerProbeReport? probe = data.Probe is { } p
-            ? LayerProbeRunner.Run(parameters, p, new LayerProbeOptions(Threads: threads, Grid: o.ProbeGrid, RawPixelBaseline: rawPixelBaseline), log)
+            ? LayerProbeRunner.Run(parameters, p, new LayerProbeOptions(Batch: batch, Threads: threads, Grid: o.ProbeGrid, RawPixelBaseline: rawPixelBaseline), log)
             : null;
         string? png = null;
         if (completionsPng is not null && data.CompletionImages is { } images && data.CompletionTokens is { } tokens)
