@@ -57,20 +57,28 @@ public static class TrainingRun
         // Stopping is a coordinated shutdown: its first task ends the step in flight, writes the final
         // checkpoint and waits for it (up to 10 minutes: a big model's step and checkpoint take a while);
         // only then do the later phases stop the actors.
-        await using var system = ActorSystem.Create("imagegpt", new ActorSystemOptions
+        var system = ActorSystem.Create("imagegpt", new ActorSystemOptions
         {
             PhaseTimeouts = new Dictionary<string, TimeSpan> { [CoordinatedShutdown.PhaseServiceRequestsDone] = TimeSpan.FromMinutes(10) },
         });
-        var run = system.ActorOf(Props.Create(() => new RunActor(setup)), "run");
-        system.CoordinatedShutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-training-and-checkpoint", _ =>
+        try
         {
-            run.Tell(new StopTraining(system.CoordinatedShutdown.RunReason?.Description ?? "shutdown"), null);
-            return done.Task;
-        });
-        using var registration = stop.Register(() => system.CoordinatedShutdown.Run(new CoordinatedShutdown.Reason("interrupted")));
-        var outcome = await done.Task.ConfigureAwait(false);
-        await stopping.CancelAsync().ConfigureAwait(false);
-        return outcome;
+            var run = system.ActorOf(Props.Create(() => new RunActor(setup)), "run");
+            system.CoordinatedShutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-training-and-checkpoint", _ =>
+            {
+                run.Tell(new StopTraining(system.CoordinatedShutdown.RunReason?.Description ?? "shutdown"), null);
+                return done.Task;
+            });
+            using var registration = stop.Register(() => system.CoordinatedShutdown.Run(new CoordinatedShutdown.Reason("interrupted")));
+            return await done.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            await stopping.CancelAsync().ConfigureAwait(false);
+            // The outcome is already durable; an actor stuck in a kernel (a hung trainer) must not keep the process.
+            try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); }
+            catch (TimeoutException) { observer.Warning("some actors did not stop within 30 s of the end of the run; leaving them behind"); }
+        }
     }
 
     private static void Restore(float[] from, ParameterSlab to, string what)
