@@ -19,13 +19,9 @@ public sealed record RunEvalData(TokenSet? Validation, EvalData? Probe, DataSet?
 {
     public static RunEvalData Prepare(DataSplits splits, GptConfig config, Palette.Palette palette, RunEvalOptions o)
     {
-        TokenSet? validation = null;
-        if (o.ValidationImages > 0)
-        {
-            var v = EvalData.Prepare(new DataSplits(splits.Validation, splits.Validation, splits.Validation), config, palette,
-                new SubsetSizes(Math.Min(o.ValidationImages, splits.Validation.Count), 1, 1), o.Seed);
-            validation = v.Train;
-        }
+        TokenSet? validation = o.ValidationImages > 0
+            ? EvalData.Tokens(EvalData.Take(splits.Validation, o.ValidationImages, o.Seed, 0, "validation"), config, palette)
+            : null;
         EvalData? probe = o.ProbeTrain > 0
             ? EvalData.Prepare(splits, config, palette, new SubsetSizes(
                 Math.Min(o.ProbeTrain, splits.Train.Count), Math.Min(o.ProbeValidation, splits.Validation.Count), Math.Min(o.ProbeTest, splits.Test.Count)), o.Seed)
@@ -34,9 +30,8 @@ public sealed record RunEvalData(TokenSet? Validation, EvalData? Probe, DataSet?
         TokenSet? tokens = null;
         if (o.Completions > 0)
         {
-            var c = EvalData.Prepare(new DataSplits(splits.Test, splits.Test, splits.Test), config, palette,
-                new SubsetSizes(Math.Min(o.Completions, splits.Test.Count), 1, 1), o.Seed + 1);
-            (images, tokens) = (c.Pixels.Train, c.Train);
+            images = EvalData.Fit(EvalData.Take(splits.Test, o.Completions, o.Seed + 1, 0, "completions"), config);
+            tokens = EvalData.Tokens(images, config, palette);
         }
         return new RunEvalData(validation, probe, images, tokens);
     }

@@ -53,14 +53,15 @@ public sealed record EvalData(DataSplits Pixels, TokenSet Train, TokenSet Valida
         return TokenSet.Encode(set, palette);
     }
 
-    private static DataSet Fit(DataSet set, GptConfig config)
+    internal static DataSet Fit(DataSet set, GptConfig config)
     {
         if (set.Side < config.Side)
             throw new UserError($"data set {set.Name} has {set.Side}x{set.Side} images, the model needs {config.Side}x{config.Side}. HINT: use the data set the model was trained on");
         return set.Resize(config.Side);
     }
 
-    private static DataSet Take(DataSet set, int? n, ulong seed, ulong part, string what)
+    /// <summary>A seeded random subset of n images in file order (the whole set when n is null or covers it).</summary>
+    internal static DataSet Take(DataSet set, int? n, ulong seed, ulong part, string what)
     {
         if (n is null || n.Value >= set.Count) return set;
         if (n.Value < 1) throw new UserError($"--{what} {n} must be at least 1. HINT: give a positive number of images, or leave it out to use the whole split");
