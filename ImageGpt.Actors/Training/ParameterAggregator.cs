@@ -40,6 +40,7 @@ public sealed class ParameterAggregator : ReceiveActor
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly (double At, double Wait, double Busy)[] _window = new (double, double, double)[21];
     private double _wait, _busy;
+    private int _recorded;
     private IActorRef[] _trainers = [];
     private IActorRef? _writer;
     private long _step;
@@ -163,8 +164,6 @@ public sealed class ParameterAggregator : ReceiveActor
         _s.Progress.Last = report;
         _s.Observer.Step(report);
     }
-
-    private int _recorded;
 
     /// <summary>Pushes the current totals into the rate window and returns the oldest entry and how many steps back it is.</summary>
     private (double At, double Wait, double Busy, int Steps) Record(double now, int steps)

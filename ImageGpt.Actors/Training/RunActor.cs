@@ -39,9 +39,7 @@ public sealed class RunActor : ReceiveActor
         {
             _lastFailure = $"{f.Actor.Path}: {f.Cause.GetType().Name}: {f.Cause.Message}";
             // Loaders, trainers and the evaluator come back after a backoff; the aggregator and the writer end the run.
-            bool restarts = f.Actor.Path.ToString().Contains("/loader-", StringComparison.Ordinal)
-                || f.Actor.Path.ToString().Contains("/trainer-", StringComparison.Ordinal)
-                || f.Actor.Path.ToString().Contains("/evaluator/", StringComparison.Ordinal);
+            bool restarts = f.ActorType == typeof(DataLoaderActor) || f.ActorType == typeof(TrainerActor) || f.ActorType == typeof(EvaluatorActor);
             _s.Observer.Warning($"{_lastFailure} ({(restarts ? "restarted after a backoff" : "the run stops")})");
         });
         Receive<StopTraining>(m =>
