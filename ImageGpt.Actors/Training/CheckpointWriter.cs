@@ -37,11 +37,15 @@ public sealed class CheckpointWriter : ReceiveActor
         });
     }
 
+    /// <summary>Where the weights of step <paramref name="step"/> are exported.</summary>
+    public static string WeightsPath(string runDir, long step) =>
+        Path.Combine(runDir, string.Create(CultureInfo.InvariantCulture, $"step-{step}.safetensors"));
+
     private static void Export(Checkpoint c, GptConfig config, string runDir, int keep)
     {
         var slab = new ParameterSlab(config);
         c.Parameters.CopyTo(slab.Data, 0);
-        string path = Path.Combine(runDir, string.Create(CultureInfo.InvariantCulture, $"step-{c.Step}.safetensors"));
+        string path = WeightsPath(runDir, c.Step);
         string tmp = path + ".tmp";
         SafeTensors.Save(tmp, slab, new Dictionary<string, string> { ["step"] = c.Step.ToString(CultureInfo.InvariantCulture) });
         File.Move(tmp, path, overwrite: true);

@@ -48,7 +48,7 @@ public static class TrainCommand
             if (existing.Step >= config.Train.Steps)
             {
                 output.WriteLine($"the run in '{runDir}' is already complete (checkpoint at step {existing.Step} of {config.Train.Steps}); nothing to do. To train longer, start a new run with more train.steps (the schedule depends on them)");
-                await PrintSummary(output, store, runDir, config);
+                await PrintSummary(output, store, runDir, config, existing.Step);
                 return 0;
             }
             output.WriteLine($"resuming from the checkpoint at step {existing.Step} (epoch {existing.Epoch}, step {existing.StepInEpoch} of it)");
@@ -98,7 +98,7 @@ public static class TrainCommand
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(outcome.Stopped ? "stopped" : "finished")} at step {outcome.Step}/{config.Train.Steps} after {ConsoleProgress.Duration(clock.Elapsed.TotalSeconds)} " +
             $"({tokens / clock.Elapsed.TotalSeconds / 1000:F1}k tokens/s overall, data preparation and evaluations included)"));
-        await PrintSummary(output, store, runDir, config);
+        await PrintSummary(output, store, runDir, config, outcome.Step);
         if (outcome.Stopped)
         {
             output.WriteLine($"resume with: imagegpt train {string.Join(' ', rest.Where(a => a != "--resume"))} --resume".Replace("  ", " "));
@@ -137,7 +137,7 @@ public static class TrainCommand
         output.WriteLine($"run directory: {Path.GetFullPath(c.RunDir)} (status: imagegpt status --run-dir {c.RunDir})");
     }
 
-    private static async Task PrintSummary(TextWriter output, IRunStore store, string runDir, RunConfig c)
+    private static async Task PrintSummary(TextWriter output, IRunStore store, string runDir, RunConfig c, long step)
     {
         var evals = await store.ListEvalsAsync();
         if (evals.Count >= 2)
@@ -152,10 +152,8 @@ public static class TrainCommand
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"validation loss: step {first.Step}: {first.ValidationBits:F4} bits/token  ->  step {last.Step}: {last.ValidationBits:F4} bits/token"));
         }
-        if (c.Checkpoint.ExportSafetensors)
-        {
-            var weights = Directory.GetFiles(runDir, "step-*.safetensors").OrderBy(f => File.GetLastWriteTimeUtc(f)).LastOrDefault();
-            if (weights is not null) output.WriteLine($"weights: {weights} (palette: {Path.Combine(runDir, "palette.json")})");
-        }
+        string weights = CheckpointWriter.WeightsPath(runDir, step);
+        if (c.Checkpoint.ExportSafetensors && File.Exists(weights))
+            output.WriteLine($"weights: {weights} (palette: {Path.Combine(runDir, "palette.json")})");
     }
 }
