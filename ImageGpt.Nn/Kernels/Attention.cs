@@ -26,9 +26,7 @@ public static unsafe class Attention
         long btc = (long)B * T * C;
         CheckLength(@out.Length, btc, nameof(@out));
         CheckLength(att.Length, (long)B * NH * T * T, nameof(att));
-        CheckLength(q.Length, btc, nameof(q));
-        CheckLength(k.Length, btc, nameof(k));
-        CheckLength(v.Length, btc, nameof(v));
+        CheckInputs(btc, q, k, v);
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* o = @out, a = att, qp = q, kp = k, vp = v)
         {
@@ -60,9 +58,7 @@ public static unsafe class Attention
         long btc = (long)B * T * C;
         CheckLength(@out.Length, btc, nameof(@out));
         CheckLength(stats.Length, (long)B * NH * T * 2, nameof(stats));
-        CheckLength(q.Length, btc, nameof(q));
-        CheckLength(k.Length, btc, nameof(k));
-        CheckLength(v.Length, btc, nameof(v));
+        CheckInputs(btc, q, k, v);
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* o = @out, st = stats, qp = q, kp = k, vp = v)
         {
@@ -84,13 +80,8 @@ public static unsafe class Attention
         int HS = CheckShape(B, T, C, NH);
         if (!Recomputes(C, NH)) throw new ArgumentException($"no recomputing attention for C={C} NH={NH} on this CPU");
         long btc = (long)B * T * C;
-        CheckLength(dq.Length, btc, nameof(dq));
-        CheckLength(dk.Length, btc, nameof(dk));
-        CheckLength(dv.Length, btc, nameof(dv));
-        CheckLength(dout.Length, btc, nameof(dout));
-        CheckLength(q.Length, btc, nameof(q));
-        CheckLength(k.Length, btc, nameof(k));
-        CheckLength(v.Length, btc, nameof(v));
+        CheckGradients(btc, dq, dk, dv, dout);
+        CheckInputs(btc, q, k, v);
         CheckLength(stats.Length, (long)B * NH * T * 2, nameof(stats));
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* dqp = dq, dkp = dk, dvp = dv, g = dout, st = stats, qp = q, kp = k, vp = v)
@@ -125,13 +116,8 @@ public static unsafe class Attention
     {
         int HS = CheckShape(B, T, C, NH);
         long btc = (long)B * T * C;
-        CheckLength(dq.Length, btc, nameof(dq));
-        CheckLength(dk.Length, btc, nameof(dk));
-        CheckLength(dv.Length, btc, nameof(dv));
-        CheckLength(dout.Length, btc, nameof(dout));
-        CheckLength(q.Length, btc, nameof(q));
-        CheckLength(k.Length, btc, nameof(k));
-        CheckLength(v.Length, btc, nameof(v));
+        CheckGradients(btc, dq, dk, dv, dout);
+        CheckInputs(btc, q, k, v);
         CheckLength(att.Length, (long)B * NH * T * T, nameof(att));
         // The contract reserves B*NH*T*T floats of scratch; this kernel works in per-thread buffers instead.
         CheckLength(scratch.Length, (long)B * NH * T * T, nameof(scratch));
@@ -149,6 +135,23 @@ public static unsafe class Attention
         if (B < 0 || T < 0 || C < 0 || NH <= 0 || C % NH != 0)
             throw new ArgumentException($"bad attention shape B={B} T={T} C={C} NH={NH} (C must be a multiple of NH)");
         return C / NH;
+    }
+
+    // q, k, v (B,T,C)
+    private static void CheckInputs(long btc, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    {
+        CheckLength(q.Length, btc, nameof(q));
+        CheckLength(k.Length, btc, nameof(k));
+        CheckLength(v.Length, btc, nameof(v));
+    }
+
+    // dq, dk, dv, dout (B,T,C)
+    private static void CheckGradients(long btc, Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout)
+    {
+        CheckLength(dq.Length, btc, nameof(dq));
+        CheckLength(dk.Length, btc, nameof(dk));
+        CheckLength(dv.Length, btc, nameof(dv));
+        CheckLength(dout.Length, btc, nameof(dout));
     }
 
     private static void CheckLength(int actual, long needed, string name)
