@@ -41,6 +41,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
     private IActorRef? _evaluator;
     private RunPhase _phase = RunPhase.Training;
     private string? _lastFailure;
+    private string _stopReason = "stopped";
     private bool _ended;
     private bool _historyGone;
 
@@ -57,23 +58,24 @@ public sealed class RunActor : MonitoredActor, IWithTimers
         Receive<StopTraining>(m =>
         {
             if (_ended) return;
-            if (_phase == RunPhase.Evaluating) { End(RunPhase.Stopped, _progress.Last?.Step ?? _s.StartStep, null, m.Reason); return; }
+            _stopReason = m.Reason;
+            if (_phase == RunPhase.Evaluating) { End(RunPhase.Stopped, _progress.Last?.Step ?? _s.StartStep, null); return; }
             _phase = RunPhase.Stopping;
             _aggregator?.Tell(m, Self);
         });
         Receive<TrainingFinished>(m =>
         {
-            if (m.Stopped || _evaluator is null) { End(m.Stopped ? RunPhase.Stopped : RunPhase.Finished, m.Step, null, "interrupted"); return; }
+            if (m.Stopped || _evaluator is null) { End(m.Stopped ? RunPhase.Stopped : RunPhase.Finished, m.Step, null); return; }
             _phase = RunPhase.Evaluating;
             AskDrain(m.Step);
         });
         // A Drain sent while the evaluator is being restarted is lost, so the question is asked again.
         Receive<DrainFinished>(m =>
         {
-            if (m.Drained) End(RunPhase.Finished, m.Step, null, null);
+            if (m.Drained) End(RunPhase.Finished, m.Step, null);
             else AskDrain(m.Step);
         });
-        Receive<TrainingFailed>(m => End(RunPhase.Failed, _progress.Last?.Step ?? _s.StartStep, m.Error, null));
+        Receive<TrainingFailed>(m => End(RunPhase.Failed, _progress.Last?.Step ?? _s.StartStep, m.Error));
         Receive<RunHistoryActor.WriteFailed>(m => _lastFailure = m.Reason);
         Receive<RunHistoryActor.Recorded>(_ => { });
         Receive<Terminated>(t => OnTerminated(t.ActorRef));
@@ -155,7 +157,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
                 "HINT: fix the cause, or raise runtime.restart.max-restarts; --resume continues from the last checkpoint";
         }
         else reason = $"the {watched.Name} stopped: {last}";
-        End(RunPhase.Failed, _progress.Last?.Step ?? _s.StartStep, reason, null);
+        End(RunPhase.Failed, _progress.Last?.Step ?? _s.StartStep, reason);
     }
 
     private void AskDrain(long step)
@@ -166,7 +168,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
     }
 
     /// <summary>Journals how the run ended (when the history still can), writes the last status and completes the run.</summary>
-    private void End(RunPhase phase, long step, string? error, string? stopReason)
+    private void End(RunPhase phase, long step, string? error)
     {
         if (_ended) return;
         _ended = true;
@@ -177,7 +179,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
         IRunEvent ending = phase switch
         {
             RunPhase.Finished => new RunFinished(step, DateTimeOffset.UtcNow),
-            RunPhase.Stopped => new RunStopped(step, stopReason ?? "stopped", DateTimeOffset.UtcNow),
+            RunPhase.Stopped => new RunStopped(step, _stopReason, DateTimeOffset.UtcNow),
             _ => new RunFailed(step, error ?? "failed", DateTimeOffset.UtcNow),
         };
         var done = _s.Done;

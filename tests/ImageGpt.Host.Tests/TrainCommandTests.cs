@@ -81,8 +81,22 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         // background by a non-interactive shell passes SIGINT on as ignored, and the child would never see it.
         string straight = Path.Combine(_root, "straight"), stopped = Path.Combine(_root, "stopped");
         Assert.Equal(0, await Train(TinyIn(straight, "--set", "train.steps=1500")));
-        var (exit, killed, output) = await RunChildAndMaybeKill(TinyIn(stopped, "--set", "train.steps=1500"), TimeSpan.FromMilliseconds(100), signal: "TERM");
+        // Before the signal, `imagegpt status` in this process reads the live run: its process, actors and history.
+        string[]? live = null;
+        var (exit, killed, output) = await RunChildAndMaybeKill(TinyIn(stopped, "--set", "train.steps=1500"), TimeSpan.FromMilliseconds(100), signal: "TERM",
+            after: "checkpoint step 0 saved", whileTraining: () =>
+            {
+                var text = new StringWriter();
+                Assert.Equal(0, StatusCommand.Run(["--run-dir", stopped], text));
+                live = text.ToString().Split('\n');
+            });
         Assert.True(killed, output);
+        Assert.NotNull(live);
+        Assert.Contains(live, l => l.Contains("run id stopped, phase training") && l.Contains("(alive)"));
+        Assert.Contains(live, l => l.Contains("/user/run/trainer-1/trainer") && l.Contains("Running"));
+        Assert.Contains(live, l => l.Contains("history of run 'stopped'"));
+        Assert.Contains(live, l => l.Contains("running, or ended without a word"));
+        Assert.Contains(live, l => l.Contains("checkpoints: ") && l.Contains("last step "));
         Assert.Equal(130, exit);
         var match = System.Text.RegularExpressions.Regex.Match(output, @"stopped at step (\d+)/1500");
         Assert.True(match.Success, output);
@@ -102,9 +116,9 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
 
     /// <summary>
     /// Runs imagegpt in a child process; once it prints a line starting with <paramref name="after"/> (by default its first step line), waits <paramref name="killAfter"/> and
-    /// sends <paramref name="signal"/> (SIGKILL by default). Returns the exit code (-1 when SIGKILLed), whether a signal was sent, and the output.
+    /// sends <paramref name="signal"/> (SIGKILL by default), <paramref name="whileTraining"/> having run first. Returns the exit code (-1 when SIGKILLed), whether a signal was sent, and the output.
     /// </summary>
-    private static async Task<(int Exit, bool Signalled, string Output)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter, string signal = "KILL", bool twice = false, string after = "step ")
+    private static async Task<(int Exit, bool Signalled, string Output)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter, string signal = "KILL", bool twice = false, string after = "step ", Action? whileTraining = null)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imagegpt.dll"));
@@ -128,6 +142,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
             var exited = child.WaitForExitAsync();
             if (await Task.WhenAny(training.Task, exited) == training.Task)
             {
+                whileTraining?.Invoke();
                 await Task.Delay(delay);
                 if (!child.HasExited)
                 {
