@@ -73,8 +73,8 @@ public sealed record LogSettings(int Every);
 /// The one immutable description of a training run, read from HOCON (hocon/reference.conf under the
 /// user's file under --set overrides). Model, Data and Train decide the weights bit for bit; Runtime,
 /// Checkpoint, Eval and Log do not. <c>RunId</c> is the run's persistence id in its store (run.id, or the
-/// run directory's name).
+/// run directory's name); <c>Secret</c> is run.secret as configured (empty: see <see cref="RunSecret"/>).
 /// </summary>
 public sealed record RunConfig(
     GptConfig Model, DataSettings Data, TrainSettings Train, RuntimeSettings Runtime,
-    CheckpointSettings Checkpoint, EvalSettings Eval, LogSettings Log, string RunDir, string RunId);
+    CheckpointSettings Checkpoint, EvalSettings Eval, LogSettings Log, string RunDir, string RunId, string Secret = "");

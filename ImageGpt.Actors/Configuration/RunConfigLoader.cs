@@ -89,7 +89,10 @@ public static class RunConfigLoader
         if (string.IsNullOrWhiteSpace(runId)) runId = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(runDir)));
         if (runId.Length > 200 || runId.Any(char.IsControl))
             throw r.Invalid("run.id", $"\"{runId}\"", "is not a run id", "set run.id to a short name without control characters, e.g. run.id = fashion-mnist-1 (or leave it empty for the run directory's name)");
-        return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId);
+        string secret = r.String("run.secret");
+        if (secret.Length is > 0 and < 16)
+            throw r.Invalid("run.secret", "(hidden)", "is shorter than 16 characters", "use a long random secret (e.g. openssl rand -hex 32), or leave run.secret empty to have one made");
+        return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId, secret);
     }
 
     private static DataSettings ReadData(Reader r, GptConfig model)
