@@ -91,7 +91,8 @@ public static class RunConfigLoader
             throw r.Invalid("run.id", $"\"{runId}\"", "is not a run id", "set run.id to a short name without control characters, e.g. run.id = fashion-mnist-1 (or leave it empty for the run directory's name)");
         string secret = r.String("run.secret");
         if (secret.Length is > 0 and < 16)
-            throw r.Invalid("run.secret", "(hidden)", "is shorter than 16 characters", "use a long random secret (e.g. openssl rand -hex 32), or leave run.secret empty to have one made");
+            // Not r.Invalid: the origin of a --set would repeat the value.
+            throw new UserError("config 'run.secret' is shorter than 16 characters (its value is not shown). HINT: use a long random secret (e.g. openssl rand -hex 32), or leave run.secret empty to have one made");
         return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId, secret);
     }
 
