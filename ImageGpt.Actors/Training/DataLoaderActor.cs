@@ -17,7 +17,15 @@ public sealed class DataLoaderActor : MonitoredActor
     {
         ReceiveAsync<Produce>(async _ =>
         {
-            if (lane.Next() is not { } id) return;
+            var changed = lane.Changed;
+            if (lane.Next() is not { } id)
+            {
+                // Nothing to stream (no plan yet, no home shard, or past the end) until the aggregator replans.
+                try { await changed.WaitAsync(lane.Stopping); }
+                catch (OperationCanceledException) { return; }
+                Self.Tell(new Produce());
+                return;
+            }
             hooks?.BeforeLoad?.Invoke(lane.Trainer, id);
             var batch = lane.Sampler.Shard(id);
             try { await lane.Channel.Writer.WriteAsync(batch, lane.Stopping); }

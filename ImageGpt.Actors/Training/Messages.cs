@@ -11,16 +11,28 @@ namespace ImageGpt.Actors.Training;
 public sealed record ComputeShards(long Step, int[] Shards);
 
 /// <summary>Trainer → aggregator: one shard's gradient (buffer from the <see cref="GradientPool"/>, now the aggregator's).</summary>
-public sealed record ShardDone(long Step, int Shard, ShardGradient Gradient, int Trainer, double ComputeSeconds, double WaitSeconds);
+public sealed record ShardDone(long Step, int Shard, ShardGradient Gradient, string Trainer, double ComputeSeconds, double WaitSeconds);
 
 /// <summary>Trainer → aggregator when an incarnation starts (first start and every restart).</summary>
-public sealed record TrainerReady(int Trainer);
+public sealed record TrainerReady(string Trainer);
+
+/// <summary>
+/// Node → aggregator: a trainer of this node (<c>Trainer</c> is its supervisor, which outlives its incarnations) joins
+/// the run; it gets shards from the next step on. <c>Name</c> is unique in the run.
+/// </summary>
+public sealed record RegisterTrainer(string Name, IActorRef Trainer, IActorRef Node);
+
+/// <summary>
+/// Aggregator → nodes: from step <c>FromStep</c> on, the run's trainers are <c>Trainers</c> in this order (shard k's home
+/// is trainer k mod N), so each node points its loaders at its trainers' home shards.
+/// </summary>
+public sealed record PlanChanged(long FromStep, IReadOnlyList<string> Trainers);
 
 /// <summary>Aggregator's timer: the shards of <c>Step</c> still missing are recomputed elsewhere.</summary>
 public sealed record StepDeadline(long Step, int Attempt);
 
-/// <summary>Parent → aggregator: the trainers (index = trainer id) and the checkpoint writer; training starts.</summary>
-public sealed record StartTraining(IActorRef[] Trainers, IActorRef Writer);
+/// <summary>Parent → aggregator: the checkpoint writer; training starts once a trainer has registered.</summary>
+public sealed record StartTraining(IActorRef Writer);
 
 /// <summary>Aggregator → checkpoint writer; the writer answers <c>ReplyTo</c>.</summary>
 public sealed record SaveCheckpoint(Checkpoint Checkpoint, bool Final, IActorRef ReplyTo);

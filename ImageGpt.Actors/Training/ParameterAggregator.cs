@@ -10,12 +10,14 @@ namespace ImageGpt.Actors.Training;
 
 /// <summary>What the aggregator needs to drive the run from <c>StartStep</c> to <c>TotalSteps</c>.</summary>
 public sealed record AggregatorSetup(
-    OptimizerStep Optimizer, BatchSampler Sampler, ShardPlan Plan, long StartStep, long TotalSteps, bool CheckpointAtStart,
+    OptimizerStep Optimizer, BatchSampler Sampler, long StartStep, long TotalSteps, bool CheckpointAtStart,
     int CheckpointEvery, TimeSpan Deadline, ulong DataSeed, GradientPool Pool, LiveProgress Progress, ITrainingObserver Observer,
     TrainingHooks? Hooks);
 
 /// <summary>
-/// Owns the parameters and the optimizer. Each step it asks every trainer for its shards (<see cref="ShardPlan"/>),
+/// Owns the parameters and the optimizer, and the run's trainers: nodes register theirs (<see cref="RegisterTrainer"/>),
+/// the aggregator watches them, and joins and departures take effect at step boundaries (<see cref="PlanChanged"/>
+/// tells the nodes). Each step it asks every trainer for its shards (<see cref="ShardPlan"/>),
 /// collects one gradient per shard (the first to arrive; duplicates from recomputation are dropped), reduces them in
 /// shard order, clips, runs Adam, and starts the next step. A step has a deadline (a timer): shards still missing then
 /// are recomputed by another trainer and the late trainer is suspect until it delivers again; a restarted trainer gets
@@ -27,18 +29,27 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
 {
     private const string DeadlineTimer = "deadline";
 
+    /// <summary>A registered trainer: its supervisor (stable across incarnations) and its node.</summary>
+    private sealed record Trainer(string Name, IActorRef Ref, IActorRef Node);
+
     private readonly AggregatorSetup _s;
     private readonly ShardGradient?[] _slots;
     private readonly int[] _owner;
-    private readonly Dictionary<int, int> _incarnations = [];
+    private readonly Dictionary<string, int> _incarnations = [];
     private readonly HashSet<int> _suspects = [];
+    private readonly List<Trainer> _trainers = [];
+    private readonly List<Trainer> _joining = [];
+    private readonly HashSet<string> _leaving = [];
+    private readonly HashSet<string> _computedBefore = [];
+    private ShardPlan? _plan;
+    private TimeSpan _deadline;
     private readonly long _tokensPerStep;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly (double At, double Wait, double Busy)[] _window = new (double, double, double)[21];
     private double _wait, _busy;
     private int _recorded;
-    private IActorRef[] _trainers = [];
     private IActorRef? _writer;
+    private bool _started;
     private long _step;
     private bool _inFlight;
     private string? _stopReason;
@@ -55,17 +66,20 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
     {
         _s = setup;
         _step = setup.StartStep;
-        _slots = new ShardGradient?[setup.Plan.Shards];
-        _owner = new int[setup.Plan.Shards];
+        _slots = new ShardGradient?[setup.Sampler.Shards];
+        _owner = new int[setup.Sampler.Shards];
         _tokensPerStep = (long)setup.Sampler.BatchSize * setup.Sampler.Data.T;
 
         Receive<StartTraining>(m =>
         {
-            (_trainers, _writer) = (m.Trainers, m.Writer);
+            _writer = m.Writer;
             Record(0, 0);
             if (setup.CheckpointAtStart && _step < setup.TotalSteps) Checkpoint(final: false);
-            NextStep();
+            _started = true;
+            if (_joining.Count > 0) NextStep();
         });
+        Receive<RegisterTrainer>(OnRegister);
+        Receive<Terminated>(t => OnTrainerGone(t.ActorRef));
         Receive<ShardDone>(OnShard);
         Receive<StepDeadline>(OnDeadline);
         Receive<TrainerReady>(OnTrainerReady);
@@ -95,24 +109,89 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
     {
         if (_finishing) return;
         if (_step >= _s.TotalSteps || _stopReason is not null) { Finish(); return; }
+        ApplyMembership();
+        if (_trainers.Count == 0) return;
         Array.Clear(_slots);
         _inFlight = true;
         Volatile.Write(ref _s.Progress.CurrentStep, _step);
-        _s.Plan.Assign(_suspects, _owner);
-        for (int t = 0; t < _trainers.Length; t++)
+        _plan!.Assign(_suspects, _owner);
+        bool fresh = false;
+        for (int t = 0; t < _trainers.Count; t++)
         {
             int[] mine = ShardPlan.ShardsOf(_owner, t);
-            if (mine.Length > 0) _trainers[t].Tell(new ComputeShards(_step, mine), Self);
+            if (mine.Length == 0) continue;
+            fresh |= _computedBefore.Add(_trainers[t].Name);
+            _trainers[t].Ref.Tell(new ComputeShards(_step, mine), Self);
         }
-        Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, 1), Deadline());
+        _deadline = Deadline(fresh);
+        Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, 1), _deadline);
     }
 
-    /// <summary>The first step of a process also compiles the kernels and touches every buffer, so it gets longer.</summary>
-    private TimeSpan Deadline() => _step == _s.StartStep ? TimeSpan.FromTicks(Math.Max(_s.Deadline.Ticks * 10, TimeSpan.FromSeconds(30).Ticks)) : _s.Deadline;
+    /// <summary>Joins and departures take effect here, between steps; the nodes learn the new order.</summary>
+    private void ApplyMembership()
+    {
+        if (_joining.Count == 0 && _leaving.Count == 0 && _plan is not null) return;
+        var before = _trainers.Select(t => t.Name).ToList();
+        _trainers.RemoveAll(t => _leaving.Contains(t.Name));
+        _trainers.AddRange(_joining.Where(j => !_leaving.Contains(j.Name)));
+        _joining.Clear();
+        _leaving.Clear();
+        _suspects.Clear();
+        var names = _trainers.Select(t => t.Name).ToList();
+        if (_trainers.Count == 0)
+        {
+            _plan = null;
+            _s.Observer.Warning($"step {_step}: no trainer is left; waiting for one to join");
+            return;
+        }
+        _plan = new ShardPlan(_slots.Length, _trainers.Count);
+        if (before.Count > 0 && !before.SequenceEqual(names))
+            _s.Observer.Warning($"from step {_step} the run has {names.Count} trainer(s): {string.Join(", ", names)}");
+        var plan = new PlanChanged(_step, names);
+        foreach (var node in _trainers.Select(t => t.Node).Distinct()) node.Tell(plan, Self);
+    }
+
+    private void OnRegister(RegisterTrainer m)
+    {
+        int known = _trainers.FindIndex(t => t.Name == m.Name);
+        if (known >= 0 && _trainers[known].Ref.Equals(m.Trainer)) return;
+        Context.Watch(m.Trainer);
+        _joining.RemoveAll(j => j.Name == m.Name);
+        if (known >= 0) _leaving.Add(m.Name);
+        _joining.Add(new Trainer(m.Name, m.Trainer, m.Node));
+        if (_started && !_inFlight && !_waitingForWriter && !_finishing) NextStep();
+    }
+
+    /// <summary>A trainer's supervisor stopped (its node left or died, or it gave up): it leaves at the step boundary,
+    /// and what it owed of this step is computed by the others now rather than after a deadline.</summary>
+    private void OnTrainerGone(IActorRef actor)
+    {
+        int t = _trainers.FindIndex(x => x.Ref.Equals(actor));
+        _joining.RemoveAll(j => j.Ref.Equals(actor));
+        if (t < 0) return;
+        _leaving.Add(_trainers[t].Name);
+        if (!_inFlight) return;
+        var others = Enumerable.Range(0, _trainers.Count).Where(i => i != t && !_leaving.Contains(_trainers[i].Name)).ToArray();
+        if (others.Length == 0) return;
+        int attempt = 0;
+        foreach (int k in Enumerable.Range(0, _slots.Length).Where(k => _slots[k] is null && _owner[k] == t))
+        {
+            int to = others[attempt++ % others.Length];
+            _owner[k] = to;
+            _s.Observer.Warning($"step {_step}: {_trainers[t].Name} is gone; shard {k} goes to {_trainers[to].Name}");
+            _trainers[to].Ref.Tell(new ComputeShards(_step, [k]), Self);
+        }
+    }
+
+    /// <summary>A trainer's first shards also compile its kernels and touch every buffer, so their step gets longer.</summary>
+    private TimeSpan Deadline(bool fresh) => fresh ? TimeSpan.FromTicks(Math.Max(_s.Deadline.Ticks * 10, TimeSpan.FromSeconds(30).Ticks)) : _s.Deadline;
+
+    private int IndexOf(string name) => _trainers.FindIndex(t => t.Name == name);
 
     private void OnShard(ShardDone m)
     {
-        if (_suspects.Remove(m.Trainer)) _s.Observer.Warning($"trainer-{m.Trainer} delivers again; it gets its own shards from the next step on");
+        int from = IndexOf(m.Trainer);
+        if (from >= 0 && _suspects.Remove(from)) _s.Observer.Warning($"{m.Trainer} delivers again; it gets its own shards from the next step on");
         if (m.Step != _step || !_inFlight || _slots[m.Shard] is not null)
         {
             _s.Pool.Return(m.Gradient.Gradients);
@@ -178,7 +257,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         double rate = span > 0 ? oldest.Steps * _tokensPerStep / span : 0;
         double busy = _busy - oldest.Busy;
         double waitFraction = busy > 0 ? (_wait - oldest.Wait) / busy : 0;
-        double busyFraction = span > 0 ? busy / (span * _trainers.Length) : 0;
+        double busyFraction = span > 0 ? busy / (span * Math.Max(1, _trainers.Count)) : 0;
         var report = new StepReport(_step, _s.TotalSteps, _s.Sampler.Cursor(_step - 1).Epoch, stats.Loss, stats.GradNorm, stats.Lr,
             rate, waitFraction, busyFraction, now);
         _s.Progress.Last = report;
@@ -200,32 +279,34 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
     {
         if (d.Step != _step || !_inFlight) return;
         var missing = Enumerable.Range(0, _slots.Length).Where(k => _slots[k] is null).ToArray();
-        if (_trainers.Length > 1)
+        if (_trainers.Count > 1)
         {
             foreach (int k in missing)
             {
-                int from = _owner[k], to = _s.Plan.Retry(from, d.Attempt);
-                if (_suspects.Add(from)) _s.Observer.Warning($"trainer-{from} is suspect: its shards go to the other trainers until it delivers again");
-                _s.Observer.Warning($"step {_step}: shard {k} missed its {Deadline().TotalSeconds:0.#} s deadline on trainer-{from}; recomputing it on trainer-{to}");
-                _trainers[to].Tell(new ComputeShards(_step, [k]), Self);
+                int from = _owner[k], to = _plan!.Retry(from, d.Attempt);
+                if (_suspects.Add(from)) _s.Observer.Warning($"{_trainers[from].Name} is suspect: its shards go to the other trainers until it delivers again");
+                _s.Observer.Warning($"step {_step}: shard {k} missed its {_deadline.TotalSeconds:0.#} s deadline on {_trainers[from].Name}; recomputing it on {_trainers[to].Name}");
+                _trainers[to].Ref.Tell(new ComputeShards(_step, [k]), Self);
             }
         }
         else
         {
-            _s.Observer.Warning($"step {_step}: shards {string.Join(",", missing)} are past the {Deadline().TotalSeconds:0.#} s deadline and there is no other trainer; still waiting");
+            _s.Observer.Warning($"step {_step}: shards {string.Join(",", missing)} are past the {_deadline.TotalSeconds:0.#} s deadline and there is no other trainer; still waiting");
         }
-        Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, d.Attempt + 1), Deadline());
+        _deadline = _s.Deadline;
+        Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, d.Attempt + 1), _deadline);
     }
 
     private void OnTrainerReady(TrainerReady m)
     {
         int n = _incarnations.GetValueOrDefault(m.Trainer) + 1;
         _incarnations[m.Trainer] = n;
-        if (n == 1) return;
-        _suspects.Remove(m.Trainer);
+        int t = IndexOf(m.Trainer);
+        if (n == 1 || t < 0) return;
+        _suspects.Remove(t);
         if (!_inFlight) return;
-        var missing = Enumerable.Range(0, _slots.Length).Where(k => _slots[k] is null && _owner[k] == m.Trainer).ToArray();
-        if (missing.Length > 0) _trainers[m.Trainer].Tell(new ComputeShards(_step, missing), Self);
+        var missing = Enumerable.Range(0, _slots.Length).Where(k => _slots[k] is null && _owner[k] == t).ToArray();
+        if (missing.Length > 0) _trainers[t].Ref.Tell(new ComputeShards(_step, missing), Self);
     }
 
     private void Finish()

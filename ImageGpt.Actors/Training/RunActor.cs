@@ -13,15 +13,16 @@ namespace ImageGpt.Actors.Training;
 /// <summary>Everything the run's root actor wires together.</summary>
 public sealed record RunSetup(
     RunConfig Config, TrainingInputs Inputs, ICheckpointStore Store, RunHistory History, ITrainingObserver Observer, TrainingHooks? Hooks,
-    ParameterSlab Parameters, OptimizerStep Optimizer, BatchSampler Sampler, ShardPlan Plan, long StartStep,
-    string IdentityJson, CancellationToken Stopping, TaskCompletionSource<TrainingOutcome> Done);
+    ParameterSlab Parameters, OptimizerStep Optimizer, BatchSampler Sampler, long StartStep, LiveProgress Progress,
+    string IdentityJson, TaskCompletionSource<TrainingOutcome> Done);
 
 /// <summary>
 /// The root of a run: journals how the run starts and ends (its <see cref="RunHistoryActor"/> child), creates the
-/// loaders, trainers, aggregator, checkpoint writer and evaluator, reports every failure in its subtree on one line,
-/// rewrites status.json every second, and ends the run when the aggregator says so (after the evaluator has finished,
-/// unless stopped). Loaders, trainers and the evaluator sit under backoff supervisors with a restart budget; when one
-/// gives up, or the aggregator, the writer or the history stops, the run stops with the reason.
+/// aggregator, checkpoint writer and evaluator, passes the nodes' trainers on to the aggregator, reports every failure
+/// in its subtree on one line, rewrites status.json every second, and ends the run when the aggregator says so (after
+/// the evaluator has finished, unless stopped). The evaluator sits under a backoff supervisor with a restart budget;
+/// when it gives up, or a node reports that one of its children did, or the aggregator, the writer or the history
+/// stops, the run stops with the reason.
 /// </summary>
 public sealed class RunActor : MonitoredActor, IWithTimers
 {
@@ -31,12 +32,11 @@ public sealed class RunActor : MonitoredActor, IWithTimers
     private static readonly TimeSpan HistoryTimeout = TimeSpan.FromMinutes(10);
 
     private readonly RunSetup _s;
-    private readonly LiveProgress _progress = new();
     /// <summary>The children whose end ends the run: a name for messages and, for backoff supervisors, their child's name.</summary>
     private readonly Dictionary<IActorRef, (string Name, string? Child)> _watched = [];
     private readonly Dictionary<string, string> _lastFailureOf = [];
     private IActorRef? _history;
-    private IActorRef? _aggregator;
+    private IActorRef _aggregator = ActorRefs.Nobody;
     private IActorRef? _writer;
     private IActorRef? _evaluator;
     private RunPhase _phase = RunPhase.Training;
@@ -59,7 +59,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
         {
             if (_ended) return;
             _stopReason = m.Reason;
-            if (_phase == RunPhase.Evaluating) { End(RunPhase.Stopped, _progress.Last?.Step ?? _s.StartStep, null); return; }
+            if (_phase == RunPhase.Evaluating) { End(RunPhase.Stopped, _s.Progress.Last?.Step ?? _s.StartStep, null); return; }
             _phase = RunPhase.Stopping;
             _aggregator?.Tell(m, Self);
         });
@@ -75,7 +75,9 @@ public sealed class RunActor : MonitoredActor, IWithTimers
             if (m.Drained) End(RunPhase.Finished, m.Step, null);
             else AskDrain(m.Step);
         });
-        Receive<TrainingFailed>(m => End(RunPhase.Failed, _progress.Last?.Step ?? _s.StartStep, m.Error));
+        Receive<TrainingFailed>(m => End(RunPhase.Failed, _s.Progress.Last?.Step ?? _s.StartStep, m.Error));
+        Receive<RegisterTrainer>(m => _aggregator.Forward(m));
+        Receive<TrainerReady>(m => _aggregator.Forward(m));
         Receive<RunHistoryActor.WriteFailed>(m => _lastFailure = m.Reason);
         Receive<RunHistoryActor.Recorded>(_ => { });
         Receive<Terminated>(t => OnTerminated(t.ActorRef));
@@ -106,23 +108,10 @@ public sealed class RunActor : MonitoredActor, IWithTimers
         }
         var writerSetup = new WriterSetup(c.RunId, _s.Store, _history, _s.History.Checkpoints, c.Model, c.RunDir, c.Checkpoint.Keep, c.Checkpoint.ExportSafetensors, observer);
         _writer = Watch(Context.ActorOf(Props.Create(() => new CheckpointWriter(writerSetup)), "checkpoints"), "checkpoint writer");
-        var pool = new GradientPool(_s.Parameters.Length);
-        var aggregatorSetup = new AggregatorSetup(_s.Optimizer, _s.Sampler, _s.Plan, _s.StartStep, c.Train.Steps, _s.StartStep == 0,
-            c.Checkpoint.Every, rt.StepDeadline, c.Train.Seed, pool, _progress, observer, _s.Hooks);
+        var aggregatorSetup = new AggregatorSetup(_s.Optimizer, _s.Sampler, _s.StartStep, c.Train.Steps, _s.StartStep == 0,
+            c.Checkpoint.Every, rt.StepDeadline, c.Train.Seed, new GradientPool(_s.Parameters.Length), _s.Progress, observer, _s.Hooks);
         _aggregator = Watch(Context.ActorOf(Props.Create(() => new ParameterAggregator(aggregatorSetup)), "aggregator"), "parameter aggregator");
-
-        int shardCapacity = (c.Train.Batch + c.Train.Shards - 1) / c.Train.Shards;
-        var trainers = new IActorRef[_s.Plan.Trainers];
-        for (int i = 0; i < trainers.Length; i++)
-        {
-            var lane = new BatchLane(i, _s.Plan, _s.Sampler, _s.StartStep, c.Train.Steps, rt.Prefetch, _s.Stopping);
-            var name = i.ToString(CultureInfo.InvariantCulture);
-            Watch(Context.ActorOf(Supervision.Backoff(Props.Create(() => new DataLoaderActor(lane, _s.Hooks)), "loader", rt), $"loader-{name}"), $"loader-{name}", "loader");
-            var trainerSetup = new TrainerSetup(i, lane, _s.Parameters, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _aggregator, _progress,
-                rt.StepDeadline, observer, _s.Hooks);
-            trainers[i] = Watch(Context.ActorOf(Supervision.Backoff(Props.Create(() => new TrainerActor(trainerSetup)), "trainer", rt), $"trainer-{name}"), $"trainer-{name}", "trainer");
-        }
-        _aggregator.Tell(new StartTraining(trainers, _writer), Self);
+        _aggregator.Tell(new StartTraining(_writer!), Self);
         Timers.StartPeriodicTimer("status", new WriteStatus(), TimeSpan.FromSeconds(1));
     }
 
@@ -157,7 +146,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
                 "HINT: fix the cause, or raise runtime.restart.max-restarts; --resume continues from the last checkpoint";
         }
         else reason = $"the {watched.Name} stopped: {last}";
-        End(RunPhase.Failed, _progress.Last?.Step ?? _s.StartStep, reason);
+        End(RunPhase.Failed, _s.Progress.Last?.Step ?? _s.StartStep, reason);
     }
 
     private void AskDrain(long step)
@@ -194,7 +183,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
 
     private void Status(string? error)
     {
-        var last = _progress.Last;
+        var last = _s.Progress.Last;
         var status = new RunStatus(Environment.ProcessId, DateTime.UtcNow, _s.Config.RunId, _phase, last?.Step ?? _s.StartStep, _s.Config.Train.Steps,
             last?.Loss ?? double.NaN, last?.TokensPerSecond ?? 0, last?.DataWaitFraction ?? 0, error ?? _lastFailure, HealthRegistry.Get(Context.System).Snapshot());
         try { status.Write(_s.Config.RunDir); }

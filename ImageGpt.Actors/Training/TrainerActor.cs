@@ -8,10 +8,13 @@ using ImageGpt.Nn.Training;
 namespace ImageGpt.Actors.Training;
 
 /// <summary>What a trainer needs; shared by all its incarnations.</summary>
+/// <param name="Local">The trainer's number on its node (hooks and thread names).</param>
+/// <param name="Name">Its name in the run (unique across nodes).</param>
+/// <param name="Coordinator">Where the trainer announces its incarnations (the run, which passes it on to the aggregator).</param>
 /// <param name="Deadline">How long the trainer waits for its loader before it builds a batch itself.</param>
 public sealed record TrainerSetup(
-    int Id, BatchLane Lane, ParameterSlab Parameters, int BatchCapacity, int Threads, ulong MaskSeed,
-    GradientPool Pool, IActorRef Aggregator, LiveProgress Progress, TimeSpan Deadline, ITrainingObserver Observer, TrainingHooks? Hooks);
+    int Local, string Name, BatchLane Lane, ParameterSlab Parameters, int BatchCapacity, int Threads, ulong MaskSeed,
+    GradientPool Pool, IActorRef Coordinator, LiveProgress Progress, TimeSpan Deadline, ITrainingObserver Observer, TrainingHooks? Hooks);
 
 /// <summary>
 /// One device: a model replica (reading the aggregator's parameters, which change only between steps) and a dedicated
@@ -36,15 +39,17 @@ public sealed class TrainerActor : MonitoredActor
 
     protected override void PreStart()
     {
-        _device = new DeviceThread($"trainer-{_s.Id}");
+        _device = new DeviceThread($"trainer-{_s.Local}");
         _worker = new ShardWorker(_s.Parameters, _s.BatchCapacity, _s.Threads, _s.MaskSeed);
-        _s.Aggregator.Tell(new TrainerReady(_s.Id), Self);
+        _s.Coordinator.Tell(new TrainerReady(_s.Name), Self);
     }
 
     protected override void PostStop() => _device?.Dispose();
 
     private async Task Compute(ComputeShards m)
     {
+        // The aggregator asks; its answer goes straight back to it.
+        IActorRef aggregator = Sender;
         foreach (int shard in m.Shards)
         {
             // A request queued while this trainer was slow may be for a step already reduced without it.
@@ -59,11 +64,11 @@ public sealed class TrainerActor : MonitoredActor
             long step = m.Step;
             var gradient = await _device!.Run(() =>
             {
-                hook?.Invoke(_s.Id, step, shard);
+                hook?.Invoke(_s.Local, step, shard);
                 return worker.Compute(batch, buffer);
             });
-            _s.Aggregator.Tell(new ShardDone(m.Step, shard, gradient, _s.Id, compute.Elapsed.TotalSeconds, waited), Self);
-            _s.Hooks?.AfterShard?.Invoke(_s.Id, m.Step, shard);
+            aggregator.Tell(new ShardDone(m.Step, shard, gradient, _s.Name, compute.Elapsed.TotalSeconds, waited), Self);
+            _s.Hooks?.AfterShard?.Invoke(_s.Local, m.Step, shard);
         }
     }
 
@@ -78,7 +83,7 @@ public sealed class TrainerActor : MonitoredActor
         var lane = _s.Lane;
         var reader = lane.Channel.Reader;
         ShardId id = lane.Sampler.Id(step, shard);
-        long want = lane.Plan.Key(step, shard);
+        long want = lane.Key(step, shard);
         while (true)
         {
             if (reader.TryPeek(out var head))
@@ -94,7 +99,7 @@ public sealed class TrainerActor : MonitoredActor
                 return lane.Sampler.Shard(id);
             }
             if (!lane.Owns(shard) || lane.LastWritten >= want || lane.LoaderLate) return lane.Sampler.Shard(id);
-            _s.Hooks?.BeforeLaneWait?.Invoke(_s.Id, step, shard);
+            _s.Hooks?.BeforeLaneWait?.Invoke(_s.Local, step, shard);
             // The deadline is a timer of Akka's scheduler (virtual time in tests), not a wall-clock token. Its action
             // only completes a task of this wait, so a late or repeated firing is harmless.
             var late = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -109,7 +114,7 @@ public sealed class TrainerActor : MonitoredActor
                     if (!lane.Stopping.IsCancellationRequested)
                     {
                         lane.LoaderLate = true;
-                        _s.Observer.Warning($"trainer-{_s.Id}: its loader delivered nothing within {_s.Deadline.TotalSeconds:0.#} s at step {step}; building its batches itself until the loader catches up");
+                        _s.Observer.Warning($"{_s.Name}: its loader delivered nothing within {_s.Deadline.TotalSeconds:0.#} s at step {step}; building its batches itself until the loader catches up");
                     }
                     return lane.Sampler.Shard(id);
                 }

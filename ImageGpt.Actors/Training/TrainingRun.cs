@@ -20,9 +20,10 @@ public sealed record TrainingOutcome(long Step, bool Stopped, ParameterSlab Para
 /// <code>
 /// /user/run                  RunActor: wiring, status.json, end of run
 ///   history                  RunHistoryActor: the run's events (Akka.Persistence)
-///   aggregator               ParameterAggregator: steps, Adam, checkpoints
+///   aggregator               ParameterAggregator: steps, Adam, the run's trainers, checkpoints
 ///   checkpoints              CheckpointWriter: payloads, CheckpointCommitted, safetensors
 ///   evaluator/evaluator      EvaluatorActor under a BackoffSupervisor
+/// /user/node                 NodeActor: this node's trainers and loaders
 ///   loader-i/loader          DataLoaderActor under a BackoffSupervisor, one per trainer
 ///   trainer-i/trainer        TrainerActor under a BackoffSupervisor, one per device
 /// </code>
@@ -56,11 +57,12 @@ public static class TrainingRun
         if (trainers < config.Runtime.Trainers)
             observer.Warning($"runtime.trainers = {config.Runtime.Trainers} but a step has only train.shards = {t.Shards} shards; using {trainers} trainers");
 
-        using var stopping = new CancellationTokenSource();
         var done = new TaskCompletionSource<TrainingOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var setup = new RunSetup(config, inputs, store, history, observer, hooks, parameters, optimizer, sampler, new ShardPlan(t.Shards, trainers),
-            resume?.Step ?? 0, identityJson, stopping.Token, done);
+        var progress = new LiveProgress();
+        var setup = new RunSetup(config, inputs, store, history, observer, hooks, parameters, optimizer, sampler, resume?.Step ?? 0, progress, identityJson, done);
         var run = system.ActorOf(Props.Create(() => new RunActor(setup)), "run");
+        var nodeSetup = new NodeSetup(config with { Runtime = config.Runtime with { Trainers = trainers } }, inputs.Train, parameters, run, progress, observer, hooks, "");
+        var node = system.ActorOf(Props.Create(() => new NodeActor(nodeSetup)), "node");
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-training-and-checkpoint", () =>
         {
             run.Tell(new StopTraining(CoordinatedShutdown.Get(system).ShutdownReason?.ToString() ?? "shutdown"));
@@ -68,9 +70,8 @@ public static class TrainingRun
         });
         await using var registration = stop.Register(() => run.Tell(new StopTraining("interrupted")));
         var outcome = await done.Task.ConfigureAwait(false);
-        await stopping.CancelAsync().ConfigureAwait(false);
         // The outcome is already durable; an actor stuck in a kernel (a hung trainer) must not keep the caller.
-        try { await run.GracefulStop(TimeSpan.FromSeconds(30)).ConfigureAwait(false); }
+        try { await Task.WhenAll(node.GracefulStop(TimeSpan.FromSeconds(30)), run.GracefulStop(TimeSpan.FromSeconds(30))).ConfigureAwait(false); }
         catch (Exception e) when (e is TaskCanceledException or AskTimeoutException) { observer.Warning("some actors did not stop within 30 s of the end of the run; leaving them behind"); }
         return outcome;
     }
