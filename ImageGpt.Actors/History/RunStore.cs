@@ -145,6 +145,11 @@ public sealed class RunStore : IAsyncDisposable
                 data {blob} NOT NULL,
                 PRIMARY KEY (blob_id, idx));
             CREATE INDEX IF NOT EXISTS checkpoint_blob_run ON checkpoint_blob (run_id, step);
+            CREATE TABLE IF NOT EXISTS run_lease (
+                name VARCHAR(255) NOT NULL PRIMARY KEY,
+                owner VARCHAR(255) NOT NULL,
+                epoch BIGINT NOT NULL,
+                expires BIGINT NOT NULL);
             """);
         tx.Commit();
     }
@@ -192,6 +197,11 @@ public sealed class RunStore : IAsyncDisposable
     }
 
     internal static string OneLine(string s) => s.ReplaceLineEndings(" ").TrimEnd('.');
+
+    /// <summary>The database's clock in milliseconds since 1970 (one clock for every node that shares the store).</summary>
+    internal string NowMsSql => Provider == "sqlite"
+        ? "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+        : "CAST(extract(epoch from clock_timestamp()) * 1000 AS BIGINT)";
 
     public async ValueTask DisposeAsync()
     {

@@ -6,28 +6,34 @@ using ImageGpt.Actors.Health;
 using ImageGpt.Actors.History;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Model;
+using ImageGpt.Nn.Optim;
 using ImageGpt.Nn.Training;
 
 namespace ImageGpt.Actors.Training;
 
-/// <summary>Everything the run's root actor wires together.</summary>
+/// <summary>What the run's root needs on the node it runs on (the state itself it loads from the store).</summary>
+/// <param name="Parameters">The slab to train: shared with this process's trainers (one node), or a fresh one.</param>
+/// <param name="Done">Completed with the outcome when the run ends on this node.</param>
 public sealed record RunSetup(
-    RunConfig Config, TrainingInputs Inputs, ICheckpointStore Store, RunHistory History, ITrainingObserver Observer, TrainingHooks? Hooks,
-    ParameterSlab Parameters, OptimizerStep Optimizer, BatchSampler Sampler, long StartStep, LiveProgress Progress,
-    string IdentityJson, TaskCompletionSource<TrainingOutcome> Done);
+    RunConfig Config, TrainingInputs Inputs, ICheckpointStore Store, ITrainingObserver Observer, TrainingHooks? Hooks,
+    ParameterSlab Parameters, LiveProgress Progress, string IdentityJson, TaskCompletionSource<TrainingOutcome> Done);
 
 /// <summary>
-/// The root of a run: journals how the run starts and ends (its <see cref="RunHistoryActor"/> child), creates the
+/// The root of a run. It starts from what the store holds: its <see cref="RunHistoryActor"/> child recovers the run's
+/// events, the newest checkpoint whose payload verifies is loaded (or the weights are initialised), and the run's start
+/// or resumption is journaled; so it starts the same whether the run is new, resumed by a command, or taken over by
+/// another node. Then it creates the
 /// aggregator, checkpoint writer and evaluator, passes the nodes' trainers on to the aggregator, reports every failure
 /// in its subtree on one line, rewrites status.json every second, and ends the run when the aggregator says so (after
 /// the evaluator has finished, unless stopped). The evaluator sits under a backoff supervisor with a restart budget;
 /// when it gives up, or a node reports that one of its children did, or the aggregator, the writer or the history
 /// stops, the run stops with the reason.
 /// </summary>
-public sealed class RunActor : MonitoredActor, IWithTimers
+public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
 {
     private sealed record WriteStatus;
     private sealed record DrainFinished(long Step, bool Drained);
+    private sealed record Loaded(RunHistory History, Checkpoint? Checkpoint);
 
     private static readonly TimeSpan HistoryTimeout = TimeSpan.FromMinutes(10);
 
@@ -35,7 +41,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
     /// <summary>The children whose end ends the run: a name for messages and, for backoff supervisors, their child's name.</summary>
     private readonly Dictionary<IActorRef, (string Name, string? Child)> _watched = [];
     private readonly Dictionary<string, string> _lastFailureOf = [];
-    private IActorRef? _history;
+    private IActorRef _history = ActorRefs.Nobody;
     private IActorRef _aggregator = ActorRefs.Nobody;
     private IActorRef? _writer;
     private IActorRef? _evaluator;
@@ -44,22 +50,57 @@ public sealed class RunActor : MonitoredActor, IWithTimers
     private string _stopReason = "stopped";
     private bool _ended;
     private bool _historyGone;
+    private long _startStep;
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
 
     public RunActor(RunSetup setup)
     {
         _s = setup;
+        Loading();
+    }
+
+    /// <summary>Until the state is loaded: failures and the end are handled, everything else waits.</summary>
+    private void Loading()
+    {
+        Receive<Loaded>(m =>
+        {
+            try { Start(m.History, m.Checkpoint); }
+            catch (Nn.UserError e)
+            {
+                End(RunPhase.Failed, 0, e.Message);
+                return;
+            }
+            Become(Running);
+            Stash.UnstashAll();
+        });
+        Receive<Status.Failure>(f => End(RunPhase.Failed, 0, $"the run's state could not be loaded from its store: {f.Cause.GetType().Name}: {f.Cause.Message}"));
+        CommonReceives();
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void CommonReceives()
+    {
         Receive<Error>(e =>
         {
             if (e.Cause is not null && typeof(SupervisorStrategy).IsAssignableFrom(e.LogClass) && e.LogSource.StartsWith(Self.Path + "/", StringComparison.Ordinal))
                 OnChildFailure(e);
         });
+        Receive<RunHistoryActor.WriteFailed>(m => _lastFailure = m.Reason);
+        Receive<Terminated>(t => OnTerminated(t.ActorRef));
+        Receive<TrainingFailed>(m => End(RunPhase.Failed, _s.Progress.Last?.Step ?? _startStep, m.Error));
+    }
+
+    private void Running()
+    {
+        CommonReceives();
         Receive<StopTraining>(m =>
         {
             if (_ended) return;
             _stopReason = m.Reason;
-            if (_phase == RunPhase.Evaluating) { End(RunPhase.Stopped, _s.Progress.Last?.Step ?? _s.StartStep, null); return; }
+            if (_phase == RunPhase.Evaluating) { End(RunPhase.Stopped, _s.Progress.Last?.Step ?? _startStep, null); return; }
             _phase = RunPhase.Stopping;
             _aggregator?.Tell(m, Self);
         });
@@ -75,12 +116,9 @@ public sealed class RunActor : MonitoredActor, IWithTimers
             if (m.Drained) End(RunPhase.Finished, m.Step, null);
             else AskDrain(m.Step);
         });
-        Receive<TrainingFailed>(m => End(RunPhase.Failed, _s.Progress.Last?.Step ?? _s.StartStep, m.Error));
         Receive<RegisterTrainer>(m => _aggregator.Forward(m));
         Receive<TrainerReady>(m => _aggregator.Forward(m));
-        Receive<RunHistoryActor.WriteFailed>(m => _lastFailure = m.Reason);
         Receive<RunHistoryActor.Recorded>(_ => { });
-        Receive<Terminated>(t => OnTerminated(t.ActorRef));
         Receive<WriteStatus>(_ => Status(null));
     }
 
@@ -89,15 +127,45 @@ public sealed class RunActor : MonitoredActor, IWithTimers
 
     protected override void PreStart()
     {
+        Context.System.EventStream.Subscribe(Self, typeof(Error));
+        var c = _s.Config;
+        _history = Watch(Context.ActorOf(Props.Create(() => new RunHistoryActor(c.RunId)), "history"), "run's history");
+        var store = _s.Store;
+        var observer = _s.Observer;
+        // The history actor answers once it has recovered; the payload is read off the actor's thread.
+        _history.Ask<RunHistorySnapshot>(new RunHistoryActor.GetHistory(), HistoryTimeout)
+            .ContinueWith(t =>
+            {
+                var history = RunHistory.FromSnapshot(t.Result);
+                return new Loaded(history, store.LoadLatest(history, w => observer.Warning(w)));
+            }, TaskScheduler.Default)
+            .PipeTo(Self);
+    }
+
+    /// <summary>The state is loaded: parameters and optimizer from the checkpoint (or a fresh initialisation), then the actors.</summary>
+    private void Start(RunHistory history, Checkpoint? resume)
+    {
         var c = _s.Config;
         var rt = c.Runtime;
+        var t = c.Train;
         var observer = _s.Observer;
-        Context.System.EventStream.Subscribe(Self, typeof(Error));
-
-        _history = Watch(Context.ActorOf(Props.Create(() => new RunHistoryActor(c.RunId)), "history"), "run's history");
-        _history.Tell(_s.StartStep == 0 && _s.History.Started is null
-            ? new RunHistoryActor.Record(new RunStarted(c.RunId, _s.IdentityJson, _s.Inputs.Palette.ToJson(), c.Train.Steps, DateTimeOffset.UtcNow))
-            : new RunHistoryActor.Record(new RunResumed(_s.StartStep, DateTimeOffset.UtcNow)));
+        var parameters = _s.Parameters;
+        var optimizer = new OptimizerStep(parameters, new LrSchedule(t.Lr, t.Warmup, t.Steps), (float)t.Beta1, (float)t.Beta2, (float)t.WeightDecay, (float)t.Clip);
+        if (resume is null)
+        {
+            new Gpt(c.Model, 1, parameters).Init();
+        }
+        else
+        {
+            Restore(resume.Parameters, parameters, "parameters");
+            Restore(resume.AdamM, optimizer.Adam.M, "Adam m");
+            Restore(resume.AdamV, optimizer.Adam.V, "Adam v");
+            optimizer.Adam.Step = resume.AdamStep;
+        }
+        _startStep = resume?.Step ?? 0;
+        _history.Tell(history.Started is null
+            ? new RunHistoryActor.Record(new RunStarted(c.RunId, _s.IdentityJson, _s.Inputs.Palette.ToJson(), t.Steps, DateTimeOffset.UtcNow))
+            : new RunHistoryActor.Record(new RunResumed(_startStep, DateTimeOffset.UtcNow)));
 
         if (c.Eval.Enabled && _s.Inputs.Eval is { } evalData)
         {
@@ -106,13 +174,23 @@ public sealed class RunActor : MonitoredActor, IWithTimers
             // Subscribed here, before the first checkpoint can be published; the supervisor forwards to the current evaluator.
             Context.System.EventStream.Subscribe(_evaluator, typeof(CheckpointSaved));
         }
-        var writerSetup = new WriterSetup(c.RunId, _s.Store, _history, _s.History.Checkpoints, c.Model, c.RunDir, c.Checkpoint.Keep, c.Checkpoint.ExportSafetensors, observer);
+        var writerSetup = new WriterSetup(c.RunId, _s.Store, _history, history.Checkpoints, c.Model, c.RunDir, c.Checkpoint.Keep, c.Checkpoint.ExportSafetensors, observer);
         _writer = Watch(Context.ActorOf(Props.Create(() => new CheckpointWriter(writerSetup)), "checkpoints"), "checkpoint writer");
-        var aggregatorSetup = new AggregatorSetup(_s.Optimizer, _s.Sampler, _s.StartStep, c.Train.Steps, _s.StartStep == 0,
-            c.Checkpoint.Every, rt.StepDeadline, c.Train.Seed, new GradientPool(_s.Parameters.Length), _s.Progress, observer, _s.Hooks);
+        var sampler = new BatchSampler(_s.Inputs.Train, t.Batch, t.Shards, t.Seed);
+        var aggregatorSetup = new AggregatorSetup(optimizer, sampler, _startStep, t.Steps, _startStep == 0,
+            c.Checkpoint.Every, rt.StepDeadline, t.Seed, new GradientPool(parameters.Length), _s.Progress, observer, _s.Hooks);
         _aggregator = Watch(Context.ActorOf(Props.Create(() => new ParameterAggregator(aggregatorSetup)), "aggregator"), "parameter aggregator");
-        _aggregator.Tell(new StartTraining(_writer!), Self);
+        _aggregator.Tell(new StartTraining(_writer), Self);
+        // status.json exists from the start, then is rewritten every second.
+        Status(null);
         Timers.StartPeriodicTimer("status", new WriteStatus(), TimeSpan.FromSeconds(1));
+    }
+
+    private static void Restore(float[] from, ParameterSlab to, string what)
+    {
+        if (from.Length != to.Length)
+            throw new Nn.UserError($"the checkpoint's {what} hold {from.Length} values, the configured model {to.Length}. HINT: resume with the config the run was started with");
+        from.CopyTo(to.Data, 0);
     }
 
     private IActorRef Watch(IActorRef actor, string name, string? child = null)
@@ -146,7 +224,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
                 "HINT: fix the cause, or raise runtime.restart.max-restarts; --resume continues from the last checkpoint";
         }
         else reason = $"the {watched.Name} stopped: {last}";
-        End(RunPhase.Failed, _s.Progress.Last?.Step ?? _s.StartStep, reason);
+        End(RunPhase.Failed, _s.Progress.Last?.Step ?? _startStep, reason);
     }
 
     private void AskDrain(long step)
@@ -172,7 +250,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
             _ => new RunFailed(step, error ?? "failed", DateTimeOffset.UtcNow),
         };
         var done = _s.Done;
-        if (_history is null || _historyGone)
+        if (_historyGone)
         {
             done.TrySetResult(outcome);
             return;
@@ -184,7 +262,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
     private void Status(string? error)
     {
         var last = _s.Progress.Last;
-        var status = new RunStatus(Environment.ProcessId, DateTime.UtcNow, _s.Config.RunId, _phase, last?.Step ?? _s.StartStep, _s.Config.Train.Steps,
+        var status = new RunStatus(Environment.ProcessId, DateTime.UtcNow, _s.Config.RunId, _phase, last?.Step ?? _startStep, _s.Config.Train.Steps,
             last?.Loss ?? double.NaN, last?.TokensPerSecond ?? 0, last?.DataWaitFraction ?? 0, error ?? _lastFailure, HealthRegistry.Get(Context.System).Snapshot());
         try { status.Write(_s.Config.RunDir); }
         catch (IOException e) { _s.Observer.Warning($"could not write {RunStatus.FileName} in {_s.Config.RunDir}: {e.Message}"); }

@@ -33,33 +33,23 @@ public sealed record TrainingOutcome(long Step, bool Stopped, ParameterSlab Para
 /// </summary>
 public static class TrainingRun
 {
+    /// <summary>
+    /// Runs the run <paramref name="config"/> names on this process alone: from its newest checkpoint in
+    /// <paramref name="store"/> and its history in the system's journal, or from the start when it has none.
+    /// </summary>
     public static async Task<TrainingOutcome> RunAsync(ActorSystem system, RunConfig config, TrainingInputs inputs, ICheckpointStore store,
-        RunHistory history, Checkpoint? resume, string identityJson, ITrainingObserver observer, TrainingHooks? hooks = null,
-        CancellationToken stop = default)
+        string identityJson, ITrainingObserver observer, TrainingHooks? hooks = null, CancellationToken stop = default)
     {
-        var model = config.Model;
         var t = config.Train;
-        var parameters = new ParameterSlab(model);
-        var optimizer = new OptimizerStep(parameters, new LrSchedule(t.Lr, t.Warmup, t.Steps), (float)t.Beta1, (float)t.Beta2, (float)t.WeightDecay, (float)t.Clip);
-        if (resume is null)
-        {
-            new Gpt(model, 1, parameters).Init();
-        }
-        else
-        {
-            Restore(resume.Parameters, parameters, "parameters");
-            Restore(resume.AdamM, optimizer.Adam.M, "Adam m");
-            Restore(resume.AdamV, optimizer.Adam.V, "Adam v");
-            optimizer.Adam.Step = resume.AdamStep;
-        }
-        var sampler = new BatchSampler(inputs.Train, t.Batch, t.Shards, t.Seed);
+        var parameters = new ParameterSlab(config.Model);
         int trainers = Math.Min(config.Runtime.Trainers, t.Shards);
         if (trainers < config.Runtime.Trainers)
             observer.Warning($"runtime.trainers = {config.Runtime.Trainers} but a step has only train.shards = {t.Shards} shards; using {trainers} trainers");
 
         var done = new TaskCompletionSource<TrainingOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         var progress = new LiveProgress();
-        var setup = new RunSetup(config, inputs, store, history, observer, hooks, parameters, optimizer, sampler, resume?.Step ?? 0, progress, identityJson, done);
+        // One process: the trainers read the aggregator's own slab, which only changes between steps.
+        var setup = new RunSetup(config, inputs, store, observer, hooks, parameters, progress, identityJson, done);
         var run = system.ActorOf(Props.Create(() => new RunActor(setup)), "run");
         var nodeSetup = new NodeSetup(config with { Runtime = config.Runtime with { Trainers = trainers } }, inputs.Train, parameters, run, progress, observer, hooks, "");
         var node = system.ActorOf(Props.Create(() => new NodeActor(nodeSetup)), "node");
@@ -74,12 +64,5 @@ public static class TrainingRun
         try { await Task.WhenAll(node.GracefulStop(TimeSpan.FromSeconds(30)), run.GracefulStop(TimeSpan.FromSeconds(30))).ConfigureAwait(false); }
         catch (Exception e) when (e is TaskCanceledException or AskTimeoutException) { observer.Warning("some actors did not stop within 30 s of the end of the run; leaving them behind"); }
         return outcome;
-    }
-
-    private static void Restore(float[] from, ParameterSlab to, string what)
-    {
-        if (from.Length != to.Length)
-            throw new Nn.UserError($"the checkpoint's {what} hold {from.Length} values, the configured model {to.Length}. HINT: resume with the config the run was started with");
-        from.CopyTo(to.Data, 0);
     }
 }

@@ -68,7 +68,8 @@ public static class TrainCommand
             if (differences.Count > 0)
                 throw new UserError($"run '{config.RunId}' in {store.Where} was started with another config ({string.Join("; ", differences)}). HINT: resume with the settings the run was started with, or start a new run with another --run-dir");
         }
-        var existing = ((ICheckpointStore)store.Blobs).LoadLatest(history, w => output.WriteLine($"warning: {w} ({store.Where})"));
+        // The run's root loads (and verifies) the payload itself; here the newest event is enough to say where it resumes.
+        var existing = history.Checkpoints.Count > 0 ? history.Checkpoints[^1] : null;
         if (existing is not null)
         {
             if (existing.Step >= config.Train.Steps)
@@ -108,7 +109,7 @@ public static class TrainCommand
         TrainingOutcome outcome;
         try
         {
-            outcome = await TrainingRun.RunAsync(system, config, inputs, store.Blobs, history, existing, identity, new Observers(progress, metrics, evaluations));
+            outcome = await TrainingRun.RunAsync(system, config, inputs, store.Blobs, identity, new Observers(progress, metrics, evaluations));
         }
         finally
         {

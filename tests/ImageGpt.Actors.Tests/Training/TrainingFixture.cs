@@ -64,10 +64,11 @@ internal static class TrainingFixture
         return parameters.Data;
     }
 
+    /// <summary>Runs <paramref name="c"/> to its end from what the system's journal and <paramref name="store"/> hold of it.</summary>
     public static Task<TrainingOutcome> Run(ActorSystem system, RunConfig c, ICheckpointStore store, ITrainingObserver observer,
-        RunHistory? history = null, Checkpoint? resume = null, TrainingHooks? hooks = null, CancellationToken stop = default) =>
+        TrainingHooks? hooks = null, CancellationToken stop = default) =>
         TrainingRun.RunAsync(system, c, new TrainingInputs(Data(), new Nn.Palette.Palette(1, [-0.9f, -0.6f, -0.3f, 0f, 0.2f, 0.4f, 0.6f, 0.9f]), null),
-            store, history ?? new RunHistory(), resume, "{\"identity\":1}", observer, hooks, stop);
+            store, "{\"identity\":1}", observer, hooks, stop);
 
     /// <summary>The run's history as its actor has it (the in-memory journal has no query side).</summary>
     public static async Task<RunHistory> HistoryOf(ActorSystem system)
