@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Akka.Persistence.Sql;
 using Akka.Streams;
+using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.History;
 using ImageGpt.Nn;
 using AkkaConfig = Akka.Configuration.Config;
@@ -27,7 +28,11 @@ public static partial class AkkaSettings
     public static AkkaConfig Reference { get; } = AkkaFactory.Default()
         .WithFallback(Akka.Persistence.Persistence.DefaultConfig())
         .WithFallback(SqlPersistence.DefaultConfiguration)
-        .WithFallback(ActorMaterializer.DefaultConfig());
+        .WithFallback(ActorMaterializer.DefaultConfig())
+        .WithFallback(AkkaFactory.FromResource("Akka.Remote.Configuration.Remote.conf", typeof(Akka.Remote.RemoteSettings).Assembly))
+        .WithFallback(AkkaFactory.FromResource("Akka.Cluster.Configuration.Cluster.conf", typeof(Akka.Cluster.Cluster).Assembly))
+        .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig())
+        .WithFallback(Akka.Coordination.LeaseProvider.DefaultConfig());
 
     /// <summary>Maps whose keys the user chooses (serializer names, deployment paths, extra shutdown phases).</summary>
     private static readonly string[] OpenMaps =
@@ -44,6 +49,8 @@ public static partial class AkkaSettings
         "akka.persistence.snapshot-store.sql.connection-string", "akka.persistence.snapshot-store.sql.provider-name",
         "akka.persistence.query.journal.sql.connection-string", "akka.persistence.query.journal.sql.provider-name",
         "akka.persistence.query.journal.sql.write-plugin",
+        "akka.actor.provider", "akka.cluster.singleton.use-lease",
+        "akka.cluster.split-brain-resolver.lease-majority.lease-implementation", "akka.cluster.split-brain-resolver.lease-majority.lease-name",
     ];
 
     /// <summary>Settings whose default has one type but which Akka documents as taking another too.</summary>
@@ -102,8 +109,9 @@ public static partial class AkkaSettings
     /// <summary>Null when <paramref name="given"/> fits the type of Akka's default <paramref name="known"/>, else what was expected.</summary>
     private static string? Check(AkkaHoconValue known, HoconValue given)
     {
-        if (given is HoconScalar { Kind: HoconScalarKind.Null }) return null;
-        if (known.IsArray()) return given is HoconArray ? null : "a list";
+        // An empty default (`roles = []`, `key = null`) says nothing about the type.
+        if (given is HoconScalar { Kind: HoconScalarKind.Null } || known.IsEmpty) return null;
+        if (IsList(known)) return given is HoconArray ? null : "a list";
         if (given is HoconObject) return "a single value";
         if (given is HoconArray) return "a single value, not a list";
         string text = ((HoconScalar)given).Text.Trim();
@@ -117,6 +125,9 @@ public static partial class AkkaSettings
         return null;
     }
 
+    /// <summary>Akka's IsArray() says false for an empty list (`roles = []`); its element still is one.</summary>
+    private static bool IsList(AkkaHoconValue v) => v.IsArray() || v.Values.Any(e => e is Akka.Configuration.Hocon.HoconArray);
+
     private static bool IsBoolean(string s) => s.ToLowerInvariant() is "on" or "off" or "true" or "false" or "yes" or "no";
 
     private static bool IsInteger(string s) => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _);
@@ -129,7 +140,7 @@ public static partial class AkkaSettings
     [GeneratedRegex(@"^\d+\s*(b|byte|bytes|k|kb|kB|kilobyte|kilobytes|K|Ki|KiB|kibibyte|kibibytes|m|mb|MB|megabyte|megabytes|M|Mi|MiB|mebibyte|mebibytes|g|gb|GB|gigabyte|gigabytes|G|Gi|GiB|gibibyte|gibibytes)$")]
     private static partial Regex Size();
 
-    private static string Shown(AkkaHoconValue v) => v.IsString() ? $"'{v.GetString()}'" : v.IsArray() ? "a list" : "a section";
+    private static string Shown(AkkaHoconValue v) => v.IsString() ? $"'{v.GetString()}'" : IsList(v) ? "a list" : "a section";
 
     private static UserError WrongType(string name, HoconValue value, string expected, string hint)
     {
@@ -143,13 +154,40 @@ public static partial class AkkaSettings
     /// reference. <paramref name="store"/> null: no persistence plugins (a system that only computes).
     /// </summary>
     /// <param name="readOnly">For readers in another process (status): never create the tables.</param>
-    public static AkkaConfig Build(Config resolved, RunStore? store, bool readOnly = false)
+    /// <param name="cluster">For a member of a run's cluster (imagegpt train and node): the cluster provider, the seeds,
+    /// and the lease in the run's store behind the singleton and the split-brain resolver.</param>
+    public static AkkaConfig Build(Config resolved, RunStore? store, bool readOnly = false, ClusterOptions? cluster = null)
     {
         string user = resolved.Root.TryGetValue("akka", out HoconValue akka) ? $"akka = {akka.ToJson()}" : "";
-        return AkkaFactory.ParseString(Derive(store, readOnly))
+        return AkkaFactory.ParseString(Derive(store, readOnly) + (cluster is null ? "" : DeriveCluster(cluster)))
             .WithFallback(AkkaFactory.ParseString(user))
             .WithFallback(AkkaFactory.ParseString(ProviderDefaults(store)))
             .WithFallback(SqlPersistence.DefaultConfiguration);
+    }
+
+    /// <summary>The actor system's name for a run: members of one run's cluster share it, members of another run cannot join.</summary>
+    public static string SystemName(string runId) =>
+        "igpt-" + new string(runId.Select(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' ? ch : '-').ToArray());
+
+    private static string DeriveCluster(ClusterOptions c)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine("akka.actor.provider = cluster");
+        if (c.Seeds.Count > 0)
+            sb.AppendLine($"akka.cluster.seed-nodes = [{string.Join(", ", c.Seeds.Select(Quote))}]");
+        sb.AppendLine(string.Create(inv, $$"""
+            akka.coordination.sql-lease {
+              lease-class = "ImageGpt.Actors.Cluster.SqlLease, ImageGpt.Actors"
+              heartbeat-timeout = {{(long)c.LeaseTtl.TotalMilliseconds}}ms
+              heartbeat-interval = {{(long)(c.LeaseTtl.TotalMilliseconds / 5)}}ms
+              lease-operation-timeout = 5s
+            }
+            akka.cluster.singleton.use-lease = "akka.coordination.sql-lease"
+            akka.cluster.split-brain-resolver.lease-majority.lease-implementation = "akka.coordination.sql-lease"
+            akka.cluster.split-brain-resolver.lease-majority.lease-name = {{Quote(c.SystemName + "-split-brain")}}
+            """));
+        return sb.ToString();
     }
 
     private static string Derive(RunStore? store, bool readOnly)

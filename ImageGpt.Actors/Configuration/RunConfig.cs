@@ -65,6 +65,11 @@ public sealed record EvalSettings(
         new(ValidationImages, ProbeTrain, ProbeValidation, ProbeTest, Completions, CompletionsPerImage, Threads, Seed, ProbeGrid);
 }
 
+/// <summary>The run's cluster (Akka's own settings, roles, seeds, host and port, are in the akka section).</summary>
+/// <param name="LeaseTtl">How long the aggregator's lease lasts without renewal (the failover time of a dead aggregator node).</param>
+/// <param name="JoinTimeout">How long a member waits for its seeds to answer before it gives up.</param>
+public sealed record ClusterSettings(TimeSpan LeaseTtl, TimeSpan JoinTimeout);
+
 /// <summary>Console progress and metrics files.</summary>
 /// <param name="Every">Steps between progress lines (plain output) and metrics rows.</param>
 public sealed record LogSettings(int Every);
@@ -77,4 +82,5 @@ public sealed record LogSettings(int Every);
 /// </summary>
 public sealed record RunConfig(
     GptConfig Model, DataSettings Data, TrainSettings Train, RuntimeSettings Runtime,
-    CheckpointSettings Checkpoint, EvalSettings Eval, LogSettings Log, string RunDir, string RunId, string Secret = "");
+    CheckpointSettings Checkpoint, EvalSettings Eval, LogSettings Log, string RunDir, string RunId, string Secret = "",
+    ClusterSettings? Cluster = null);

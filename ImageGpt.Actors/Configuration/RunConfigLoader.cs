@@ -93,7 +93,13 @@ public static class RunConfigLoader
         if (secret.Length is > 0 and < 16)
             // Not r.Invalid: the origin of a --set would repeat the value.
             throw new UserError("config 'run.secret' is shorter than 16 characters (its value is not shown). HINT: use a long random secret (e.g. openssl rand -hex 32), or leave run.secret empty to have one made");
-        return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId, secret);
+        TimeSpan leaseTtl = r.Duration("cluster.lease-ttl");
+        if (leaseTtl < TimeSpan.FromSeconds(1))
+            throw r.Invalid("cluster.lease-ttl", r.Text("cluster.lease-ttl"), "is shorter than 1s", "set cluster.lease-ttl to a duration such as 20s");
+        TimeSpan joinTimeout = r.Duration("cluster.join-timeout");
+        if (joinTimeout <= TimeSpan.Zero)
+            throw r.Invalid("cluster.join-timeout", r.Text("cluster.join-timeout"), "must be positive", "set cluster.join-timeout to a duration such as 30s");
+        return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId, secret, new ClusterSettings(leaseTtl, joinTimeout));
     }
 
     private static DataSettings ReadData(Reader r, GptConfig model)

@@ -31,12 +31,15 @@ public sealed class CheckpointBlobs : ICheckpointStore
     /// <summary>Runs after each chunk insert (with its index); the kill test parks a child process there.</summary>
     internal Action<int>? AfterChunkForTests { get; set; }
 
-    /// <summary>A stream that writes a new payload of <paramref name="runId"/>'s step <paramref name="step"/>; <see cref="BlobWriter.Commit"/> makes it complete.</summary>
-    public BlobWriter Create(string runId, long step) => new(_store, runId, step, AfterChunkForTests);
+    /// <summary>
+    /// A stream that writes a new payload of <paramref name="runId"/>'s step <paramref name="step"/>; <see cref="BlobWriter.Commit"/>
+    /// makes it complete, only while <paramref name="fence"/> (when given) holds.
+    /// </summary>
+    public BlobWriter Create(string runId, long step, Fence? fence = null) => new(_store, runId, step, fence, AfterChunkForTests);
 
-    public BlobInfo Write(string runId, Checkpoint checkpoint)
+    public BlobInfo Write(string runId, Checkpoint checkpoint, Fence? fence = null)
     {
-        using BlobWriter w = Create(runId, checkpoint.Step);
+        using BlobWriter w = Create(runId, checkpoint.Step, fence);
         CheckpointPayload.Write(checkpoint, w);
         return w.Commit();
     }
@@ -134,6 +137,7 @@ public sealed class BlobWriter : Stream
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly byte[] _chunk = new byte[CheckpointBlobs.ChunkBytes];
     private readonly Action<int>? _afterChunk;
+    private readonly Fence? _fence;
     private DbTransaction? _tx;
     private DbCommand? _insert;
     private DbParameter? _idx, _data;
@@ -141,10 +145,11 @@ public sealed class BlobWriter : Stream
     private long _bytes;
     private bool _committed;
 
-    internal BlobWriter(RunStore store, string runId, long step, Action<int>? afterChunk)
+    internal BlobWriter(RunStore store, string runId, long step, Fence? fence, Action<int>? afterChunk)
     {
         BlobId = CheckpointBlobs.NewId(step);
         _afterChunk = afterChunk;
+        _fence = fence;
         _connection = store.Connect();
         using DbCommand row = RunStore.Command(_connection, null,
             "INSERT INTO checkpoint_blob (blob_id, run_id, step, bytes, chunks, sha256, complete, created) VALUES (@id, @run, @step, 0, 0, '', 0, @created)");
@@ -209,13 +214,21 @@ public sealed class BlobWriter : Stream
         if (_filled > 0) InsertChunk();
         CommitSlice();
         string sha = Convert.ToHexStringLower(_hash.GetHashAndReset());
-        using (DbCommand done = RunStore.Command(_connection, null, "UPDATE checkpoint_blob SET bytes = @bytes, chunks = @chunks, sha256 = @sha, complete = 1 WHERE blob_id = @id"))
+        // One statement, so the fence is checked in the same transaction that makes the payload complete.
+        string fenced = _fence is null ? "" : " AND EXISTS (SELECT 1 FROM run_lease WHERE name = @lease AND epoch = @epoch)";
+        using (DbCommand done = RunStore.Command(_connection, null, "UPDATE checkpoint_blob SET bytes = @bytes, chunks = @chunks, sha256 = @sha, complete = 1 WHERE blob_id = @id" + fenced))
         {
             RunStore.Parameter(done, "@bytes", _bytes);
             RunStore.Parameter(done, "@chunks", _chunks);
             RunStore.Parameter(done, "@sha", sha);
             RunStore.Parameter(done, "@id", BlobId);
-            done.ExecuteNonQuery();
+            if (_fence is not null)
+            {
+                RunStore.Parameter(done, "@lease", _fence.Lease);
+                RunStore.Parameter(done, "@epoch", _fence.Epoch);
+            }
+            if (done.ExecuteNonQuery() != 1)
+                throw new FencedException($"checkpoint payload {BlobId} refused: the lease {_fence?.Lease} is no longer at epoch {_fence?.Epoch} (another aggregator holds the run)");
         }
         _committed = true;
         return new BlobInfo(BlobId, _bytes, sha);

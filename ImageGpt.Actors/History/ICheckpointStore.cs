@@ -3,8 +3,11 @@ namespace ImageGpt.Actors.History;
 /// <summary>Where checkpoint payloads live (<see cref="CheckpointBlobs"/> in the run's database; a double in tests). Synchronous: the writer calls it on its own thread.</summary>
 public interface ICheckpointStore
 {
-    /// <summary>Writes and commits the payload; when it returns, the payload is complete and an event may name it.</summary>
-    BlobInfo Write(string runId, Checkpoint checkpoint);
+    /// <summary>
+    /// Writes and commits the payload; when it returns, the payload is complete and an event may name it. With a
+    /// <paramref name="fence"/>, the commit is refused (<see cref="FencedException"/>) once the writer's lease has moved on.
+    /// </summary>
+    BlobInfo Write(string runId, Checkpoint checkpoint, Fence? fence = null);
 
     /// <summary>The checkpoint an event names, verified; null with the reason when it is missing or damaged.</summary>
     (Checkpoint? Checkpoint, string? Problem) Read(CheckpointCommitted committed);

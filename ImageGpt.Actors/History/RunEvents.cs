@@ -13,8 +13,12 @@ public interface IRunEvent
 /// <summary>A run began: the settings that decide its weights (canonical JSON) and its palette.</summary>
 public sealed record RunStarted(string RunId, string IdentityJson, string PaletteJson, long TotalSteps, DateTimeOffset At) : IRunEvent;
 
-/// <summary>A process took the run up again from the checkpoint of <c>Step</c>.</summary>
-public sealed record RunResumed(long Step, DateTimeOffset At) : IRunEvent;
+/// <summary>
+/// A process took the run up again from the checkpoint of <c>Step</c>: resumed by a command, or taken over by the node
+/// <c>Node</c> as the aggregator of a cluster with the lease at <c>Epoch</c>. Its sequence number fences the previous
+/// aggregator: that one's next event would take the same number, which the journal refuses.
+/// </summary>
+public sealed record RunResumed(long Step, DateTimeOffset At, string? Node = null, long Epoch = 0) : IRunEvent;
 
 /// <summary>
 /// A checkpoint is durable: its payload (blob <c>BlobId</c>, <c>Bytes</c> long, SHA-256 <c>Sha256</c>) was

@@ -9,9 +9,10 @@ using ImageGpt.Nn.Model;
 namespace ImageGpt.Actors.Training;
 
 /// <summary>What the writer needs. <c>Live</c>: the run's checkpoints with payloads when this process started.</summary>
+/// <param name="Fence">In a cluster, the aggregator's lease and epoch: a payload is committed only while they hold.</param>
 public sealed record WriterSetup(
     string RunId, ICheckpointStore Store, IActorRef History, IReadOnlyList<CheckpointCommitted> Live, GptConfig Model,
-    string RunDir, int Keep, bool ExportSafetensors, ITrainingObserver Observer);
+    string RunDir, int Keep, bool ExportSafetensors, ITrainingObserver Observer, Fence? Fence = null);
 
 /// <summary>
 /// Writes each checkpoint: the payload into the store (streamed, hashed), then the <see cref="CheckpointCommitted"/>
@@ -98,7 +99,7 @@ public sealed class CheckpointWriter : MonitoredActor
     {
         var (c, s, io) = (m.Checkpoint, _s, _io!);
         var clock = Stopwatch.StartNew();
-        BlobInfo blob = await io.Run(() => s.Store.Write(s.RunId, c)).ConfigureAwait(false);
+        BlobInfo blob = await io.Run(() => s.Store.Write(s.RunId, c, s.Fence)).ConfigureAwait(false);
         var committed = new CheckpointCommitted(c.Step, c.Epoch, c.StepInEpoch, c.AdamStep, c.DataSeed, blob.BlobId, blob.Bytes, blob.Sha256,
             clock.Elapsed.TotalSeconds, DateTimeOffset.UtcNow);
         await s.History.Ask<RunHistoryActor.Recorded>(new RunHistoryActor.Record(committed), HistoryTimeout).ConfigureAwait(false);

@@ -59,3 +59,21 @@ public sealed record TrainingFailed(string Error);
 public sealed record Drain;
 
 public sealed record Drained;
+
+/// <summary>
+/// The cluster singleton's termination message: this node leaves, so the run's root writes a checkpoint of the step
+/// reached and stops, and the next oldest aggregator node takes the run up from it.
+/// </summary>
+public sealed record HandOver
+{
+    public static readonly HandOver Instance = new();
+}
+
+/// <summary>The run's root → every member's <c>/user/run-watch</c>: the run is over (or stopped) and each process may exit.</summary>
+public sealed record RunEnded(long Step, bool Stopped, string? Error);
+
+/// <summary>A new run root → every member's <c>/user/node</c>: register your trainers with me (the aggregator moved).</summary>
+public sealed record RegisterAgain
+{
+    public static readonly RegisterAgain Instance = new();
+}

@@ -11,9 +11,10 @@ namespace ImageGpt.Actors.Training;
 /// <summary>What a node contributes to a run: its trainers, fed by its loaders from <c>Train</c>.</summary>
 /// <param name="Coordinator">The run's root (its <see cref="RunActor"/>, or the cluster singleton's proxy): trainers register through it.</param>
 /// <param name="Parameters">The parameters the trainers read: the aggregator's own slab in its process, a replica elsewhere.</param>
+/// <param name="Source">Brings <c>Parameters</c> to a step's version (nothing to do when they are the aggregator's own slab).</param>
 /// <param name="NamePrefix">Prefixes trainer names so that they are unique in the run ("" on a single node).</param>
 public sealed record NodeSetup(
-    RunConfig Config, ISampleSource Train, ParameterSlab Parameters, IActorRef Coordinator, LiveProgress Progress,
+    RunConfig Config, ISampleSource Train, ParameterSlab Parameters, IParameterSource Source, IActorRef Coordinator, LiveProgress Progress,
     ITrainingObserver Observer, TrainingHooks? Hooks, string NamePrefix);
 
 /// <summary>
@@ -27,7 +28,7 @@ public sealed class NodeActor : MonitoredActor
 {
     private readonly NodeSetup _s;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<(string Name, BatchLane Lane)> _trainers = [];
+    private readonly List<(string Name, BatchLane Lane, IActorRef Trainer)> _trainers = [];
     private readonly Dictionary<IActorRef, string> _supervised = [];
     private readonly Dictionary<string, string> _lastFailureOf = [];
 
@@ -35,6 +36,10 @@ public sealed class NodeActor : MonitoredActor
     {
         _s = setup;
         Receive<PlanChanged>(OnPlan);
+        Receive<RegisterAgain>(_ =>
+        {
+            foreach (var (name, _, trainer) in _trainers) _s.Coordinator.Tell(new RegisterTrainer(name, trainer, Self), Self);
+        });
         Receive<Error>(e =>
         {
             if (e.Cause is not null && typeof(SupervisorStrategy).IsAssignableFrom(e.LogClass) && e.LogSource.StartsWith(Self.Path + "/", StringComparison.Ordinal))
@@ -57,10 +62,10 @@ public sealed class NodeActor : MonitoredActor
             string name = $"{_s.NamePrefix}trainer-{local}";
             var lane = new BatchLane(i, sampler, c.Train.Steps, rt.Prefetch, _stopping.Token);
             Supervise(Context.ActorOf(Supervision.Backoff(Props.Create(() => new DataLoaderActor(lane, _s.Hooks)), "loader", rt), $"loader-{local}"), $"loader-{local}");
-            var trainerSetup = new TrainerSetup(i, name, lane, _s.Parameters, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _s.Coordinator,
+            var trainerSetup = new TrainerSetup(i, name, lane, _s.Parameters, _s.Source, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _s.Coordinator,
                 _s.Progress, rt.StepDeadline, _s.Observer, _s.Hooks);
             var trainer = Supervise(Context.ActorOf(Supervision.Backoff(Props.Create(() => new TrainerActor(trainerSetup)), "trainer", rt), $"trainer-{local}"), $"trainer-{local}");
-            _trainers.Add((name, lane));
+            _trainers.Add((name, lane, trainer));
             _s.Coordinator.Tell(new RegisterTrainer(name, trainer, Self), Self);
         }
     }
@@ -80,7 +85,7 @@ public sealed class NodeActor : MonitoredActor
 
     private void OnPlan(PlanChanged m)
     {
-        foreach (var (name, lane) in _trainers)
+        foreach (var (name, lane, _) in _trainers)
         {
             int index = m.Trainers.ToList().IndexOf(name);
             if (index >= 0) lane.Replan(m.FromStep, index, m.Trainers.Count);

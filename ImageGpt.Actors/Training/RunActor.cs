@@ -14,9 +14,12 @@ namespace ImageGpt.Actors.Training;
 /// <summary>What the run's root needs on the node it runs on (the state itself it loads from the store).</summary>
 /// <param name="Parameters">The slab to train: shared with this process's trainers (one node), or a fresh one.</param>
 /// <param name="Done">Completed with the outcome when the run ends on this node.</param>
+/// <param name="Clustered">The root is a cluster singleton: its checkpoints are fenced by its lease, nodes are told to register
+/// with it, every member learns the end, and on hand-over it stops after a checkpoint instead of ending the run.</param>
 public sealed record RunSetup(
     RunConfig Config, TrainingInputs Inputs, ICheckpointStore Store, ITrainingObserver Observer, TrainingHooks? Hooks,
-    ParameterSlab Parameters, LiveProgress Progress, string IdentityJson, TaskCompletionSource<TrainingOutcome> Done);
+    ParameterSlab Parameters, LiveProgress Progress, string IdentityJson, TaskCompletionSource<TrainingOutcome> Done,
+    bool Clustered = false);
 
 /// <summary>
 /// The root of a run. It starts from what the store holds: its <see cref="RunHistoryActor"/> child recovers the run's
@@ -50,7 +53,10 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
     private string _stopReason = "stopped";
     private bool _ended;
     private bool _historyGone;
+    private bool _handingOver;
     private long _startStep;
+    private Fence? _fence;
+    private string? _node;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -104,8 +110,20 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
             _phase = RunPhase.Stopping;
             _aggregator?.Tell(m, Self);
         });
+        Receive<HandOver>(_ =>
+        {
+            if (_ended) return;
+            _handingOver = true;
+            _s.Observer.Warning("this node leaves: the aggregator finishes its step, writes a checkpoint and hands the run over");
+            _aggregator.Tell(new StopTraining("hand-over"), Self);
+        });
         Receive<TrainingFinished>(m =>
         {
+            if (_handingOver)
+            {
+                Context.Stop(Self);
+                return;
+            }
             if (m.Stopped || _evaluator is null) { End(m.Stopped ? RunPhase.Stopped : RunPhase.Finished, m.Step, null); return; }
             _phase = RunPhase.Evaluating;
             AskDrain(m.Step);
@@ -129,6 +147,16 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
     {
         Context.System.EventStream.Subscribe(Self, typeof(Error));
         var c = _s.Config;
+        if (_s.Clustered)
+        {
+            // The singleton manager took the lease named after itself before creating this actor; its epoch fences our writes.
+            _node = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.HostPort();
+            string lease = $"{Context.System.Name}-singleton-{Context.Parent.Path}";
+            var held = new Cluster.RunLeases(Cluster.RunStoreExtension.Get(Context.System).Store).Read(lease);
+            if (held is not { } h || h.Owner != _node)
+                throw new InvalidOperationException($"the aggregator lease {lease} is not held by {_node}");
+            _fence = new Fence(lease, h.Epoch);
+        }
         _history = Watch(Context.ActorOf(Props.Create(() => new RunHistoryActor(c.RunId)), "history"), "run's history");
         var store = _s.Store;
         var observer = _s.Observer;
@@ -165,7 +193,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
         _startStep = resume?.Step ?? 0;
         _history.Tell(history.Started is null
             ? new RunHistoryActor.Record(new RunStarted(c.RunId, _s.IdentityJson, _s.Inputs.Palette.ToJson(), t.Steps, DateTimeOffset.UtcNow))
-            : new RunHistoryActor.Record(new RunResumed(_startStep, DateTimeOffset.UtcNow)));
+            : new RunHistoryActor.Record(new RunResumed(_startStep, DateTimeOffset.UtcNow, _node, _fence?.Epoch ?? 0)));
 
         if (c.Eval.Enabled && _s.Inputs.Eval is { } evalData)
         {
@@ -174,13 +202,16 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
             // Subscribed here, before the first checkpoint can be published; the supervisor forwards to the current evaluator.
             Context.System.EventStream.Subscribe(_evaluator, typeof(CheckpointSaved));
         }
-        var writerSetup = new WriterSetup(c.RunId, _s.Store, _history, history.Checkpoints, c.Model, c.RunDir, c.Checkpoint.Keep, c.Checkpoint.ExportSafetensors, observer);
+        var writerSetup = new WriterSetup(c.RunId, _s.Store, _history, history.Checkpoints, c.Model, c.RunDir, c.Checkpoint.Keep, c.Checkpoint.ExportSafetensors, observer, _fence);
         _writer = Watch(Context.ActorOf(Props.Create(() => new CheckpointWriter(writerSetup)), "checkpoints"), "checkpoint writer");
         var sampler = new BatchSampler(_s.Inputs.Train, t.Batch, t.Shards, t.Seed);
         var aggregatorSetup = new AggregatorSetup(optimizer, sampler, _startStep, t.Steps, _startStep == 0,
             c.Checkpoint.Every, rt.StepDeadline, t.Seed, new GradientPool(parameters.Length), _s.Progress, observer, _s.Hooks);
         _aggregator = Watch(Context.ActorOf(Props.Create(() => new ParameterAggregator(aggregatorSetup)), "aggregator"), "parameter aggregator");
         _aggregator.Tell(new StartTraining(_writer), Self);
+        LocalAggregators.Get(Context.System).Add(c.RunId, parameters);
+        // A root that takes over from another node has no trainers yet: every node registers its own again.
+        if (_s.Clustered) Cluster.RunWatcher.TellAll(Context.System, "node", RegisterAgain.Instance);
         // status.json exists from the start, then is rewritten every second.
         Status(null);
         Timers.StartPeriodicTimer("status", new WriteStatus(), TimeSpan.FromSeconds(1));
@@ -234,6 +265,8 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
             .ContinueWith(t => self.Tell(new DrainFinished(step, t.IsCompletedSuccessfully)), TaskScheduler.Default);
     }
 
+    protected override void PostStop() => LocalAggregators.Get(Context.System).Remove(_s.Config.RunId, _s.Parameters);
+
     /// <summary>Journals how the run ended (when the history still can), writes the last status and completes the run.</summary>
     private void End(RunPhase phase, long step, string? error)
     {
@@ -250,13 +283,20 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
             _ => new RunFailed(step, error ?? "failed", DateTimeOffset.UtcNow),
         };
         var done = _s.Done;
-        if (_historyGone)
+        var system = Context.System;
+        bool clustered = _s.Clustered;
+        void Complete()
         {
             done.TrySetResult(outcome);
+            if (clustered) Cluster.RunWatcher.TellAll(system, Cluster.RunWatcher.Name, new RunEnded(step, outcome.Stopped, error));
+        }
+        if (_historyGone)
+        {
+            Complete();
             return;
         }
         _history.Ask<RunHistoryActor.Recorded>(new RunHistoryActor.Record(ending), HistoryTimeout)
-            .ContinueWith(_ => done.TrySetResult(outcome), TaskScheduler.Default);
+            .ContinueWith(_ => Complete(), TaskScheduler.Default);
     }
 
     private void Status(string? error)

@@ -12,8 +12,9 @@ namespace ImageGpt.Actors.Training;
 /// <param name="Name">Its name in the run (unique across nodes).</param>
 /// <param name="Coordinator">Where the trainer announces its incarnations (the run, which passes it on to the aggregator).</param>
 /// <param name="Deadline">How long the trainer waits for its loader before it builds a batch itself.</param>
+/// <param name="Source">Brings <c>Parameters</c> to the version of a step before the trainer computes it.</param>
 public sealed record TrainerSetup(
-    int Local, string Name, BatchLane Lane, ParameterSlab Parameters, int BatchCapacity, int Threads, ulong MaskSeed,
+    int Local, string Name, BatchLane Lane, ParameterSlab Parameters, IParameterSource Source, int BatchCapacity, int Threads, ulong MaskSeed,
     GradientPool Pool, IActorRef Coordinator, LiveProgress Progress, TimeSpan Deadline, ITrainingObserver Observer, TrainingHooks? Hooks);
 
 /// <summary>
@@ -50,6 +51,7 @@ public sealed class TrainerActor : MonitoredActor
     {
         // The aggregator asks; its answer goes straight back to it.
         IActorRef aggregator = Sender;
+        await _s.Source.ReadyAsync(m.Step, _s.Lane.Stopping);
         foreach (int shard in m.Shards)
         {
             // A request queued while this trainer was slow may be for a step already reduced without it.

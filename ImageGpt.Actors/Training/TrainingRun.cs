@@ -51,7 +51,8 @@ public static class TrainingRun
         // One process: the trainers read the aggregator's own slab, which only changes between steps.
         var setup = new RunSetup(config, inputs, store, observer, hooks, parameters, progress, identityJson, done);
         var run = system.ActorOf(Props.Create(() => new RunActor(setup)), "run");
-        var nodeSetup = new NodeSetup(config with { Runtime = config.Runtime with { Trainers = trainers } }, inputs.Train, parameters, run, progress, observer, hooks, "");
+        var nodeSetup = new NodeSetup(config with { Runtime = config.Runtime with { Trainers = trainers } }, inputs.Train, parameters, SharedParameters.Instance,
+            run, progress, observer, hooks, "");
         var node = system.ActorOf(Props.Create(() => new NodeActor(nodeSetup)), "node");
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-training-and-checkpoint", () =>
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Akka.Actor;
+using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
@@ -43,7 +44,8 @@ public static class TrainCommand
         // The store first: an unreachable or damaged one fails before anything is written (SQLite creates the run directory).
         await using var store = RunStore.Open(config.Checkpoint, runDir);
         CheckRunDirectory(runDir);
-        var system = ActorSystem.Create("imagegpt", AkkaSettings.Build(resolved, store));
+        var clusterOptions = ClusterNode.Options(config, resolved, seeds: []);
+        var system = ActorSystem.Create(clusterOptions.SystemName, AkkaSettings.Build(resolved, store, cluster: clusterOptions));
         var shutdown = CoordinatedShutdown.Get(system);
         try
         {
@@ -51,7 +53,7 @@ public static class TrainCommand
         }
         finally
         {
-            await shutdown.Run(new RunEnded());
+            await shutdown.Run(new Ended());
         }
     }
 
@@ -90,6 +92,10 @@ public static class TrainCommand
         if (history.Started is null) File.WriteAllText(Path.Combine(runDir, "palette.json"), inputs.Palette.ToJson());
         PrintDerived(output, config, inputs, existing?.Step ?? 0);
 
+        // The first member of the run's cluster: it founds it (unless akka.cluster.seed-nodes names others) and says how to add nodes.
+        await ClusterNode.JoinAsync(system, config.Cluster!.JoinTimeout);
+        output.WriteLine($"cluster: {ClusterNode.Describe(system)}; add a node with: imagegpt node --config <this config> --seed {Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort()}");
+
         var shutdown = CoordinatedShutdown.Get(system);
         int interrupts = 0;
         void Interrupt(string what)
@@ -106,10 +112,17 @@ public static class TrainCommand
         using var metrics = new MetricsLog(runDir, config.Log.Every, existing?.Step ?? 0);
         var evaluations = new EvaluationLog(history.Evaluations);
         var clock = Stopwatch.StartNew();
-        TrainingOutcome outcome;
+        RunEnded outcome;
         try
         {
-            outcome = await TrainingRun.RunAsync(system, config, inputs, store.Blobs, identity, new Observers(progress, metrics, evaluations));
+            var ended = ClusterRun.Start(system, new ClusterNodeSetup(config, inputs, store, identity, new Observers(progress, metrics, evaluations)));
+            // Ctrl-C and SIGTERM on the first member stop the whole run: the root finishes its step and writes the final checkpoint.
+            shutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-the-run", () =>
+            {
+                system.ActorSelection($"/user/{ClusterRun.Proxy}").Tell(new StopTraining(shutdown.ShutdownReason?.ToString() ?? "shutdown"));
+                return ended.ContinueWith(_ => Akka.Done.Instance, TaskScheduler.Default);
+            });
+            outcome = await ended;
         }
         finally
         {
@@ -205,7 +218,7 @@ public static class TrainCommand
     }
 
     /// <summary>The run ended (finished, failed or refused to start): the system shuts down.</summary>
-    private sealed class RunEnded : CoordinatedShutdown.Reason
+    private sealed class Ended : CoordinatedShutdown.Reason
     {
         public override int ExitCode => 0;
         public override string ToString() => "the run ended";

@@ -14,7 +14,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
         get { lock (_lock) return _blobs.Values.Select(b => b.Checkpoint.Step).Order().ToList(); }
     }
 
-    public BlobInfo Write(string runId, Checkpoint c)
+    public BlobInfo Write(string runId, Checkpoint c, Fence? fence = null)
     {
         lock (_lock)
         {

@@ -96,10 +96,10 @@ public sealed class TrainingRunTests() : TestKit(AkkaConfig()), IDisposable
         private readonly InMemoryCheckpointStore _inner = new();
         public IReadOnlyList<long> Steps => _inner.Steps;
 
-        public BlobInfo Write(string runId, Checkpoint checkpoint)
+        public BlobInfo Write(string runId, Checkpoint checkpoint, Fence? fence = null)
         {
             Assert.True(gate.Wait(TestRuns.Patience));
-            return _inner.Write(runId, checkpoint);
+            return _inner.Write(runId, checkpoint, fence);
         }
 
         public (Checkpoint? Checkpoint, string? Problem) Read(CheckpointCommitted committed) => _inner.Read(committed);

@@ -1,0 +1,67 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using ImageGpt.Actors.Configuration;
+using ImageGpt.Actors.History;
+using ImageGpt.Actors.Training;
+using ImageGpt.Nn.Model;
+
+namespace ImageGpt.Actors.Cluster;
+
+/// <summary>What one node brings to a run's cluster. <c>Inputs</c> is null on a node without the data set (role trainer only).</summary>
+public sealed record ClusterNodeSetup(
+    RunConfig Config, TrainingInputs? Inputs, RunStore Store, string IdentityJson, ITrainingObserver Observer, TrainingHooks? Hooks = null);
+
+/// <summary>
+/// Starts a run's actors on one member of its cluster (Akka.Cluster): on a node with the aggregator role, the
+/// <see cref="ClusterSingletonManager"/> that runs the run's root (<see cref="RunActor"/>: aggregator, checkpoint writer,
+/// evaluator, history) on the oldest such node, behind a lease in the run's database; on every node, a proxy to it and
+/// <c>/user/run-watch</c>, which learns the run's end; on a node with the trainer role, its trainers and loaders
+/// (<see cref="NodeActor"/>) working on a replica of the parameters.
+/// </summary>
+public static class ClusterRun
+{
+    public const string SingletonManager = "run-singleton";
+    public const string Singleton = "run";
+    public const string Proxy = "run-proxy";
+    public const string AggregatorRole = "aggregator";
+    public const string TrainerRole = "trainer";
+    public const string DataRole = "data";
+
+    /// <summary>Starts this member's part; the task completes when the run ends (wherever its root runs).</summary>
+    public static Task<RunEnded> Start(ActorSystem system, ClusterNodeSetup s)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        RunStoreExtension.Get(system).Attach(s.Store);
+        var ended = new TaskCompletionSource<RunEnded>(TaskCreationOptions.RunContinuationsAsynchronously);
+        system.ActorOf(Props.Create(() => new RunWatcher(ended)), RunWatcher.Name);
+        var roles = cluster.SelfRoles;
+        if (roles.Contains(AggregatorRole))
+        {
+            if (s.Inputs is null) throw new InvalidOperationException("a node with the aggregator role needs the data set (for evaluations)");
+            var inputs = s.Inputs;
+            system.ActorOf(ClusterSingletonManager.Props(
+                Props.Create(() => new RunActor(NewRoot(s, inputs))),
+                HandOver.Instance,
+                ClusterSingletonManagerSettings.Create(system).WithRole(AggregatorRole).WithSingletonName(Singleton)), SingletonManager);
+        }
+        var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SingletonManager}",
+            ClusterSingletonProxySettings.Create(system).WithRole(AggregatorRole).WithSingletonName(Singleton)), Proxy);
+        if (roles.Contains(TrainerRole))
+        {
+            if (s.Inputs is null) throw new NotSupportedException("a trainer node without the data set needs batches streamed from a data node, which is not wired yet");
+            var c = s.Config;
+            int trainers = Math.Min(c.Runtime.Trainers, c.Train.Shards);
+            var replica = new ParameterSlab(c.Model);
+            var source = new ReplicaParameters(LocalAggregators.Get(system), c.RunId, replica, fetch: null);
+            var nodeSetup = new NodeSetup(c with { Runtime = c.Runtime with { Trainers = trainers } }, s.Inputs.Train, replica, source, proxy,
+                new LiveProgress(), s.Observer, s.Hooks, $"{cluster.SelfAddress.HostPort()}/");
+            system.ActorOf(Props.Create(() => new NodeActor(nodeSetup)), "node");
+        }
+        return ended.Task;
+    }
+
+    /// <summary>A new root for this node: created by the singleton manager whenever the run comes (back) to it.</summary>
+    private static RunSetup NewRoot(ClusterNodeSetup s, TrainingInputs inputs) =>
+        new(s.Config, inputs, s.Store.Blobs, s.Observer, s.Hooks, new ParameterSlab(s.Config.Model), new LiveProgress(), s.IdentityJson,
+            new TaskCompletionSource<TrainingOutcome>(TaskCreationOptions.RunContinuationsAsynchronously), Clustered: true);
+}
