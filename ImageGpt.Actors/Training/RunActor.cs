@@ -99,7 +99,8 @@ public sealed class RunActor : ReceiveActor
             var lane = new BatchLane(i, trainers.Length, _s.Sampler, _s.StartStep, c.Train.Steps, rt.Prefetch, _s.Stopping);
             var name = i.ToString(CultureInfo.InvariantCulture);
             Context.ActorOf(Backoff(Props.Create(() => new DataLoaderActor(lane, _s.Hooks)), "loader"), $"loader-{name}");
-            var trainerSetup = new TrainerSetup(i, lane, _s.Parameters, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _aggregator, _progress, _s.Hooks);
+            var trainerSetup = new TrainerSetup(i, lane, _s.Parameters, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _aggregator, _progress, _s.Hooks,
+                rt.Backend, rt.Device);
             trainers[i] = Context.ActorOf(Backoff(Props.Create(() => new TrainerActor(trainerSetup)), "trainer"), $"trainer-{name}");
         }
         _aggregator.Tell(new StartTraining(trainers, writer), Self);

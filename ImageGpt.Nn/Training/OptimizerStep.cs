@@ -47,7 +47,7 @@ public sealed class OptimizerStep
 /// </summary>
 public static class ReferenceTraining
 {
-    public static IReadOnlyList<StepStats> Run(OptimizerStep optimizer, Data.BatchSampler sampler, ShardWorker worker, long fromStep, long toStep)
+    public static IReadOnlyList<StepStats> Run(OptimizerStep optimizer, Data.BatchSampler sampler, IShardWorker worker, long fromStep, long toStep)
     {
         var stats = new List<StepStats>();
         var buffers = new float[sampler.Shards][];
