@@ -556,7 +556,7 @@ public static class RunConfigLoader
             $"{m.TrainingFlopsPerToken * tokensPerStep / 1e9:F2} GFLOP/step; lr {t.Lr:R}, warmup {t.Warmup} then cosine to 0; " +
             $"Adam beta1 {t.Beta1:R} beta2 {t.Beta2:R}, weight decay {t.WeightDecay:R}, clip {(t.Clip == 0 ? "off" : t.Clip.ToString("R", inv))}, seed {t.Seed}"));
         sb.AppendLine(string.Create(inv,
-            $"runtime:    {Count(rt.Trainers, "trainer")} x {Count(rt.ThreadsPerTrainer, "thread")} on {rt.Backend.Name()} ({rt.Device}), prefetch {rt.Prefetch}, step deadline {rt.StepDeadline.TotalSeconds:0.###}s, " +
+            $"runtime:    {Count(rt.Trainers, "trainer")} x {Count(rt.ThreadsPerTrainer, "thread")}, backend {rt.Backend.Name()} on {rt.Device}, prefetch {rt.Prefetch}, step deadline {rt.StepDeadline.TotalSeconds:0.###}s, " +
             $"restarts backoff {rt.RestartMinBackoff.TotalSeconds:0.###}s..{rt.RestartMaxBackoff.TotalSeconds:0.###}s, at most {rt.MaxRestarts} per minute"));
         sb.AppendLine(string.Create(inv,
             $"checkpoint: every {ck.Every} steps, keep {(ck.Keep == 0 ? "all" : ck.Keep.ToString(inv))}, store {(ck.Store == "sqlite" ? $"sqlite ({Path.Combine(c.RunDir, "run.db")})" : "postgres")}, " +
