@@ -100,6 +100,32 @@ public sealed class TorchTrainingTests(ITestOutputHelper output) : IDisposable
         Assert.True(weights <= 1e-4, $"the weights after {Steps} steps differ by {weights:E2} of their scale");
     }
 
+    /// <summary>Routes even shards to one worker and odd shards to the other, as trainers of two backends serving one run would.</summary>
+    private sealed class MixedWorkers(IShardWorker even, IShardWorker odd) : IShardWorker
+    {
+        public GptConfig Config => even.Config;
+        public ShardGradient Compute(ShardBatch batch, float[] into) => (batch.Id.Shard % 2 == 0 ? even : odd).Compute(batch, into);
+        public void Dispose() { even.Dispose(); odd.Dispose(); }
+    }
+
+    [Fact]
+    public void Trainers_of_both_backends_can_serve_one_run()
+    {
+        var c = Model(Objective.Autoregressive);
+        const int Steps = 10;
+        var (nnStats, nnWeights) = Train(c, ComputeBackend.Nn, Steps);
+        var parameters = Initial(c);
+        var optimizer = new OptimizerStep(parameters, new LrSchedule(3e-3, 3, Steps), 0.9f, 0.95f, 0f, 1f);
+        var sampler = new BatchSampler(Data(c), Batch, Shards, 5);
+        using var mixed = new MixedWorkers(
+            ShardWorkers.Create(ComputeBackend.Nn, ComputeDevice.Cpu, 0, parameters, Batch, 1, c.Seed),
+            ShardWorkers.Create(ComputeBackend.Torch, ComputeDevice.Cpu, 1, parameters, Batch, 1, c.Seed));
+        var stats = ReferenceTraining.Run(optimizer, sampler, mixed, 0, Steps);
+        Assert.NotEqual(nnWeights.Data, parameters.Data);
+        Assert.True(Compare.Relative(parameters.Data, nnWeights.Data) <= 1e-4);
+        Assert.True(Compare.Relative(stats[^1].Loss, nnStats[^1].Loss) <= 1e-5);
+    }
+
     [Fact]
     public void Safetensors_written_from_either_engine_load_in_the_other()
     {
