@@ -70,19 +70,6 @@ public sealed class TorchRunTests : IDisposable
     private const int Images = 64, Batch = 8, Shards = 2, Steps = 12;
     private static readonly GptConfig Model = new(2, 16, 2, 8, 6, 0, Objective.Autoregressive, 7);
 
-    private static TokenSet Data()
-    {
-        var rng = new SeededRandom(99);
-        int T = Model.Seq;
-        var tokens = new ushort[Images * T];
-        var labels = new int[Images];
-        for (int i = 0; i < Images; i++)
-        {
-            labels[i] = i % 3;
-            for (int t = 0; t < T; t++) tokens[i * T + t] = (ushort)((t * (labels[i] + 1) / 6 + rng.NextInt(2)) % Model.Vocab);
-        }
-        return new TokenSet(tokens, labels, T);
-    }
 
     private RunConfig Config(ComputeBackend backend) => new(
         Model,
@@ -103,7 +90,7 @@ public sealed class TorchRunTests : IDisposable
     }
 
     private static Task<TrainingOutcome> Run(RunConfig c, IRunStore store, Checkpoint? resume, ITrainingObserver observer, CancellationToken stop = default) =>
-        TrainingRun.RunAsync(c, new TrainingInputs(Data(), new Nn.Palette.Palette(1, [-0.9f, -0.6f, -0.3f, 0f, 0.2f, 0.4f, 0.6f, 0.9f]), null),
+        TrainingRun.RunAsync(c, new TrainingInputs(RampImages.Make(Model, Images), new Nn.Palette.Palette(1, [-0.9f, -0.6f, -0.3f, 0f, 0.2f, 0.4f, 0.6f, 0.9f]), null),
             store, resume, "{\"identity\":1}", observer, null, stop);
 
     [Theory]

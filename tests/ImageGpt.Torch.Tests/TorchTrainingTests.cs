@@ -22,20 +22,6 @@ public sealed class TorchTrainingTests(ITestOutputHelper output) : IDisposable
 
     private static GptConfig Model(Objective objective) => new(2, 32, 2, 16, 6, 0, objective, 7);
 
-    /// <summary>Images with structure (a ramp per class plus noise), so the loss falls and Adam moves every weight.</summary>
-    private static TokenSet Data(GptConfig c)
-    {
-        var rng = new SeededRandom(99);
-        int T = c.Seq;
-        var tokens = new ushort[Images * T];
-        var labels = new int[Images];
-        for (int i = 0; i < Images; i++)
-        {
-            labels[i] = i % 3;
-            for (int t = 0; t < T; t++) tokens[i * T + t] = (ushort)((t * (labels[i] + 1) / 6 + rng.NextInt(2)) % c.Vocab);
-        }
-        return new TokenSet(tokens, labels, T);
-    }
 
     private static ParameterSlab Initial(GptConfig c)
     {
@@ -48,7 +34,7 @@ public sealed class TorchTrainingTests(ITestOutputHelper output) : IDisposable
     {
         var parameters = Initial(c);
         var optimizer = new OptimizerStep(parameters, new LrSchedule(3e-3, Math.Min(3, steps - 1), steps), 0.9f, 0.95f, 0f, 1f);
-        var sampler = new BatchSampler(Data(c), Batch, Shards, 5);
+        var sampler = new BatchSampler(RampImages.Make(c, Images), Batch, Shards, 5);
         using var worker = ShardWorkers.Create(backend, ComputeDevice.Cpu, 0, parameters, Batch, threads, c.Seed);
         return (ReferenceTraining.Run(optimizer, sampler, worker, 0, steps), parameters);
     }
@@ -60,7 +46,7 @@ public sealed class TorchTrainingTests(ITestOutputHelper output) : IDisposable
     {
         var c = Model(objective);
         var parameters = TorchParityTests.RandomWeights(c, 3);
-        var shard = new BatchSampler(Data(c), Batch, Shards, 5).Shard(new ShardId(1, 2, 1));
+        var shard = new BatchSampler(RampImages.Make(c, Images), Batch, Shards, 5).Shard(new ShardId(1, 2, 1));
         using var nn = ShardWorkers.Create(ComputeBackend.Nn, ComputeDevice.Cpu, 0, parameters, Batch, 1, c.Seed);
         using var torch = ShardWorkers.Create(ComputeBackend.Torch, ComputeDevice.Cpu, 0, parameters, Batch, 1, c.Seed);
         Assert.IsType<TorchShardWorker>(torch);
@@ -116,7 +102,7 @@ public sealed class TorchTrainingTests(ITestOutputHelper output) : IDisposable
         var (nnStats, nnWeights) = Train(c, ComputeBackend.Nn, Steps);
         var parameters = Initial(c);
         var optimizer = new OptimizerStep(parameters, new LrSchedule(3e-3, 3, Steps), 0.9f, 0.95f, 0f, 1f);
-        var sampler = new BatchSampler(Data(c), Batch, Shards, 5);
+        var sampler = new BatchSampler(RampImages.Make(c, Images), Batch, Shards, 5);
         using var mixed = new MixedWorkers(
             ShardWorkers.Create(ComputeBackend.Nn, ComputeDevice.Cpu, 0, parameters, Batch, 1, c.Seed),
             ShardWorkers.Create(ComputeBackend.Torch, ComputeDevice.Cpu, 1, parameters, Batch, 1, c.Seed));
