@@ -20,7 +20,7 @@ public sealed class TorchShardWorker : IShardWorker
     private readonly int _threads;
     private readonly ulong _maskSeed;
     private readonly byte[] _mask;
-    private readonly long[] _tokens;
+    private readonly int _capacity;
 
     /// <param name="device">"cpu" or one GPU ("cuda:N"); see <see cref="ComputeDevice.ForTrainer"/>.</param>
     /// <param name="threads">libtorch's intra-op threads on this worker's compute thread.</param>
@@ -33,9 +33,8 @@ public sealed class TorchShardWorker : IShardWorker
         _model = new TorchGpt(parameters.Config, LibTorch.Device(device));
         _threads = threads;
         _maskSeed = maskSeed;
-        int bt = batchCapacity * parameters.Config.Seq;
-        _mask = new byte[parameters.Config.Objective == Objective.Bert ? bt : 0];
-        _tokens = new long[bt];
+        _capacity = batchCapacity;
+        _mask = new byte[parameters.Config.Objective == Objective.Bert ? batchCapacity * parameters.Config.Seq : 0];
     }
 
     public GptConfig Config => _model.Config;
@@ -44,11 +43,13 @@ public sealed class TorchShardWorker : IShardWorker
     {
         if (into.Length != _parameters.Length) throw new ArgumentException("gradient buffer length differs from the model's", nameof(into));
         int B = batch.B, T = batch.T, BT = B * T;
-        if (T != Config.Seq || BT > _tokens.Length) throw new ArgumentException($"batch of {B}x{T} does not fit this worker", nameof(batch));
+        if (T != Config.Seq || B > _capacity) throw new ArgumentException($"batch of {B}x{T} does not fit this worker", nameof(batch));
         LibTorch.UseThreads(_threads);
-        for (int i = 0; i < BT; i++) _tokens[i] = batch.Tokens[i];
         using var scope = NewDisposeScope();
-        var tokens = tensor(_tokens.AsSpan(0, BT).ToArray(), [B, T], ScalarType.Int64, _model.Device);
+        // libtorch copies host arrays into its own memory (and onto the GPU): these arrays are the upload.
+        var ids = new long[BT];
+        for (int i = 0; i < BT; i++) ids[i] = batch.Tokens[i];
+        var tokens = tensor(ids, [B, T], ScalarType.Int64, _model.Device);
         Tensor? mask = null;
         if (_mask.Length > 0)
         {

@@ -67,6 +67,28 @@ public sealed class TorchRunTests : IDisposable
         Assert.Contains("already complete", resumeOutput);
     }
 
+    [Theory]
+    [InlineData("cuda", "finds no CUDA device")]
+    [InlineData("cuda:1", "finds no CUDA device")]
+    public async Task Imagegpt_train_on_cuda_where_there_is_none_prints_one_line_naming_what_was_found_and_exits_2(string device, string found)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imagegpt.dll"));
+        psi.ArgumentList.Add("train");
+        foreach (var a in Tiny(Path.Combine(_root, "cuda"), "--set", "runtime.backend=torch", "--set", $"runtime.device=\"{device}\"")) psi.ArgumentList.Add(a);
+        using var child = System.Diagnostics.Process.Start(psi)!;
+        var stdout = child.StandardOutput.ReadToEndAsync();
+        string stderr = await child.StandardError.ReadToEndAsync();
+        Assert.True(child.WaitForExit(60_000), "imagegpt did not exit within 60 s");
+        await stdout;
+        Assert.Equal(2, child.ExitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"imagegpt train: error: config 'runtime.device' = {device} at --set", line);
+        Assert.Contains(found, line);
+        Assert.Contains("HINT:", line);
+        Assert.False(Directory.Exists(Path.Combine(_root, "cuda")), "a refused run must not create its directory");
+    }
+
     private const int Images = 64, Batch = 8, Shards = 2, Steps = 12;
     private static readonly GptConfig Model = new(2, 16, 2, 8, 6, 0, Objective.Autoregressive, 7);
 
