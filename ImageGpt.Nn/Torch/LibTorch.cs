@@ -9,7 +9,8 @@ namespace ImageGpt.Nn.Torch;
 /// Loads libtorch once per process, and turns every way that can fail into one line that names the cause.
 /// TorchSharp's own loader, when the regular load fails, copies 500 MB of libtorch from the NuGet cache
 /// next to the program and prints a page of trace; we load TorchSharp's native shim first, the way it
-/// would, and stop with a <see cref="UserError"/> before its fallback can run.
+/// would, and stop with a <see cref="UserError"/> before its fallback can run. So every member here loads
+/// first: touching any member of TorchSharp's <c>torch</c> class runs that loader.
 /// </summary>
 public static partial class LibTorch
 {
@@ -17,7 +18,14 @@ public static partial class LibTorch
     private static bool _loaded;
 
     /// <summary>The libtorch version TorchSharp was built against (e.g. 2.10.0.0).</summary>
-    public static string Version => torch.__version__;
+    public static string Version
+    {
+        get
+        {
+            EnsureLoaded();
+            return torch.__version__;
+        }
+    }
 
     /// <summary>Loads libtorch's native libraries; throws a one-line <see cref="UserError"/> if they cannot load.</summary>
     public static void EnsureLoaded()
@@ -104,6 +112,9 @@ public static partial class LibTorch
     }
 
     /// <summary>The TorchSharp device of a resolved single device ("cpu" or "cuda:N").</summary>
-    internal static torch.Device Device(ComputeDevice device) =>
-        device.Cuda ? new torch.Device(DeviceType.CUDA, device.Index ?? 0) : torch.CPU;
+    internal static torch.Device Device(ComputeDevice device)
+    {
+        EnsureLoaded();
+        return device.Cuda ? new torch.Device(DeviceType.CUDA, device.Index ?? 0) : torch.CPU;
+    }
 }
