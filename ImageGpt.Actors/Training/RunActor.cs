@@ -123,6 +123,8 @@ public sealed class RunActor : MonitoredActor, IWithTimers
             trainers[i] = Watch(Context.ActorOf(Supervision.Backoff(Props.Create(() => new TrainerActor(trainerSetup)), "trainer", rt), $"trainer-{name}"), $"trainer-{name}", "trainer");
         }
         _aggregator.Tell(new StartTraining(trainers, _writer), Self);
+        // status.json exists from the start, then is rewritten every second.
+        Status(null);
         Timers.StartPeriodicTimer("status", new WriteStatus(), TimeSpan.FromSeconds(1));
     }
 
