@@ -19,8 +19,9 @@ public static class Program
                          --weights W --palette P --out FILE.png [--images N --completions K --temperature T --seed S]
           finetune       classifier head, early stop on validation accuracy, test accuracy
                          --weights W --palette P [--out W2 --epochs E --lr LR --batch B --train N --val N --test N --patience P --max-steps S]
-          bench          full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
+          bench          full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak, peak RSS
                          [--layers --width --heads --side --vocab --batch --steps --threads --bert --profile]
+                         --backend torch: a libtorch trainer beside ours, alternating rounds: tokens/s, ratio, settings [--rounds 3]
           bench-gemm     GFLOP/s of the matmul kernels on the iGPT shapes [--width 512 --threads 1]
           bench-sample   KV-cached sampling vs re-running the full forward per token: tokens/s
           bench-actors   actor ping-pong, messages/s [--pairs N --messages M --inflight K]

@@ -63,7 +63,7 @@ public sealed class NodeActor : MonitoredActor
             var lane = new BatchLane(i, sampler, c.Train.Steps, rt.Prefetch, _stopping.Token);
             Supervise(Context.ActorOf(Supervision.Backoff(Props.Create(() => new DataLoaderActor(lane, _s.Hooks)), "loader", rt), $"loader-{local}"), $"loader-{local}");
             var trainerSetup = new TrainerSetup(i, name, lane, _s.Parameters, _s.Source, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _s.Coordinator,
-                _s.Progress, rt.StepDeadline, _s.Observer, _s.Hooks);
+                _s.Progress, rt.StepDeadline, _s.Observer, _s.Hooks, rt.Backend, rt.Device);
             var trainer = Supervise(Context.ActorOf(Supervision.Backoff(Props.Create(() => new TrainerActor(trainerSetup)), "trainer", rt), $"trainer-{local}"), $"trainer-{local}");
             _trainers.Add((name, lane, trainer));
             _s.Coordinator.Tell(new RegisterTrainer(name, trainer, Self), Self);

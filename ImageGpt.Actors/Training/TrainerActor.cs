@@ -15,7 +15,8 @@ namespace ImageGpt.Actors.Training;
 /// <param name="Source">Brings <c>Parameters</c> to the version of a step before the trainer computes it.</param>
 public sealed record TrainerSetup(
     int Local, string Name, BatchLane Lane, ParameterSlab Parameters, IParameterSource Source, int BatchCapacity, int Threads, ulong MaskSeed,
-    GradientPool Pool, IActorRef Coordinator, LiveProgress Progress, TimeSpan Deadline, ITrainingObserver Observer, TrainingHooks? Hooks);
+    GradientPool Pool, IActorRef Coordinator, LiveProgress Progress, TimeSpan Deadline, ITrainingObserver Observer, TrainingHooks? Hooks,
+    ComputeBackend Backend = ComputeBackend.Nn, ComputeDevice Device = default);
 
 /// <summary>
 /// One device: a model replica (reading the aggregator's parameters, which change only between steps) and a dedicated
@@ -29,7 +30,7 @@ public sealed class TrainerActor : MonitoredActor
     private readonly TrainerSetup _s;
     private readonly IScheduler _scheduler;
     private DeviceThread? _device;
-    private ShardWorker? _worker;
+    private IShardWorker? _worker;
 
     public TrainerActor(TrainerSetup setup)
     {
@@ -41,11 +42,17 @@ public sealed class TrainerActor : MonitoredActor
     protected override void PreStart()
     {
         _device = new DeviceThread($"trainer-{_s.Local}");
-        _worker = new ShardWorker(_s.Parameters, _s.BatchCapacity, _s.Threads, _s.MaskSeed);
+        _worker = ShardWorkers.Create(_s.Backend, _s.Device, _s.Local, _s.Parameters, _s.BatchCapacity, _s.Threads, _s.MaskSeed);
         _s.Coordinator.Tell(new TrainerReady(_s.Name), Self);
     }
 
-    protected override void PostStop() => _device?.Dispose();
+    protected override void PostStop()
+    {
+        // Released on the device thread, after any shard still running there (a torch worker holds native tensors).
+        var worker = _worker;
+        _device?.Run(() => { worker?.Dispose(); return 0; });
+        _device?.Dispose();
+    }
 
     private async Task Compute(ComputeShards m)
     {
