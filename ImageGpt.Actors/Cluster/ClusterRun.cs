@@ -31,9 +31,11 @@ public static class ClusterRun
     public static Task<RunEnded> Start(ActorSystem system, ClusterNodeSetup s)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
-        RunStoreExtension.Get(system).Attach(s.Store);
         var ended = new TaskCompletionSource<RunEnded>(TaskCreationOptions.RunContinuationsAsynchronously);
         system.ActorOf(Props.Create(() => new RunWatcher(ended)), RunWatcher.Name);
+        IActorRef? proxyRef = null;
+        // Once the run is over nothing is sent to its root, so the proxy need not look for it while the system shuts down.
+        ended.Task.ContinueWith(_ => { if (proxyRef is not null) system.Stop(proxyRef); }, TaskScheduler.Default);
         var roles = cluster.SelfRoles;
         if (roles.Contains(AggregatorRole))
         {
@@ -46,6 +48,7 @@ public static class ClusterRun
         }
         var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SingletonManager}",
             ClusterSingletonProxySettings.Create(system).WithRole(AggregatorRole).WithSingletonName(Singleton)), Proxy);
+        proxyRef = proxy;
         if (roles.Contains(TrainerRole))
         {
             if (s.Inputs is null) throw new NotSupportedException("a trainer node without the data set needs batches streamed from a data node, which is not wired yet");

@@ -19,7 +19,7 @@ public sealed class SqlLease : Lease
 
     public SqlLease(LeaseSettings settings, ActorSystem system) : base(settings)
     {
-        _leases = new RunLeases(RunStoreExtension.Get(system).Store);
+        _leases = new RunLeases(RunStoreSetup.Of(system));
         _scheduler = system.Scheduler;
     }
 

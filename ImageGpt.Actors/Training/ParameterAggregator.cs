@@ -76,9 +76,13 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
             Record(0, 0);
             if (setup.CheckpointAtStart && _step < setup.TotalSteps) Checkpoint(final: false);
             _started = true;
-            if (_joining.Count > 0) NextStep();
+            if (_joining.Count > 0) Self.Tell(BeginStep.Instance);
         });
         Receive<RegisterTrainer>(OnRegister);
+        Receive<BeginStep>(_ =>
+        {
+            if (_started && !_inFlight && !_waitingForWriter && !_finishing) NextStep();
+        });
         Receive<Terminated>(t => OnTrainerGone(t.ActorRef));
         Receive<ShardDone>(OnShard);
         Receive<StepDeadline>(OnDeadline);
@@ -159,7 +163,14 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         _joining.RemoveAll(j => j.Name == m.Name);
         if (known >= 0) _leaving.Add(m.Name);
         _joining.Add(new Trainer(m.Name, m.Trainer, m.Node));
-        if (_started && !_inFlight && !_waitingForWriter && !_finishing) NextStep();
+        // Behind the registrations already in the mailbox (a node registers all its trainers at once).
+        if (_started && !_inFlight) Self.Tell(BeginStep.Instance);
+    }
+
+    /// <summary>Starts a step when none runs (after a trainer joined an idle run).</summary>
+    private sealed record BeginStep
+    {
+        public static readonly BeginStep Instance = new();
     }
 
     /// <summary>A trainer's supervisor stopped (its node left or died, or it gave up): it leaves at the step boundary,

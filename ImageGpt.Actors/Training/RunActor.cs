@@ -112,7 +112,11 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
         });
         Receive<HandOver>(_ =>
         {
-            if (_ended) return;
+            if (_ended)
+            {
+                Context.Stop(Self);
+                return;
+            }
             _handingOver = true;
             _s.Observer.Warning("this node leaves: the aggregator finishes its step, writes a checkpoint and hands the run over");
             _aggregator.Tell(new StopTraining("hand-over"), Self);
@@ -152,7 +156,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
             // The singleton manager took the lease named after itself before creating this actor; its epoch fences our writes.
             _node = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.HostPort();
             string lease = $"{Context.System.Name}-singleton-{Context.Parent.Path}";
-            var held = new Cluster.RunLeases(Cluster.RunStoreExtension.Get(Context.System).Store).Read(lease);
+            var held = new Cluster.RunLeases(Cluster.RunStoreSetup.Of(Context.System)).Read(lease);
             if (held is not { } h || h.Owner != _node)
                 throw new InvalidOperationException($"the aggregator lease {lease} is not held by {_node}");
             _fence = new Fence(lease, h.Epoch);

@@ -45,7 +45,7 @@ public static class TrainCommand
         await using var store = RunStore.Open(config.Checkpoint, runDir);
         CheckRunDirectory(runDir);
         var clusterOptions = ClusterNode.Options(config, resolved, seeds: []);
-        var system = ActorSystem.Create(clusterOptions.SystemName, AkkaSettings.Build(resolved, store, cluster: clusterOptions));
+        var system = RunStoreSetup.CreateSystem(clusterOptions.SystemName, AkkaSettings.Build(resolved, store, cluster: clusterOptions), store);
         var shutdown = CoordinatedShutdown.Get(system);
         try
         {
