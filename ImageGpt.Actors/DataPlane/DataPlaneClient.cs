@@ -97,17 +97,18 @@ public sealed class DataPlaneClient : IAsyncDisposable
 
         int chunkFloats = chunkBytes / sizeof(float);
         uint crc = 0;
-        for (int offset = 0, chunk = 0; offset < destination.Length; offset += chunkFloats, chunk++)
+        // long: a tensor within a chunk of int.MaxValue floats must not wrap the offset.
+        for (long offset = 0, chunk = 0; offset < destination.Length; offset += chunkFloats, chunk++)
         {
             (kind, payload) = await c.ReadFrameAsync().ConfigureAwait(false);
             if (kind == FrameKind.Error) throw RefusedException.From(payload.Span);
             if (kind != FrameKind.Chunk || payload.Length != 4) throw new ConnectionLostException($"expected a chunk frame, got {kind}");
             uint expected = new PayloadReader(payload.Span).UInt32();
-            Memory<float> part = destination.Slice(offset, Math.Min(chunkFloats, destination.Length - offset));
+            Memory<float> part = destination.Slice((int)offset, (int)Math.Min(chunkFloats, destination.Length - offset));
             await c.ReadExactlyAsync(c.Floats.Over(part)).ConfigureAwait(false);
             crc = Crc32C.Append(crc, MemoryMarshal.AsBytes(part.Span));
             if (crc != expected)
-                throw new CorruptDataException($"chunk {chunk} (bytes {offset * 4L}..{(offset + part.Length) * 4L}) fails its CRC-32C ({crc:x8}, sent as {expected:x8}): corrupted in transit, or changed by its owner while offered");
+                throw new CorruptDataException($"chunk {chunk} (bytes {offset * 4}..{(offset + part.Length) * 4}) fails its CRC-32C ({crc:x8}, sent as {expected:x8}): corrupted in transit, or changed by its owner while offered");
             progress.Bytes += part.Length * 4L;
         }
         if (crc != (uint)ticket.Checksum)

@@ -46,7 +46,7 @@ public sealed class DataPlaneServer : IAsyncDisposable
         options.Validate();
         _options = options;
         _key = Handshake.Key(options.Secret);
-        IPAddress address = IPAddress.TryParse(options.Host, out var a) ? a : Dns.GetHostAddresses(options.Host)[0];
+        IPAddress address = IPAddress.TryParse(options.Host, out var a) ? a : Resolve(options.Host);
         _listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -60,6 +60,12 @@ public sealed class DataPlaneServer : IAsyncDisposable
         }
         Endpoint = new DataPlaneEndpoint(options.AdvertisedHost, ((IPEndPoint)_listener.LocalEndPoint!).Port);
         _accepting = Task.Run(AcceptAsync);
+    }
+
+    private static IPAddress Resolve(string host)
+    {
+        try { return Dns.GetHostAddresses(host)[0]; }
+        catch (SocketException e) { throw new UserError($"data plane cannot listen on host '{host}': {e.Message}. HINT: give an address of this machine (127.0.0.1 for one machine)"); }
     }
 
     /// <summary>Where peers reach this server (the port actually bound when <c>Port</c> was 0).</summary>
@@ -156,6 +162,12 @@ public sealed class DataPlaneServer : IAsyncDisposable
         {
             await c.SendErrorAsync(e.Message).ConfigureAwait(false);
             _options.Log?.Invoke($"data plane at {Endpoint}: {c.Peer} sent a malformed frame: {e.Message}");
+        }
+        catch (Exception e)
+        {
+            // A fault of this node (a bug, a failing batch source): the peer gets a line, the operator the details.
+            await c.SendErrorAsync($"the data node failed: {e.Message}").ConfigureAwait(false);
+            _options.Log?.Invoke($"data plane at {Endpoint}: serving {c.Peer} failed: {e}");
         }
         finally
         {

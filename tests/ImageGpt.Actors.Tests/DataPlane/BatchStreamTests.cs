@@ -143,6 +143,27 @@ public sealed class BatchStreamTests
     }
 
     [Fact]
+    public async Task A_batch_the_data_node_cannot_make_fails_the_lane_with_the_reason()
+    {
+        await using var server = new DataPlaneServer(Options());
+        server.ServeBatches(new FailingSource());
+        await using var client = new DataPlaneClient(Options());
+        await using var sub = client.Subscribe(server.Endpoint, new BatchStreamRequest(2, [1], 0, 10, 2));
+        var e = await Assert.ThrowsAsync<DataPlaneException>(() => ReadAll(sub.Reader).Bounded());
+        OneLine(e, server.Endpoint);
+        Assert.Contains("cannot make shard 1 of step 3: the disk is gone", e.Message);
+    }
+
+    private sealed class FailingSource : IBatchSource
+    {
+        private readonly CountingBatchSource _inner = new(shardsPerStep: 2);
+
+        public int ShardsPerStep => 2;
+
+        public ShardBatch Make(long step, int shard) => step < 3 ? _inner.Make(step, shard) : throw new IOException("the disk is gone");
+    }
+
+    [Fact]
     public async Task A_data_node_that_stays_down_fails_the_lane_after_the_reconnect_attempts()
     {
         var server = new DataPlaneServer(Options());

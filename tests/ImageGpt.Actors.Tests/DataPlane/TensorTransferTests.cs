@@ -214,6 +214,34 @@ public sealed class TensorTransferTests
     }
 
     [Fact]
+    public async Task Cancelling_a_fetch_ends_it_at_once_while_the_server_hangs()
+    {
+        await using var server = new DataPlaneServer(Options(chunkBytes: 4096));
+        await using var client = new DataPlaneClient(Options());
+        var release = new TaskCompletionSource();
+        var hung = new TaskCompletionSource();
+        server.Hooks.BeforeChunk = chunk =>
+        {
+            if (chunk != 2) return Task.CompletedTask;
+            hung.TrySetResult();
+            return release.Task;
+        };
+        var ticket = server.Offer("params", Tensor(100_000));
+        using var cancel = new CancellationTokenSource();
+        var fetch = client.FetchAsync(ticket, new float[100_000], cancel.Token);
+        try
+        {
+            await hung.Task.Bounded();
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fetch.Bounded());
+        }
+        finally
+        {
+            release.SetResult();
+        }
+    }
+
+    [Fact]
     public async Task A_peer_that_accepts_and_never_answers_fails_the_fetch_within_the_connect_timeout()
     {
         using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
