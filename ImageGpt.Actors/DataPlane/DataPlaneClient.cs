@@ -57,8 +57,10 @@ public sealed class DataPlaneClient : IAsyncDisposable
             }
             catch (ConnectionLostException) when (pooled && attempt == 0 && !progress.Answered && !ct.IsCancellationRequested)
             {
-                // The server closed this pooled connection while it sat idle: one fresh connection, once.
+                // The server closed this pooled connection while it sat idle (or restarted, and then closed all of
+                // them): forget the endpoint's idle connections and try once on a fresh one.
                 await c.DisposeAsync().ConfigureAwait(false);
+                await DropIdleAsync(endpoint).ConfigureAwait(false);
             }
             catch (Exception e) when (e is ConnectionLostException or CorruptDataException)
             {
@@ -216,15 +218,19 @@ public sealed class DataPlaneClient : IAsyncDisposable
         if (_disposed && stack.TryPop(out var late)) _ = late.DisposeAsync();
     }
 
+    private async Task DropIdleAsync(DataPlaneEndpoint endpoint)
+    {
+        if (!_idle.TryGetValue(endpoint, out var stack)) return;
+        while (stack.TryPop(out var c)) await c.DisposeAsync().ConfigureAwait(false);
+    }
+
     internal static string Mb(long bytes) => $"{bytes / 1e6:0.###} MB";
 
     /// <summary>Closes the idle connections; fetches and subscriptions under way finish or fail on their own.</summary>
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
-        foreach (var stack in _idle.Values)
-            while (stack.TryPop(out var c))
-                await c.DisposeAsync().ConfigureAwait(false);
+        foreach (var endpoint in _idle.Keys) await DropIdleAsync(endpoint).ConfigureAwait(false);
     }
 }
 

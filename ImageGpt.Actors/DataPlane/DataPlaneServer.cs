@@ -131,14 +131,18 @@ public sealed class DataPlaneServer : IAsyncDisposable
     {
         try
         {
-            if (!await Handshake.ServerAsync(c, _key).ConfigureAwait(false))
+            if (await Handshake.ServerAsync(c, _key).ConfigureAwait(false) is { } refusal)
             {
-                _options.Log?.Invoke($"data plane at {Endpoint} refused {c.Peer}: it does not know the run's secret");
+                _options.Log?.Invoke($"data plane at {Endpoint} refused {c.Peer}: {refusal}");
                 return;
             }
             while (true)
             {
-                var (kind, payload) = await c.ReadFrameAsync(_options.IdleTimeout).ConfigureAwait(false);
+                FrameKind kind;
+                ReadOnlyMemory<byte> payload;
+                // Between requests the client may close its connection or leave it idle: the normal end of one.
+                try { (kind, payload) = await c.ReadFrameAsync(_options.IdleTimeout).ConfigureAwait(false); }
+                catch (ConnectionLostException) { return; }
                 switch (kind)
                 {
                     case FrameKind.Fetch:
@@ -155,7 +159,7 @@ public sealed class DataPlaneServer : IAsyncDisposable
         }
         catch (ConnectionLostException e)
         {
-            if (!_stopping.IsCancellationRequested && e.Message != "the connection was closed by the peer")
+            if (!_stopping.IsCancellationRequested)
                 _options.Log?.Invoke($"data plane at {Endpoint}: connection from {c.Peer} lost: {e.Message}");
         }
         catch (ProtocolException e)

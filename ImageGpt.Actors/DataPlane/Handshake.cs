@@ -48,20 +48,14 @@ internal static class Handshake
             throw new DataPlaneException($"data plane at {c.Peer} accepted us but could not prove it knows the run's secret: not one of this run's nodes. HINT: check the endpoint and that every node has the same run.secret", refused: true);
     }
 
-    /// <summary>Checks the client's proof and proves itself; false (after an error frame to the client) when the client is refused.</summary>
-    public static async Task<bool> ServerAsync(DataPlaneConnection c, byte[] key)
+    /// <summary>Checks the client's proof and proves itself; null then, else why the client was refused (it got an error frame).</summary>
+    public static async Task<string?> ServerAsync(DataPlaneConnection c, byte[] key)
     {
         var (kind, payload) = await c.ReadFrameAsync().ConfigureAwait(false);
         if (kind != FrameKind.Hello || payload.Length != 4 + 2 + NonceBytes || !ReadHello(payload.Span, out ushort version, out byte[] clientNonce))
-        {
-            await c.SendErrorAsync("not an ImageGpt data-plane client").ConfigureAwait(false);
-            return false;
-        }
+            return await RefuseAsync(c, "not an ImageGpt data-plane client").ConfigureAwait(false);
         if (version != Frames.Version)
-        {
-            await c.SendErrorAsync($"data-plane protocol version {version} is not served here (this node speaks {Frames.Version}). HINT: run the same imagegpt on every node").ConfigureAwait(false);
-            return false;
-        }
+            return await RefuseAsync(c, $"data-plane protocol version {version} is not served here (this node speaks {Frames.Version}). HINT: run the same imagegpt on every node").ConfigureAwait(false);
         byte[] serverNonce = RandomNumberGenerator.GetBytes(NonceBytes);
         var w = new PayloadWriter(c.Payload);
         w.Bytes(serverNonce);
@@ -70,14 +64,17 @@ internal static class Handshake
         (kind, payload) = await c.ReadFrameAsync().ConfigureAwait(false);
         if (kind != FrameKind.Proof || payload.Length != 32
             || !CryptographicOperations.FixedTimeEquals(payload.Span, Mac(key, ClientLabel, serverNonce, clientNonce)))
-        {
-            await c.SendErrorAsync("wrong run secret").ConfigureAwait(false);
-            return false;
-        }
+            return await RefuseAsync(c, "wrong run secret").ConfigureAwait(false);
         w = new PayloadWriter(c.Payload);
         w.Bytes(Mac(key, ServerLabel, clientNonce, serverNonce));
         await c.SendFrameAsync(FrameKind.Welcome, w.Length).ConfigureAwait(false);
-        return true;
+        return null;
+    }
+
+    private static async Task<string> RefuseAsync(DataPlaneConnection c, string reason)
+    {
+        await c.SendErrorAsync(reason).ConfigureAwait(false);
+        return reason;
     }
 
     private static bool ReadHello(ReadOnlySpan<byte> payload, out ushort version, out byte[] nonce)

@@ -14,7 +14,8 @@ public sealed class AuthenticationTests
     [Fact]
     public async Task A_client_with_another_secret_is_refused_in_one_line_and_gets_no_tensor()
     {
-        await using var server = new DataPlaneServer(Options());
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var server = new DataPlaneServer(Options() with { Log = log.Enqueue });
         await using var stranger = new DataPlaneClient(Options(secret: "another-runs-secret-0123456789"));
         var ticket = server.Offer("params", Tensor(1000));
         float[] got = new float[1000];
@@ -23,6 +24,8 @@ public sealed class AuthenticationTests
         Assert.True(e.Refused);
         Assert.Contains("refused: wrong run secret. HINT:", e.Message);
         Assert.All(got, f => Assert.Equal(0f, f));
+        await Eventually(() => !log.IsEmpty, "the data node logs the refusal");
+        Assert.Matches($"^data plane at {server.Endpoint} refused 127.0.0.1:[0-9]+: wrong run secret$", Assert.Single(log));
     }
 
     [Fact]

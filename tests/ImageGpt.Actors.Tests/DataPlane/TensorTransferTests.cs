@@ -58,6 +58,23 @@ public sealed class TensorTransferTests
     }
 
     [Fact]
+    public async Task After_the_server_restarts_on_its_port_the_next_fetch_opens_fresh_connections()
+    {
+        await using var client = new DataPlaneClient(Options());
+        float[] sent = Tensor(1000);
+        var first = new DataPlaneServer(Options());
+        int port = first.Endpoint.Port;
+        float[] got = new float[1000];
+        await Task.WhenAll(client.FetchAsync(first.Offer("a", sent), got), client.FetchAsync(first.Offer("b", sent), new float[1000])).Bounded();
+        await first.DisposeAsync();
+
+        await using var second = new DataPlaneServer(Options() with { Port = port });
+        Array.Clear(got);
+        await client.FetchAsync(second.Offer("a", sent), got).Bounded();
+        BitEqual(sent, got);
+    }
+
+    [Fact]
     public async Task A_300_MB_tensor_arrives_bit_for_bit()
     {
         await using var server = new DataPlaneServer(Options());
