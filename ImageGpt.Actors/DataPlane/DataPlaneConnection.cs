@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace ImageGpt.Actors.DataPlane;
@@ -10,7 +11,8 @@ internal sealed class ConnectionLostException(string reason, Exception? inner = 
 /// <summary>
 /// One TCP connection of the data plane: framed control messages through its own two buffers, raw bulk bytes straight
 /// from and into the caller's memory, and a bound on every wait. One reader and one writer may use it at once (a batch
-/// stream reads batches while it writes credits); each direction has its own buffer and its own timer. A wait that
+/// stream reads batches while it writes credits); each direction has its own buffer and its own timer, and the
+/// per-chunk async methods reuse pooled state machines, so a transfer allocates per fetch, not per chunk. A wait that
 /// times out or is cancelled leaves the connection unusable: the owner disposes it.
 /// </summary>
 internal sealed class DataPlaneConnection : IAsyncDisposable
@@ -62,6 +64,7 @@ internal sealed class DataPlaneConnection : IAsyncDisposable
     }, (this, ct));
 
     /// <summary>Reads the next frame; its payload is valid until the next read. <paramref name="firstByteWithin"/> bounds the wait for it to start (default: the I/O timeout).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<(FrameKind Kind, ReadOnlyMemory<byte> Payload)> ReadFrameAsync(TimeSpan? firstByteWithin = null)
     {
         await ReadExactlyAsync(_readBuffer.AsMemory(0, Frames.HeaderBytes), firstByteWithin ?? _ioTimeout).ConfigureAwait(false);
@@ -74,6 +77,7 @@ internal sealed class DataPlaneConnection : IAsyncDisposable
     }
 
     /// <summary>Fills <paramref name="destination"/> from the connection.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadExactlyAsync(Memory<byte> destination, TimeSpan? timeout = null)
     {
         TimeSpan t = timeout ?? _ioTimeout;
@@ -113,6 +117,7 @@ internal sealed class DataPlaneConnection : IAsyncDisposable
     }
 
     /// <summary>Sends raw bytes (a chunk of a tensor, a batch's arrays) straight from the caller's memory.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes)
     {
         _writeTimer.CancelAfter(_ioTimeout);

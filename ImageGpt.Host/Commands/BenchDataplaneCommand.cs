@@ -58,42 +58,55 @@ public static class BenchDataplaneCommand
             using var plain = PlainSocketPair.Open();
             Console.WriteLine($"{mb:0.###} MB ({floats:N0} floats, {reps} per timing): offer (CRC-32C of the tensor) {offerMs:F1} ms");
 
-            var plane = new List<double>();
-            var socket = new List<double>();
-            var memcpy = new List<double>();
+            var plane = new List<Timing>();
+            var socket = new List<Timing>();
+            var memcpy = new List<Timing>();
             long allocated = 0;
             for (int round = 0; round <= rounds; round++)
             {
                 Array.Clear(destination);
                 long before = GC.GetTotalAllocatedBytes(precise: true);
-                double p = await Time(reps, () => client.FetchAsync(ticket, destination));
+                var p = await Time(reps, mb, () => client.FetchAsync(ticket, destination));
                 long bytes = (GC.GetTotalAllocatedBytes(precise: true) - before) / reps;
                 if (!MemoryMarshal.AsBytes(source.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(destination.AsSpan())))
                     throw new InvalidOperationException("the fetched tensor differs from the offered one");
-                double s = await Time(reps, () => plain.CopyAsync(source, destination, chunk));
-                double m = await Time(reps, () => { source.AsSpan().CopyTo(destination); return Task.CompletedTask; });
+                var s = await Time(reps, mb, () => plain.CopyAsync(source, destination, chunk));
+                var m = await Time(reps, mb, () => { source.AsSpan().CopyTo(destination); return Task.CompletedTask; });
                 string label = round == 0 ? "warm-up" : $"round {round}";
-                Console.WriteLine($"  {label,-8} data plane {mb / p,8:F0} MB/s | plain socket {mb / s,8:F0} MB/s | memcpy {mb / m,8:F0} MB/s | {bytes:N0} bytes allocated per fetch");
+                Console.WriteLine($"  {label,-8} data plane {p} | plain socket {s} | memcpy {m} | {bytes:N0} bytes allocated per fetch");
                 if (round == 0) continue;
-                plane.Add(mb / p);
-                socket.Add(mb / s);
-                memcpy.Add(mb / m);
+                plane.Add(p);
+                socket.Add(s);
+                memcpy.Add(m);
                 allocated += bytes;
             }
             await server.WithdrawAsync(ticket.Id);
-            Console.WriteLine($"  best     data plane {plane.Max(),8:F0} MB/s = {plane.Max() / socket.Max():F2}x plain socket ({socket.Max():F0} MB/s), memcpy {memcpy.Max():F0} MB/s; median data plane {Median(plane):F0} MB/s; {allocated / rounds:N0} bytes allocated per fetch (both ends)");
+            double bestPlane = plane.Max(t => t.MBps), bestSocket = socket.Max(t => t.MBps);
+            double cpuPlane = plane.Min(t => t.CpuMsPerGB), cpuSocket = socket.Min(t => t.CpuMsPerGB);
+            Console.WriteLine($"  best: data plane {bestPlane:F0} MB/s = {bestPlane / bestSocket:F2}x plain socket ({bestSocket:F0} MB/s), memcpy {memcpy.Max(t => t.MBps):F0} MB/s; "
+                + $"median data plane {Median(plane.Select(t => t.MBps)):F0} MB/s; CPU per GB (both ends) data plane {cpuPlane:F0} ms = {cpuPlane / cpuSocket:F2}x plain socket ({cpuSocket:F0} ms); "
+                + $"{allocated / rounds:N0} bytes allocated per fetch (both ends)");
         }
     }
 
-    /// <summary>Seconds per transfer, over <paramref name="reps"/> transfers in a row.</summary>
-    private static async Task<double> Time(int reps, Func<Task> transfer)
+    /// <summary>One timing: wall-clock MB/s, and the process's CPU time per GB moved (less disturbed by other processes on a shared machine).</summary>
+    private readonly record struct Timing(double MBps, double CpuMsPerGB)
     {
-        var sw = Stopwatch.StartNew();
-        for (int i = 0; i < reps; i++) await transfer();
-        return sw.Elapsed.TotalSeconds / reps;
+        public override string ToString() => $"{MBps,6:F0} MB/s {CpuMsPerGB,5:F0} CPU-ms/GB";
     }
 
-    private static double Median(List<double> xs)
+    /// <summary><paramref name="reps"/> transfers of <paramref name="mb"/> MB in a row.</summary>
+    private static async Task<Timing> Time(int reps, double mb, Func<Task> transfer)
+    {
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < reps; i++) await transfer();
+        double seconds = sw.Elapsed.TotalSeconds;
+        double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
+        return new Timing(mb * reps / seconds, cpuMs / (mb * reps / 1e3));
+    }
+
+    private static double Median(IEnumerable<double> xs)
     {
         var s = xs.Order().ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;

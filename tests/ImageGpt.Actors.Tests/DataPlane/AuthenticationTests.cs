@@ -66,10 +66,8 @@ public sealed class AuthenticationTests
     public async Task A_client_does_not_take_a_tensor_from_a_server_that_cannot_prove_the_secret()
     {
         // An impostor that accepts any proof and answers with a made-up one, then would serve anything.
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var (listener, port) = RawListener();
+        using var owned = listener;
         var requests = 0;
         var impostor = Task.Run(async () =>
         {

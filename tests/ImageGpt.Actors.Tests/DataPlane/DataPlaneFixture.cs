@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using ImageGpt.Actors.DataPlane;
 using ImageGpt.Actors.Tests.Support;
 using ImageGpt.Nn.Data;
@@ -42,6 +44,15 @@ internal static class DataPlaneFixture
     {
         for (int i = 0; i < a.Length; i++) if (a[i] != b[i]) return i;
         return -1;
+    }
+
+    /// <summary>A raw TCP listener on a free loopback port (a peer that is not a data-plane server), and that port.</summary>
+    public static (Socket Listener, int Port) RawListener(bool listen = true)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        if (listen) socket.Listen(1);
+        return (socket, ((IPEndPoint)socket.LocalEndPoint!).Port);
     }
 
     public static void OneLine(Exception e, DataPlaneEndpoint endpoint)

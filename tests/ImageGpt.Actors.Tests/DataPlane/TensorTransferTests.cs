@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using ImageGpt.Actors.DataPlane;
 using ImageGpt.Actors.Tests.Support;
@@ -261,10 +259,8 @@ public sealed class TensorTransferTests
     [Fact]
     public async Task A_peer_that_accepts_and_never_answers_fails_the_fetch_within_the_connect_timeout()
     {
-        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        silent.Listen(1);
-        int port = ((IPEndPoint)silent.LocalEndPoint!).Port;
+        var (silent, port) = RawListener();
+        using var owned = silent;
         await using var client = new DataPlaneClient(Options() with { ConnectTimeout = TimeSpan.FromSeconds(1) });
         var ticket = new TensorTicket("127.0.0.1", port, "params", 10, 0);
         var e = await Assert.ThrowsAsync<DataPlaneException>(() => client.FetchAsync(ticket, new float[10]).Bounded());
@@ -275,12 +271,8 @@ public sealed class TensorTransferTests
     [Fact]
     public async Task Nothing_listening_fails_the_fetch_at_once_with_one_line_and_a_hint()
     {
-        int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        var (bound, port) = RawListener(listen: false);
+        bound.Dispose();
         await using var client = new DataPlaneClient(Options());
         var ticket = new TensorTicket("127.0.0.1", port, "params", 10, 0);
         var e = await Assert.ThrowsAsync<DataPlaneException>(() => client.FetchAsync(ticket, new float[10]).Bounded());
