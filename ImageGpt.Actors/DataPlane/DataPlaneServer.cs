@@ -315,6 +315,8 @@ public sealed class DataPlaneServer : IAsyncDisposable
                 await SendBatchAsync(c, o, batch).ConfigureAwait(false);
             }
             await c.SendFrameAsync(FrameKind.End, 0).ConfigureAwait(false);
+            // The client hangs up once it has read End; hanging up first could reset the connection under it.
+            await Task.WhenAny(reading, Task.Delay(_options.IoTimeout)).ConfigureAwait(false);
         }
         finally
         {

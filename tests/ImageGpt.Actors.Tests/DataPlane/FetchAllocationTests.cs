@@ -31,6 +31,6 @@ public sealed class FetchAllocationTests
 
         BitEqual(sent, got);
         // Both ends run in this process: the bound covers the server's sending and the client's receiving of 32 MB.
-        Assert.True(perFetch < 64 * 1024, $"a fetch of {sent.Length * 4L:N0} bytes allocated {perFetch:N0} bytes");
+        Assert.True(perFetch < 16 * 1024, $"a fetch of {sent.Length * 4L:N0} bytes allocated {perFetch:N0} bytes");
     }
 }
