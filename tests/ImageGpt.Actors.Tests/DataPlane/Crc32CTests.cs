@@ -33,6 +33,26 @@ public sealed class Crc32CTests
         Assert.Equal(0x113FDB5Cu, Crc32C.Append(0, down));
     }
 
+    /// <summary>The three-lane loop takes blocks of 12 KiB: lengths around one and several blocks, at odd offsets.</summary>
+    [Theory]
+    [InlineData(3 * 4096 - 1)]
+    [InlineData(3 * 4096)]
+    [InlineData(3 * 4096 + 1)]
+    [InlineData(6 * 4096 + 13)]
+    [InlineData((1 << 20) + 3)]
+    public void The_fast_crc_equals_the_bitwise_one_across_its_three_lane_blocks(int length)
+    {
+        byte[] data = new byte[length + 5];
+        new Random(length).NextBytes(data);
+        for (int start = 0; start < 5; start += 3)
+        {
+            var span = data.AsSpan(start, length);
+            uint whole = Crc32C.AppendNaive(0, span);
+            Assert.Equal(whole, Crc32C.Append(0, span));
+            Assert.Equal(whole, Crc32C.Append(Crc32C.Append(0, span[..7]), span[7..]));
+        }
+    }
+
     [Fact]
     public void The_fast_crc_equals_the_bitwise_one_at_every_length_and_alignment_and_chains()
     {
