@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace ImageGpt.Actors.DataPlane;
@@ -19,6 +20,8 @@ public static class Crc32C
     private static readonly uint[][] ShiftTables = BuildShiftTables();
 
     /// <summary>The CRC of <paramref name="crc"/>'s bytes followed by <paramref name="data"/> (0 is the CRC of nothing).</summary>
+    // Optimized from the first call: it is called rarely, on megabytes, so tier-0 code would hash a whole first tensor.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static uint Append(uint crc, ReadOnlySpan<byte> data)
     {
         uint c = ~crc;
