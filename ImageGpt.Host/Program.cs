@@ -50,6 +50,7 @@ public static class Program
                 "bench-sample" => Commands.BenchSampleCommand.Run(rest),
                 "bench-gemm" => Commands.BenchGemmCommand.Run(rest),
                 "bench-persist" => Commands.BenchPersistCommand.Run(rest),
+                "bench-dataplane" => Commands.BenchDataplaneCommand.Run(rest),
                 "probe" => Commands.ProbeCommand.Run(rest),
                 "sample" => Commands.SampleCommand.Run(rest),
                 "finetune" => Commands.FinetuneCommand.Run(rest),
