@@ -86,9 +86,15 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         var (exit, killed, output) = await RunChildAndMaybeKill(TinyIn(stopped, "--set", "train.steps=1500"), TimeSpan.FromMilliseconds(100), signal: "TERM",
             after: "checkpoint step 0 saved", whileTraining: () =>
             {
-                var text = new StringWriter();
-                Assert.Equal(0, StatusCommand.Run(["--run-dir", stopped], text));
-                live = text.ToString().Split('\n');
+                // status.json is rewritten every second: read until it shows the trainers (bounded).
+                var clock = Stopwatch.StartNew();
+                do
+                {
+                    var text = new StringWriter();
+                    Assert.Equal(0, StatusCommand.Run(["--run-dir", stopped], text));
+                    live = text.ToString().Split('\n');
+                }
+                while (!live.Any(l => l.Contains("/trainer-1/trainer")) && clock.Elapsed < TimeSpan.FromSeconds(30));
             });
         Assert.True(killed, output);
         Assert.NotNull(live);
