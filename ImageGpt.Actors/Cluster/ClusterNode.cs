@@ -16,7 +16,7 @@ public static class ClusterNode
         return new ClusterOptions(system, addresses, (config.Cluster ?? Defaults).LeaseTtl);
     }
 
-    private static readonly ClusterSettings Defaults = new(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30));
+    private static readonly ClusterSettings Defaults = new(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30), 0);
 
     private static string Address(string system, string seed)
     {

@@ -31,6 +31,18 @@ public static class ClusterRun
     public static Task<RunEnded> Start(ActorSystem system, ClusterNodeSetup s)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
+        var plane = NodeDataPlane.Get(system);
+        // On the address remoting binds (and advertises), so a node reachable for control messages is for tensors too.
+        var remoting = system.Settings.Config.GetConfig("akka.remote.dot-netty.tcp");
+        string publicHost = remoting.GetString("public-hostname", "");
+        plane.Start(system, new DataPlane.DataPlaneOptions
+        {
+            Secret = RunSecret.Resolve(s.Config),
+            Host = remoting.GetString("hostname", "127.0.0.1"),
+            PublicHost = publicHost.Length > 0 ? publicHost : null,
+            Port = (s.Config.Cluster ?? throw new ArgumentException("the config has no cluster settings", nameof(s))).DataPlanePort,
+            Log = s.Observer.Warning,
+        });
         var ended = new TaskCompletionSource<RunEnded>(TaskCreationOptions.RunContinuationsAsynchronously);
         system.ActorOf(Props.Create(() => new RunWatcher(ended)), RunWatcher.Name);
         IActorRef? proxyRef = null;
@@ -55,7 +67,7 @@ public static class ClusterRun
             var c = s.Config;
             int trainers = Math.Min(c.Runtime.Trainers, c.Train.Shards);
             var replica = new ParameterSlab(c.Model);
-            var source = new ReplicaParameters(LocalAggregators.Get(system), c.RunId, replica, fetch: null);
+            var source = new ReplicaParameters(LocalAggregators.Get(system), c.RunId, replica, plane.Client);
             var nodeSetup = new NodeSetup(c with { Runtime = c.Runtime with { Trainers = trainers } }, s.Inputs.Train, replica, source, proxy,
                 new LiveProgress(), s.Observer, s.Hooks, $"{cluster.SelfAddress.HostPort()}/");
             system.ActorOf(Props.Create(() => new NodeActor(nodeSetup)), "node");

@@ -72,7 +72,8 @@ public sealed record EvalSettings(
 /// <summary>The run's cluster (Akka's own settings, roles, seeds, host and port, are in the akka section).</summary>
 /// <param name="LeaseTtl">How long the aggregator's lease lasts without renewal (the failover time of a dead aggregator node).</param>
 /// <param name="JoinTimeout">How long a member waits for its seeds to answer before it gives up.</param>
-public sealed record ClusterSettings(TimeSpan LeaseTtl, TimeSpan JoinTimeout);
+/// <param name="DataPlanePort">The port of this member's data plane (tensors and batches); 0 = any free port.</param>
+public sealed record ClusterSettings(TimeSpan LeaseTtl, TimeSpan JoinTimeout, int DataPlanePort);
 
 /// <summary>Console progress and metrics files.</summary>
 /// <param name="Every">Steps between progress lines (plain output) and metrics rows.</param>

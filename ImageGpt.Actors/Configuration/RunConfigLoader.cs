@@ -103,7 +103,10 @@ public static class RunConfigLoader
         TimeSpan joinTimeout = r.Duration("cluster.join-timeout");
         if (joinTimeout <= TimeSpan.Zero)
             throw r.Invalid("cluster.join-timeout", r.Text("cluster.join-timeout"), "must be positive", "set cluster.join-timeout to a duration such as 30s");
-        return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId, secret, new ClusterSettings(leaseTtl, joinTimeout));
+        int dataPlanePort = r.Int("cluster.data-plane-port", min: 0, hint: "set cluster.data-plane-port to a free TCP port, or 0 for any");
+        if (dataPlanePort > 65535)
+            throw r.Invalid("cluster.data-plane-port", r.Text("cluster.data-plane-port"), "is not a TCP port", "set cluster.data-plane-port to a free port in 1..65535, or 0 for any");
+        return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId, secret, new ClusterSettings(leaseTtl, joinTimeout, dataPlanePort));
     }
 
     private static DataSettings ReadData(Reader r, GptConfig model)

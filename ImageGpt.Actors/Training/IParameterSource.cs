@@ -7,8 +7,8 @@ namespace ImageGpt.Actors.Training;
 /// </summary>
 public interface IParameterSource
 {
-    /// <summary>Completes when the trainers' slab holds the parameters of <paramref name="step"/>.</summary>
-    ValueTask ReadyAsync(long step, CancellationToken ct);
+    /// <summary>Completes when the trainers' slab holds the parameters of <paramref name="step"/> (offered as <paramref name="ticket"/> when they are in another process).</summary>
+    ValueTask ReadyAsync(long step, DataPlane.TensorTicket? ticket, CancellationToken ct);
 }
 
 /// <summary>The aggregator's own slab, in its process: always current.</summary>
@@ -16,5 +16,5 @@ public sealed class SharedParameters : IParameterSource
 {
     public static readonly SharedParameters Instance = new();
 
-    public ValueTask ReadyAsync(long step, CancellationToken ct) => ValueTask.CompletedTask;
+    public ValueTask ReadyAsync(long step, DataPlane.TensorTicket? ticket, CancellationToken ct) => ValueTask.CompletedTask;
 }

@@ -7,11 +7,23 @@ namespace ImageGpt.Actors.Training;
 // Messages of the training actors in one process. Immutable records; large buffers (gradients, parameter copies)
 // move by ownership: the sender hands the array over and never touches it again.
 
-/// <summary>Aggregator → trainer: compute these shards of global step <c>Step</c> with the current parameters.</summary>
-public sealed record ComputeShards(long Step, int[] Shards);
+/// <summary>
+/// Aggregator → trainer: compute these shards of global step <c>Step</c> with the step's parameters. A trainer in another
+/// process fetches them over the data plane with <c>Parameters</c> (null when every trainer shares the aggregator's process).
+/// </summary>
+public sealed record ComputeShards(long Step, int[] Shards, DataPlane.TensorTicket? Parameters = null);
 
 /// <summary>Trainer → aggregator: one shard's gradient (buffer from the <see cref="GradientPool"/>, now the aggregator's).</summary>
 public sealed record ShardDone(long Step, int Shard, ShardGradient Gradient, string Trainer, double ComputeSeconds, double WaitSeconds);
+
+/// <summary>
+/// Trainer in another process → aggregator: a shard's gradient, offered on the trainer's data plane; the aggregator
+/// fetches it and answers <see cref="GradientFetched"/>, after which the trainer reuses the buffer.
+/// </summary>
+public sealed record ShardOffered(long Step, int Shard, DataPlane.TensorTicket Gradient, float Loss, int Images, string Trainer, double ComputeSeconds, double WaitSeconds);
+
+/// <summary>Aggregator → trainer: the offered gradient is fetched (or no longer wanted); withdraw it.</summary>
+public sealed record GradientFetched(string Id);
 
 /// <summary>Trainer → aggregator when an incarnation starts (first start and every restart).</summary>
 public sealed record TrainerReady(string Trainer);

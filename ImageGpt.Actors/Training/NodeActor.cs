@@ -38,6 +38,8 @@ public sealed class NodeActor : MonitoredActor
         Receive<PlanChanged>(OnPlan);
         Receive<RegisterAgain>(_ =>
         {
+            // A new root resumes from its last checkpoint, which may be behind the steps this node has seen.
+            Volatile.Write(ref _s.Progress.CurrentStep, 0);
             foreach (var (name, _, trainer) in _trainers) _s.Coordinator.Tell(new RegisterTrainer(name, trainer, Self), Self);
         });
         Receive<Error>(e =>

@@ -12,7 +12,7 @@ namespace ImageGpt.Actors.Training;
 public sealed record AggregatorSetup(
     OptimizerStep Optimizer, BatchSampler Sampler, long StartStep, long TotalSteps, bool CheckpointAtStart,
     int CheckpointEvery, TimeSpan Deadline, ulong DataSeed, GradientPool Pool, LiveProgress Progress, ITrainingObserver Observer,
-    TrainingHooks? Hooks);
+    TrainingHooks? Hooks, Cluster.NodeDataPlane? Plane = null);
 
 /// <summary>
 /// Owns the parameters and the optimizer, and the run's trainers: nodes register theirs (<see cref="RegisterTrainer"/>),
@@ -43,6 +43,12 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
     private readonly HashSet<string> _computedBefore = [];
     private ShardPlan? _plan;
     private TimeSpan _deadline;
+    // Parameters offered to trainers in other processes: two copies in turn, so that a step's offer is never written
+    // while a straggler may still read it; each buffer's withdrawal is awaited before it is written again.
+    private readonly float[]?[] _published = new float[]?[2];
+    private readonly Task?[] _withdrawn = new Task?[2];
+    /// <summary>The current step's parameters on the data plane (null while every trainer is in this process).</summary>
+    private DataPlane.TensorTicket? _ticket;
     private readonly long _tokensPerStep;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly (double At, double Wait, double Busy)[] _window = new (double, double, double)[21];
@@ -85,6 +91,12 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         });
         Receive<Terminated>(t => OnTrainerGone(t.ActorRef));
         Receive<ShardDone>(OnShard);
+        Receive<ShardOffered>(OnOffered);
+        Receive<FetchFailed>(m =>
+        {
+            _s.Pool.Return(m.Buffer);
+            _s.Observer.Warning($"step {m.Step}: the gradient of shard {m.Shard} from {m.Trainer} could not be fetched ({m.Error}); the deadline moves it elsewhere");
+        });
         Receive<StepDeadline>(OnDeadline);
         Receive<TrainerReady>(OnTrainerReady);
         Receive<StopTraining>(m =>
@@ -120,16 +132,59 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         Volatile.Write(ref _s.Progress.CurrentStep, _step);
         _plan!.Assign(_suspects, _owner);
         bool fresh = false;
+        _ticket = Publish();
         for (int t = 0; t < _trainers.Count; t++)
         {
             int[] mine = ShardPlan.ShardsOf(_owner, t);
             if (mine.Length == 0) continue;
             fresh |= _computedBefore.Add(_trainers[t].Name);
-            _trainers[t].Ref.Tell(new ComputeShards(_step, mine), Self);
+            _trainers[t].Ref.Tell(new ComputeShards(_step, mine, _ticket), Self);
         }
         _deadline = Deadline(fresh);
         Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, 1), _deadline);
     }
+
+    /// <summary>A root that stops mid-step (hand-over, failure) leaves no offer behind on this member's data plane.</summary>
+    protected override void PostStop()
+    {
+        if (_ticket is not null) _s.Plane?.Server.WithdrawAsync(_ticket.Id);
+        base.PostStop();
+    }
+
+    /// <summary>Offers this step's parameters on the data plane when a trainer is in another process (null otherwise).</summary>
+    private DataPlane.TensorTicket? Publish()
+    {
+        if (_s.Plane is null || _trainers.All(t => t.Ref.Path.Address.HasLocalScope)) return null;
+        int b = (int)(_step % 2);
+        _withdrawn[b]?.Wait(TimeSpan.FromSeconds(30));
+        var copy = _published[b] ??= new float[_s.Optimizer.Parameters.Length];
+        _s.Optimizer.Parameters.Data.AsSpan().CopyTo(copy);
+        return _s.Plane.Server.Offer(ParametersId(_step), copy);
+    }
+
+    private static string ParametersId(long step) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"params/{step}");
+
+    /// <summary>A trainer in another process offered a gradient: fetch it into a pooled buffer, then let the trainer reuse its own.</summary>
+    private void OnOffered(ShardOffered m)
+    {
+        var trainer = Sender;
+        if (m.Step != _step || !_inFlight || _slots[m.Shard] is not null)
+        {
+            trainer.Tell(new GradientFetched(m.Gradient.Id), Self);
+            return;
+        }
+        var buffer = _s.Pool.Rent();
+        _s.Plane!.Client.FetchAsync(m.Gradient, buffer).ContinueWith(t =>
+        {
+            trainer.Tell(new GradientFetched(m.Gradient.Id));
+            return t.IsCompletedSuccessfully
+                ? (object)new ShardDone(m.Step, m.Shard, new ShardGradient(buffer, m.Loss, m.Images), m.Trainer, m.ComputeSeconds, m.WaitSeconds)
+                : new FetchFailed(m.Step, m.Shard, m.Trainer, t.Exception?.InnerException?.Message ?? "cancelled", buffer);
+        }, TaskScheduler.Default).PipeTo(Self);
+    }
+
+    /// <summary>An offered gradient could not be fetched; its buffer goes back to the pool.</summary>
+    private sealed record FetchFailed(long Step, int Shard, string Trainer, string Error, float[] Buffer);
 
     /// <summary>Joins and departures take effect here, between steps; the nodes learn the new order.</summary>
     private void ApplyMembership()
@@ -190,7 +245,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
             int to = others[attempt++ % others.Length];
             _owner[k] = to;
             _s.Observer.Warning($"step {_step}: {_trainers[t].Name} is gone; shard {k} goes to {_trainers[to].Name}");
-            _trainers[to].Ref.Tell(new ComputeShards(_step, [k]), Self);
+            _trainers[to].Ref.Tell(new ComputeShards(_step, [k], _ticket), Self);
         }
     }
 
@@ -230,6 +285,8 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         foreach (var g in shards) _s.Pool.Return(g.Gradients);
         Array.Clear(_slots);
         _inFlight = false;
+        if (_ticket is not null) _withdrawn[_step % 2] = _s.Plane!.Server.WithdrawAsync(_ticket.Id);
+        _ticket = null;
         _step++;
         Report(stats);
         if (!float.IsFinite(stats.Loss))
@@ -297,7 +354,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
                 int from = _owner[k], to = _plan!.Retry(from, d.Attempt);
                 if (_suspects.Add(from)) _s.Observer.Warning($"{_trainers[from].Name} is suspect: its shards go to the other trainers until it delivers again");
                 _s.Observer.Warning($"step {_step}: shard {k} missed its {_deadline.TotalSeconds:0.#} s deadline on {_trainers[from].Name}; recomputing it on {_trainers[to].Name}");
-                _trainers[to].Ref.Tell(new ComputeShards(_step, [k]), Self);
+                _trainers[to].Ref.Tell(new ComputeShards(_step, [k], _ticket), Self);
             }
         }
         else
@@ -317,7 +374,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         _suspects.Remove(t);
         if (!_inFlight) return;
         var missing = Enumerable.Range(0, _slots.Length).Where(k => _slots[k] is null && _owner[k] == t).ToArray();
-        if (missing.Length > 0) _trainers[t].Ref.Tell(new ComputeShards(_step, missing), Self);
+        if (missing.Length > 0) _trainers[t].Ref.Tell(new ComputeShards(_step, missing, _ticket), Self);
     }
 
     private void Finish()

@@ -6,16 +6,16 @@ namespace ImageGpt.Actors.Training;
 /// <summary>
 /// A node's copy of the run's parameters, brought to a step's version once for all its trainers. When the run's
 /// aggregator lives in this process (<see cref="LocalAggregators"/>) the copy is a memory copy of its slab; otherwise the
-/// bytes come over the data plane through <c>Fetch</c>.
+/// bytes come over the data plane (<paramref name="client"/>) with the step's ticket.
 /// </summary>
-public sealed class ReplicaParameters(LocalAggregators local, string runId, ParameterSlab replica, Func<long, ParameterSlab, CancellationToken, Task>? fetch) : IParameterSource
+public sealed class ReplicaParameters(LocalAggregators local, string runId, ParameterSlab replica, DataPlane.DataPlaneClient? client) : IParameterSource
 {
     private readonly SemaphoreSlim _one = new(1, 1);
     private long _version = -1;
 
     public ParameterSlab Slab => replica;
 
-    public async ValueTask ReadyAsync(long step, CancellationToken ct)
+    public async ValueTask ReadyAsync(long step, DataPlane.TensorTicket? ticket, CancellationToken ct)
     {
         if (Volatile.Read(ref _version) == step) return;
         await _one.WaitAsync(ct).ConfigureAwait(false);
@@ -23,8 +23,8 @@ public sealed class ReplicaParameters(LocalAggregators local, string runId, Para
         {
             if (_version == step) return;
             if (local.Find(runId) is { } slab) slab.Data.AsSpan().CopyTo(replica.Data);
-            else if (fetch is not null) await fetch(step, replica, ct).ConfigureAwait(false);
-            else throw new InvalidOperationException($"the aggregator of run {runId} is in another process and this node has no data plane to fetch its parameters");
+            else if (client is not null && ticket is not null) await client.FetchAsync(ticket, replica.Data, ct).ConfigureAwait(false);
+            else throw new InvalidOperationException($"the aggregator of run {runId} is in another process and step {step} came without a parameters ticket");
             Volatile.Write(ref _version, step);
         }
         finally

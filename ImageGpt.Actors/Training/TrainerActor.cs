@@ -32,11 +32,20 @@ public sealed class TrainerActor : MonitoredActor
     private DeviceThread? _device;
     private IShardWorker? _worker;
 
+    /// <summary>Gradients offered to an aggregator in another process, by offer id, until it has fetched them.</summary>
+    private readonly Dictionary<string, float[]> _offered = [];
+
     public TrainerActor(TrainerSetup setup)
     {
         _s = setup;
         _scheduler = Context.System.Scheduler;
         ReceiveAsync<ComputeShards>(Compute);
+        ReceiveAsync<GradientFetched>(async m =>
+        {
+            if (!_offered.Remove(m.Id, out float[]? buffer)) return;
+            await Cluster.NodeDataPlane.Get(Context.System).Server.WithdrawAsync(m.Id);
+            _s.Pool.Return(buffer);
+        });
     }
 
     protected override void PreStart()
@@ -56,9 +65,19 @@ public sealed class TrainerActor : MonitoredActor
 
     private async Task Compute(ComputeShards m)
     {
-        // The aggregator asks; its answer goes straight back to it.
+        // The aggregator asks; its answer goes straight back to it, by hand-over in its process, over the data plane elsewhere.
         IActorRef aggregator = Sender;
-        await _s.Source.ReadyAsync(m.Step, _s.Lane.Stopping);
+        bool remote = !aggregator.Path.Address.HasLocalScope;
+        // On a node without the aggregator this is the only news of the run's step (stale requests are skipped below).
+        InterlockedMax(ref _s.Progress.CurrentStep, m.Step);
+        try { await _s.Source.ReadyAsync(m.Step, m.Parameters, _s.Lane.Stopping); }
+        catch (DataPlane.DataPlaneException e)
+        {
+            // The step ended while its parameters were fetched (they are withdrawn then), or the aggregator's node is gone:
+            // either way nothing is owed; a live aggregator asks again after its deadline, a new one from its first step.
+            _s.Observer.Warning($"{_s.Name}: the parameters of step {m.Step} could not be fetched ({e.Message}); skipping its shards");
+            return;
+        }
         foreach (int shard in m.Shards)
         {
             // A request queued while this trainer was slow may be for a step already reduced without it.
@@ -76,9 +95,22 @@ public sealed class TrainerActor : MonitoredActor
                 hook?.Invoke(_s.Local, step, shard);
                 return worker.Compute(batch, buffer);
             });
-            aggregator.Tell(new ShardDone(m.Step, shard, gradient, _s.Name, compute.Elapsed.TotalSeconds, waited), Self);
+            if (remote)
+            {
+                string id = $"grad/{_s.Name}/{m.Step}/{shard}";
+                var ticket = Cluster.NodeDataPlane.Get(Context.System).Server.Offer(id, gradient.Gradients);
+                _offered[id] = gradient.Gradients;
+                aggregator.Tell(new ShardOffered(m.Step, shard, ticket, gradient.Loss, gradient.Images, _s.Name, compute.Elapsed.TotalSeconds, waited), Self);
+            }
+            else aggregator.Tell(new ShardDone(m.Step, shard, gradient, _s.Name, compute.Elapsed.TotalSeconds, waited), Self);
             _s.Hooks?.AfterShard?.Invoke(_s.Local, m.Step, shard);
         }
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        for (long seen = Volatile.Read(ref target); value > seen; seen = Volatile.Read(ref target))
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen) return;
     }
 
     /// <summary>
@@ -108,12 +140,13 @@ public sealed class TrainerActor : MonitoredActor
                 return lane.Sampler.Shard(id);
             }
             if (!lane.Owns(shard) || lane.LastWritten >= want || lane.LoaderLate) return lane.Sampler.Shard(id);
-            _s.Hooks?.BeforeLaneWait?.Invoke(_s.Local, step, shard);
             // The deadline is a timer of Akka's scheduler (virtual time in tests), not a wall-clock token. Its action
             // only completes a task of this wait, so a late or repeated firing is harmless.
             var late = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var waiting = CancellationTokenSource.CreateLinkedTokenSource(lane.Stopping);
             ICancelable timer = _scheduler.Advanced.ScheduleOnceCancelable(_s.Deadline, () => late.TrySetResult());
+            // After the timer is armed: a virtual-time test that advances the clock from this hook then always fires it.
+            _s.Hooks?.BeforeLaneWait?.Invoke(_s.Local, step, shard);
             try
             {
                 var ready = reader.WaitToReadAsync(waiting.Token).AsTask();
