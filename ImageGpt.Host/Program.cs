@@ -13,20 +13,22 @@ namespace ImageGpt.Host;
 /// </summary>
 public static class Program
 {
+    /// <summary>Every command but help, in the order the help lists them.</summary>
+    public static IReadOnlyList<Command> Commands { get; } =
+    [
+        TrainCommand.Definition, DashboardCommand.Definition, StatusCommand.Definition, ConfigCommand.Definition,
+        ProbeCommand.Definition, SampleCommand.Definition, FinetuneCommand.Definition,
+        BenchCommand.Definition, BenchGemmCommand.Definition, BenchSampleCommand.Definition, BenchActorsCommand.Definition, BenchPersistCommand.Definition,
+    ];
+
     private static readonly RootCommand Root = BuildRoot();
 
     private static RootCommand BuildRoot()
     {
         var root = new RootCommand("imagegpt: pretrain Image GPT (Chen et al., 2020) on CPUs as actors on Akka.NET; evaluate, sample, fine-tune, watch");
-        Command[] commands =
-        [
-            TrainCommand.Definition, DashboardCommand.Definition, StatusCommand.Definition, ConfigCommand.Definition,
-            ProbeCommand.Definition, SampleCommand.Definition, FinetuneCommand.Definition,
-            BenchCommand.Definition, BenchGemmCommand.Definition, BenchSampleCommand.Definition, BenchActorsCommand.Definition, BenchPersistCommand.Definition,
-        ];
-        foreach (Command c in commands) root.Subcommands.Add(c);
+        foreach (Command c in Commands) root.Subcommands.Add(c);
         var help = new Command("help", "this text (also: imagegpt --help, imagegpt <command> --help)");
-        help.SetAction(_ => PrintHelp(Console.Out));
+        help.SetAction(r => PrintHelp(r.InvocationConfiguration.Output));
         root.Subcommands.Add(help);
         return root;
     }

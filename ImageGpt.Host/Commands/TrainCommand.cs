@@ -131,7 +131,7 @@ public static class TrainCommand
             output.WriteLine($"dashboard: {server.Url}");
             if (TokenCheck.Required(dashboard!.Bind)) output.WriteLine(DashboardCommand.Announce(dashboard.Bind));
         }
-        var progress = new ConsoleProgress(output, interactive, config.Log.Every) { StartStep = existing?.Step ?? 0 };
+        var progress = new ConsoleProgress(output, interactive, config.Log.Every, existing?.Step ?? 0);
         using var metrics = new MetricsLog(runDir, config.Log.Every, existing?.Step ?? 0);
         var evaluations = new EvaluationLog(history.Evaluations);
         var clock = Stopwatch.StartNew();
@@ -143,6 +143,7 @@ public static class TrainCommand
         finally
         {
             Console.CancelKeyPress -= onCancel;
+            progress.Dispose();
         }
 
         if (outcome.Error is not null)

@@ -70,7 +70,7 @@ public sealed partial class DashboardServer : IAsyncDisposable
     private static void Map(WebApplication app, IRunSource source)
     {
         app.MapGet("/", () => Asset("index.html"));
-        app.MapGet("/{name:regex(^[a-z]+\\.(js|css)$)}", (string name) => Asset(name));
+        app.MapGet("/{name}", (string name) => name.EndsWith(".html", StringComparison.Ordinal) ? Results.NotFound() : Asset(name));
 
         app.MapGet("/health/live", () => Results.Json(new HealthReply("live", null), Json));
         app.MapGet("/health/ready", () => source.NotReady() is { } why

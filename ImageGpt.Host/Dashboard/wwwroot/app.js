@@ -73,7 +73,9 @@ function drawEvaluations(evals) {
   const table = $("probe-table");
   if (!last || last.probe.length === 0) { table.tHead.innerHTML = ""; table.tBodies[0].innerHTML = ""; }
   else {
-    const rows = last.rawPixels ? [...last.probe, last.rawPixels] : last.probe;
+    // The raw-pixel baseline does not depend on the weights: the evaluator measures it once per process.
+    const raw = evals.filter(e => e.rawPixels).map(e => e.rawPixels).pop();
+    const rows = raw ? [...last.probe, raw] : last.probe;
     table.tHead.innerHTML = `<tr><th>layer (step ${last.step})</th><th>best C</th><th>val %</th><th>test %</th></tr>`;
     table.tBodies[0].innerHTML = rows.map(p => `<tr><td>${esc(p.layer)}</td><td class="num">${p.bestC.toPrecision(3)}</td>` +
       `<td class="num">${(100 * p.validation).toFixed(2)}</td><td class="num">${(100 * p.test).toFixed(2)}</td></tr>`).join("");
