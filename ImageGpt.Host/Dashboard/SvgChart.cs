@@ -91,7 +91,7 @@ public static class SvgChart
     }
 
     /// <summary>About five round ticks (1, 2 or 5 times a power of ten) covering [lo, hi].</summary>
-    internal static double[] Ticks(double lo, double hi)
+    public static double[] Ticks(double lo, double hi)
     {
         double raw = (hi - lo) / 5, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         double step = new[] { 1.0, 2, 5, 10 }.Select(m => m * magnitude).First(s => s >= raw);

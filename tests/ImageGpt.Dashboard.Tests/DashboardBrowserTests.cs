@@ -21,7 +21,16 @@ public sealed class DashboardBrowserTests(ITestOutputHelper log) : IDisposable
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
-        Directory.Delete(_root, recursive: true);
+        // An evaluation in flight when the run stopped may still be writing its completions PNG on the evaluator's thread.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(_root, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 50) { Thread.Sleep(100); }
+        }
     }
 
     private const int NotYet = 0, Failing = 1, Done = 2;
@@ -85,6 +94,9 @@ public sealed class DashboardBrowserTests(ITestOutputHelper log) : IDisposable
         ILocator trainer = page.Locator("tr[data-path='/user/run/trainer-1/trainer']");
         await page.WaitForSelectorAsync("tr.unhealthy[data-path='/user/run/trainer-1/trainer'][data-state='Restarting']");
         Assert.Contains("injected trainer fault", await trainer.TextContentAsync());
+        IAPIResponse ready = await page.APIRequest.GetAsync(url + "health/ready");
+        Assert.Equal(503, ready.Status);
+        Assert.Contains("trainer-1/trainer Restarting", await ready.TextAsync());
         await page.Locator("#cluster").ScrollIntoViewIfNeededAsync();
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "3-trainer-restarting.png") });
 
@@ -94,6 +106,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper log) : IDisposable
         int restarts = int.Parse((await trainer.Locator("td").Nth(6).TextContentAsync())!, System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(restarts >= 1, $"restarts shown: {restarts}");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "4-trainer-running-again.png") });
+        Assert.Equal(200, (await page.APIRequest.GetAsync(url + "health/ready")).Status);
         lock (elsewhere) Assert.Empty(elsewhere);
     }
 
