@@ -115,7 +115,10 @@ public sealed class ConsoleProgress : ITrainingObserver, IDisposable
 
         private void Draw(ProgressContext context, ProgressTask task)
         {
-            while (_lines.TryDequeue(out string? line)) _console.WriteLine(line);
+            // Spectre writes a line over the live display without erasing it first: a line padded to the width covers the bar.
+            int width = Math.Max(1, _console.Profile.Width - 1);
+            while (_lines.TryDequeue(out string? text))
+                foreach (string line in text.Split('\n')) _console.WriteLine(line.PadRight(width));
             if (Last is { } r)
             {
                 task.MaxValue = Math.Max(1, r.TotalSteps);

@@ -23,8 +23,6 @@ public static class BenchActorsCommand
 
     static BenchActorsCommand() => Definition.SetAction(Run);
 
-    public static int Run(string[] rest) => Run(Cli.Parse(Definition, rest));
-
     private static int Run(ParseResult a)
     {
         int pairs = a.GetValue(Pairs);

@@ -44,8 +44,6 @@ public static class BenchCommand
 
     static BenchCommand() => Definition.SetAction(Run);
 
-    public static int Run(string[] argv) => Run(Cli.Parse(Definition, argv));
-
     private static int Run(ParseResult a)
     {
         var config = Model.Read(a, a.GetValue(Bert) ? Objective.Bert : Objective.Autoregressive);

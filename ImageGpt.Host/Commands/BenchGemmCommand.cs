@@ -28,8 +28,6 @@ public static class BenchGemmCommand
 
     static BenchGemmCommand() => Definition.SetAction(Run);
 
-    public static int Run(string[] argv) => Run(Cli.Parse(Definition, argv));
-
     private static int Run(ParseResult args)
     {
         int width = args.GetValue(Width);

@@ -30,8 +30,6 @@ public static class BenchPersistCommand
 
     static BenchPersistCommand() => Definition.SetAction(Run);
 
-    public static int Run(string[] argv) => Run(Cli.Parse(Definition, argv));
-
     private static int Run(ParseResult a)
     {
         int events = a.GetValue(Events);

@@ -27,8 +27,6 @@ public static class BenchSampleCommand
 
     static BenchSampleCommand() => Definition.SetAction(Run);
 
-    public static int Run(string[] argv) => Run(Cli.Parse(Definition, argv));
-
     private static int Run(ParseResult a)
     {
         var config = Model.Read(a, Objective.Autoregressive);

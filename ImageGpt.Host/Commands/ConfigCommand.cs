@@ -24,8 +24,6 @@ public static class ConfigCommand
 
     static ConfigCommand() => Definition.SetAction(r => Run(r, Console.Out));
 
-    public static int Run(string[] rest) => Run(rest, Console.Out);
-
     public static int Run(string[] rest, TextWriter output) => Run(Cli.Parse(Definition, rest), output);
 
     private static int Run(ParseResult args, TextWriter output)

@@ -37,8 +37,6 @@ public static class FinetuneCommand
 
     static FinetuneCommand() => Definition.SetAction(r => Run(r, Console.Out, Console.Error));
 
-    public static int Run(string[] argv) => Run(argv, Console.Out, Console.Error);
-
     public static int Run(string[] argv, TextWriter output, TextWriter log) => Run(Cli.Parse(Definition, argv), output, log);
 
     private static int Run(ParseResult a, TextWriter output, TextWriter log)

@@ -31,8 +31,6 @@ public static class StatusCommand
 
     static StatusCommand() => Definition.SetAction(r => Run(r, Console.Out));
 
-    public static int Run(string[] rest) => Run(rest, Console.Out);
-
     public static int Run(string[] rest, TextWriter output) => Run(Cli.Parse(Definition, rest), output);
 
     private static int Run(ParseResult args, TextWriter output)

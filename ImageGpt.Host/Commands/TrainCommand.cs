@@ -24,7 +24,7 @@ public static class TrainCommand
 {
     private static readonly Option<string?> ConfigPath = ConfigCommand.ConfigFile("hocon/fashion-mnist.conf, the default run");
     private static readonly Option<string[]> Overrides = ConfigCommand.SetOption();
-    private static readonly Option<string?> RunDir = Cli.Optional("--run-dir", "the run directory (default: run.dir of the config, runs/<name of the config>)", "DIR");
+    private static readonly Option<string?> RunDir = Cli.Optional("--run-dir", "the run directory (default: run.dir of the config, runs/fashion-mnist for the default run)", "DIR");
     private static readonly Option<bool> Resume = Cli.Flag("--resume", "continue the run from its newest verified checkpoint");
     private static readonly Option<int?> Dashboard = DashboardOptions.PortOption("--dashboard", "serve the live dashboard of the run on this port");
     private static readonly Option<string> DashboardBind = DashboardOptions.BindOption("--dashboard-bind");
@@ -33,8 +33,6 @@ public static class TrainCommand
         ConfigPath, Overrides, RunDir, Resume, Dashboard, DashboardBind);
 
     static TrainCommand() => Definition.SetAction(r => RunAsync(r, Console.Out, !Console.IsOutputRedirected).GetAwaiter().GetResult());
-
-    public static int Run(string[] rest) => RunAsync(rest, Console.Out, !Console.IsOutputRedirected).GetAwaiter().GetResult();
 
     public static Task<int> RunAsync(string[] rest, TextWriter output, bool interactive) => RunAsync(Cli.Parse(Definition, rest), output, interactive);
 
@@ -105,6 +103,17 @@ public static class TrainCommand
             output.WriteLine($"--resume: no usable checkpoint of run '{config.RunId}' yet; starting at step 0");
         }
 
+        // Served before the data are prepared (the palette, a first download may take a while): the page answers from the start.
+        var feed = new RunFeed();
+        await using var server = dashboard is null ? null
+            : await DashboardServer.StartAsync(new LiveRunSource(system, config, feed), dashboard.Bind, dashboard.Port,
+                TokenCheck.Required(dashboard.Bind) ? RunSecret.Resolve(config) : null);
+        if (server is not null)
+        {
+            output.WriteLine($"dashboard: {server.Url}");
+            if (TokenCheck.Required(dashboard!.Bind)) output.WriteLine(DashboardCommand.Announce(dashboard.Bind));
+        }
+
         var palette = history.Started is { } s ? Nn.Palette.Palette.FromJson(s.PaletteJson, $"the history of run '{config.RunId}' in {store.Where}") : null;
         var inputs = RunData.Prepare(config, palette, output);
         if (history.Started is null) File.WriteAllText(Path.Combine(runDir, "palette.json"), inputs.Palette.ToJson());
@@ -122,15 +131,6 @@ public static class TrainCommand
         Console.CancelKeyPress += onCancel;
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Interrupt("SIGTERM"); });
 
-        var feed = new RunFeed();
-        await using var server = dashboard is null ? null
-            : await DashboardServer.StartAsync(new LiveRunSource(system, config, feed), dashboard.Bind, dashboard.Port,
-                TokenCheck.Required(dashboard.Bind) ? RunSecret.Resolve(config) : null);
-        if (server is not null)
-        {
-            output.WriteLine($"dashboard: {server.Url}");
-            if (TokenCheck.Required(dashboard!.Bind)) output.WriteLine(DashboardCommand.Announce(dashboard.Bind));
-        }
         var progress = new ConsoleProgress(output, interactive, config.Log.Every, existing?.Step ?? 0);
         using var metrics = new MetricsLog(runDir, config.Log.Every, existing?.Step ?? 0);
         var evaluations = new EvaluationLog(history.Evaluations);

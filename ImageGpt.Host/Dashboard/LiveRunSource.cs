@@ -23,7 +23,7 @@ public sealed class LiveRunSource(ActorSystem system, RunConfig config, RunFeed 
     private string Address => ((ExtendedActorSystem)system).Provider.DefaultAddress.ToString();
 
     public RunProgress Progress(RunHistory? history) =>
-        ProgressReading.Build(config.RunId, RunStatus.TryRead(config.RunDir), feed.Last, _shape, live: true, history);
+        ProgressReading.Build(config.RunId, RunStatus.TryRead(config.RunDir), feed.Last, _shape, live: true, history, config.Train.Steps);
 
     public ClusterState Cluster() => LocalCluster.Of(Address, !system.WhenTerminated.IsCompleted, HealthRegistry.Get(system).Snapshot());
 

@@ -6,11 +6,13 @@ namespace ImageGpt.Host.Dashboard;
 /// <summary>Puts /api/run together from what a source has: status.json, the last step report, the run's shape and history.</summary>
 public static class ProgressReading
 {
-    public static RunProgress Build(string runId, RunStatus? status, StepReport? report, RunShape? shape, bool live, RunHistory? history)
+    /// <param name="configuredSteps">train.steps when the source knows the config (the run's own process)</param>
+    public static RunProgress Build(string runId, RunStatus? status, StepReport? report, RunShape? shape, bool live, RunHistory? history, long? configuredSteps = null)
     {
-        long total = history?.Started?.TotalSteps ?? status?.Steps ?? report?.TotalSteps ?? 0;
+        long total = history?.Started?.TotalSteps ?? status?.Steps ?? configuredSteps ?? report?.TotalSteps ?? 0;
         long step = Math.Max(report?.Step ?? 0, status?.Step ?? 0);
-        string phase = status?.Phase.ToString().ToLowerInvariant() ?? Ending(history?.Ended) ?? (report is null ? "unknown" : "training");
+        // Before the run's first status.json: its process is preparing the data (live) or nothing is known yet.
+        string phase = status?.Phase.ToString().ToLowerInvariant() ?? Ending(history?.Ended) ?? (report is not null ? "training" : live ? "starting" : "unknown");
         double? tokens = report?.TokensPerSecond ?? status?.TokensPerSecond;
         double? eta = phase == "training" && tokens > 0 && shape is not null ? (total - step) * shape.TokensPerStep / tokens : null;
         double? loss = Finite(report?.Loss ?? status?.Loss);
