@@ -44,7 +44,7 @@ public static class Program
         }
         ParseResult result = Root.Parse(argv);
         string command = result.CommandResult.Command == Root ? "" : result.CommandResult.Command.Name;
-        bool helpOrVersion = result.Action is HelpAction || result.Action?.GetType().Name == "VersionOptionAction";
+        bool helpOrVersion = result.Action is HelpAction || result.Action == Root.Options.OfType<VersionOption>().Single().Action;
         if (result.Errors.Count > 0 && !helpOrVersion)
         {
             error.WriteLine(command.Length == 0

@@ -5,7 +5,7 @@ namespace ImageGpt.Host.Dashboard;
 /// <summary>
 /// What the dashboard reads about a run: <see cref="LiveRunSource"/> inside the training process,
 /// <see cref="StoredRunSource"/> from a run's directory and store. Every member returns a snapshot at once and never
-/// waits on an actor; the history is a query of the journal, cached for a moment.
+/// waits on an actor; the history is a query of the journal, cached until the store changes.
 /// </summary>
 public interface IRunSource
 {
@@ -21,7 +21,7 @@ public interface IRunSource
     /// <summary>The training loss as logged (nats per token), oldest first.</summary>
     IReadOnlyList<LossPoint> TrainingLoss();
 
-    /// <summary>The run's events, folded; refreshed from the journal at most every couple of seconds.</summary>
+    /// <summary>The run's events, folded; read from the journal again only when the store may have changed (<see cref="HistoryCache"/>).</summary>
     Task<RunHistory> HistoryAsync(CancellationToken ct);
 
     /// <summary>Null when ready, else why not.</summary>

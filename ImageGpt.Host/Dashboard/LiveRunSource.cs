@@ -13,7 +13,7 @@ namespace ImageGpt.Host.Dashboard;
 /// </summary>
 public sealed class LiveRunSource(ActorSystem system, RunConfig config, RunFeed feed) : IRunSource
 {
-    private readonly HistoryCache _history = new(system, config.RunId, TimeSpan.FromSeconds(2));
+    private readonly HistoryCache _history = new(system, config.RunId, () => feed.Announced, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5));
     private readonly RunShape _shape = RunShape.Of(config);
 
     public string RunId => config.RunId;

@@ -11,7 +11,7 @@ namespace ImageGpt.Host.Dashboard;
 /// </summary>
 public sealed class StoredRunSource(ActorSystem readSystem, string? runDir, string runId) : IRunSource
 {
-    private readonly HistoryCache _history = new(readSystem, runId, TimeSpan.FromSeconds(2));
+    private readonly HistoryCache _history = new(readSystem, runId, () => StoreVersion(runDir), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5));
     private readonly MetricsFile? _metrics = runDir is null ? null : new MetricsFile(runDir);
 
     public string RunId => runId;
@@ -40,4 +40,17 @@ public sealed class StoredRunSource(ActorSystem readSystem, string? runDir, stri
     public Task<RunHistory> HistoryAsync(CancellationToken ct) => _history.GetAsync(ct);
 
     public string? NotReady() => _history.Problem;
+
+    /// <summary>
+    /// Changes whenever the run's SQLite store is written (its write-ahead log, or the file after a checkpoint of the log);
+    /// null when there is no run.db to look at (PostgreSQL).
+    /// </summary>
+    private static long? StoreVersion(string? runDir)
+    {
+        if (runDir is null) return null;
+        var db = new FileInfo(Path.Combine(runDir, RunStore.SqliteFileName));
+        if (!db.Exists) return null;
+        var wal = new FileInfo(db.FullName + "-wal");
+        return HashCode.Combine(db.Length, db.LastWriteTimeUtc, wal.Exists ? wal.Length : -1, wal.Exists ? wal.LastWriteTimeUtc : default);
+    }
 }

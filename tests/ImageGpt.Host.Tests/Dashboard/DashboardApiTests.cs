@@ -139,6 +139,15 @@ public sealed class DashboardApiTests : IAsyncLifetime
         Assert.Equal([1, 2, 3, 4, 5], await Http.GetByteArrayAsync("/files/step-40.safetensors"));
     }
 
+    [Fact]
+    public async Task An_event_written_to_the_store_after_a_read_shows_at_the_next_request()
+    {
+        Assert.Equal(2, (await Json("/api/checkpoints")).GetArrayLength());
+        await RunFiles.RecordAsync(_dir, RunId, new CheckpointsPruned([20], At.AddMinutes(4)));
+        var steps = (await Json("/api/checkpoints")).EnumerateArray().Select(c => c.GetProperty("step").GetInt64());
+        Assert.Equal([40L], steps);
+    }
+
     [Theory]
     [InlineData("/files/secret")]
     [InlineData("/files/run.db")]
