@@ -1,4 +1,5 @@
 using ImageGpt.Nn.Model;
+using ImageGpt.Nn.Training;
 
 namespace ImageGpt.Actors.Configuration;
 
@@ -34,9 +35,12 @@ public sealed record TrainSettings(
 /// <param name="RestartMaxBackoff">Cap of the doubling restart delay.</param>
 /// <param name="MaxRestarts">Restarts allowed per child within <c>RestartWindow</c> before the run stops with an error.</param>
 /// <param name="RestartWindow">The window of the restart budget (counted from a child's first failure in it).</param>
+/// <param name="Backend">Engine of the trainers: nn (ours, bit-identical across thread counts) or torch (libtorch, within a stated tolerance).</param>
+/// <param name="Device">Where the trainers compute: cpu, cuda (one trainer per GPU) or cuda:N; cuda needs the torch backend.</param>
 public sealed record RuntimeSettings(
     int Trainers, int ThreadsPerTrainer, int Prefetch, TimeSpan StepDeadline,
-    TimeSpan RestartMinBackoff, TimeSpan RestartMaxBackoff, int MaxRestarts, TimeSpan RestartWindow);
+    TimeSpan RestartMinBackoff, TimeSpan RestartMaxBackoff, int MaxRestarts, TimeSpan RestartWindow,
+    ComputeBackend Backend = ComputeBackend.Nn, ComputeDevice Device = default);
 
 /// <summary>Checkpoints and the run's SQL store.</summary>
 /// <param name="Every">Steps between checkpoints (also one at step 0 and one at the end).</param>

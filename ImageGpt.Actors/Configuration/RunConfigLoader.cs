@@ -5,6 +5,8 @@ using ImageGpt.Actors.Configuration;
 using ImageGpt.Nn;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Model;
+using ImageGpt.Nn.Torch;
+using ImageGpt.Nn.Training;
 
 namespace ImageGpt.Actors.Configuration;
 
@@ -49,9 +51,11 @@ public static class RunConfigLoader
     /// <summary>
     /// Builds the record from a config already layered and resolved. <paramref name="reference"/> (resolved)
     /// says which settings exist. <paramref name="processorCount"/> replaces Environment.ProcessorCount for
-    /// runtime.trainers = 0 (auto).
+    /// runtime.trainers = 0 (auto). <paramref name="torchCudaDevices"/> replaces loading libtorch and asking its
+    /// GPU count, done only for runtime.backend = torch, so that a libtorch that cannot load stops the run here.
     /// </summary>
-    public static RunConfig FromResolved(Config resolved, Config reference, string? runDirOverride = null, int? processorCount = null)
+    public static RunConfig FromResolved(Config resolved, Config reference, string? runDirOverride = null, int? processorCount = null,
+        Func<int>? torchCudaDevices = null)
     {
         CheckKnownKeys(resolved, reference);
         AkkaSettings.Validate(resolved);
@@ -73,7 +77,7 @@ public static class RunConfigLoader
 
         DataSettings data = ReadData(r, model);
         TrainSettings train = ReadTrain(r);
-        RuntimeSettings runtime = ReadRuntime(r, processorCount ?? Environment.ProcessorCount);
+        RuntimeSettings runtime = ReadRuntime(r, processorCount ?? Environment.ProcessorCount, torchCudaDevices ?? LibTorch.CudaDevices);
         CheckpointSettings checkpoint = ReadCheckpoint(r);
         EvalSettings eval = ReadEval(r);
         var log = new LogSettings(r.Int("log.every", min: 1, hint: "set log.every to the steps between progress lines, e.g. 50"));
@@ -159,12 +163,17 @@ public static class RunConfigLoader
         return v;
     }
 
-    private static RuntimeSettings ReadRuntime(Reader r, int processorCount)
+    private static RuntimeSettings ReadRuntime(Reader r, int processorCount, Func<int> torchCudaDevices)
     {
         int threads = r.Int("runtime.threads-per-trainer", min: 1, hint: "set runtime.threads-per-trainer to the kernel threads of each trainer, e.g. 1");
         int trainers = r.Int("runtime.trainers", min: 0, hint: "set runtime.trainers = 0 for one trainer per threads-per-trainer cores, or the number you want");
-        // 0 = auto: one trainer per group of threads-per-trainer cores, so the trainers together use the machine.
-        if (trainers == 0) trainers = Math.Max(1, processorCount / threads);
+        var (backend, device) = ReadCompute(r);
+        int gpus = backend == ComputeBackend.Torch ? torchCudaDevices() : 0;
+        if (device.Problem(gpus) is var (found, deviceHint))
+            throw r.Invalid("runtime.device", device.ToString(), $"but libtorch {found}", deviceHint);
+        // 0 = auto: one trainer per group of threads-per-trainer cores, so the trainers together use the machine;
+        // on CUDA one trainer per GPU (runtime.device = cuda) or one on the GPU named.
+        if (trainers == 0) trainers = !device.Cuda ? Math.Max(1, processorCount / threads) : device.Index is null ? gpus : 1;
         int prefetch = r.Int("runtime.prefetch", min: 1, hint: "set runtime.prefetch to the batches buffered per trainer, e.g. 4");
         TimeSpan deadline = r.Duration("runtime.step-deadline");
         if (deadline <= TimeSpan.Zero)
@@ -183,7 +192,22 @@ public static class RunConfigLoader
         TimeSpan window = r.Duration("runtime.restart.window");
         if (window <= TimeSpan.Zero)
             throw r.Invalid("runtime.restart.window", r.Text("runtime.restart.window"), "must be positive", "set runtime.restart.window to a duration such as 1m");
-        return new RuntimeSettings(trainers, threads, prefetch, deadline, minBackoff, maxBackoff, maxRestarts, window);
+        return new RuntimeSettings(trainers, threads, prefetch, deadline, minBackoff, maxBackoff, maxRestarts, window, backend, device);
+    }
+
+    private static (ComputeBackend, ComputeDevice) ReadCompute(Reader r)
+    {
+        string backendText = r.String("runtime.backend");
+        if (!ComputeBackends.TryParse(backendText, out ComputeBackend backend))
+            throw r.Invalid("runtime.backend", $"\"{backendText}\"", "is not a backend",
+                "set runtime.backend = nn (our engine, the default) or torch (libtorch through TorchSharp, for GPUs)");
+        string deviceText = r.String("runtime.device");
+        if (!ComputeDevice.TryParse(deviceText, out ComputeDevice device))
+            throw r.Invalid("runtime.device", $"\"{deviceText}\"", "is not a device", "set runtime.device = cpu, cuda (every GPU) or cuda:N (GPU N)");
+        if (device.Cuda && backend == ComputeBackend.Nn)
+            throw r.Invalid("runtime.device", $"\"{deviceText}\"", $"needs runtime.backend = torch (it is nn at {r.Where("runtime.backend")})",
+                "our engine runs on the CPU: set runtime.backend = torch to train on GPUs, or runtime.device = cpu");
+        return (backend, device);
     }
 
     private static CheckpointSettings ReadCheckpoint(Reader r)
@@ -545,7 +569,7 @@ public static class RunConfigLoader
             $"{m.TrainingFlopsPerToken * tokensPerStep / 1e9:F2} GFLOP/step; lr {t.Lr:R}, warmup {t.Warmup} then cosine to 0; " +
             $"Adam beta1 {t.Beta1:R} beta2 {t.Beta2:R}, weight decay {t.WeightDecay:R}, clip {(t.Clip == 0 ? "off" : t.Clip.ToString("R", inv))}, seed {t.Seed}"));
         sb.AppendLine(string.Create(inv,
-            $"runtime:    {Count(rt.Trainers, "trainer")} x {Count(rt.ThreadsPerTrainer, "thread")}, prefetch {rt.Prefetch}, step deadline {rt.StepDeadline.TotalSeconds:0.###}s, " +
+            $"runtime:    {Count(rt.Trainers, "trainer")} x {Count(rt.ThreadsPerTrainer, "thread")}, backend {rt.Backend.Name()} on {rt.Device}, prefetch {rt.Prefetch}, step deadline {rt.StepDeadline.TotalSeconds:0.###}s, " +
             $"restarts backoff {rt.RestartMinBackoff.TotalSeconds:0.###}s..{rt.RestartMaxBackoff.TotalSeconds:0.###}s, at most {rt.MaxRestarts} per child within {rt.RestartWindow.TotalSeconds:0.###}s"));
         sb.AppendLine(string.Create(inv,
             $"checkpoint: every {ck.Every} steps, keep {(ck.Keep == 0 ? "all" : ck.Keep.ToString(inv))}, store {(ck.Store == "sqlite" ? $"sqlite ({Path.Combine(c.RunDir, "run.db")})" : "postgres")}, " +

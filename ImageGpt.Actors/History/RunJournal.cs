@@ -14,7 +14,23 @@ public static class RunJournal
 {
     public const string ReadJournalId = "akka.persistence.query.journal.sql";
 
-    public static SqlReadJournal Of(ActorSystem system) => PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(ReadJournalId);
+    /// <summary>
+    /// The read journal. Akka.Persistence.Sql's waits only 5 s for the write journal to start (create its tables,
+    /// warm its driver); on a loaded machine that can take longer, so creating it is tried again for a while.
+    /// </summary>
+    public static SqlReadJournal Of(ActorSystem system)
+    {
+        var patience = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try { return PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(ReadJournalId); }
+            catch (AggregateException e) when (e.InnerException is AskTimeoutException && patience.Elapsed < StartPatience) { }
+            catch (AskTimeoutException) when (patience.Elapsed < StartPatience) { }
+        }
+    }
+
+    /// <summary>How long the write journal may take to start before reading fails.</summary>
+    public static readonly TimeSpan StartPatience = TimeSpan.FromMinutes(2);
 
     /// <summary>Every event of the run so far, folded; an empty history when the run has none.</summary>
     public static async Task<RunHistory> ReadAsync(ActorSystem system, string runId, CancellationToken ct = default)

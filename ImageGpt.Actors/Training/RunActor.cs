@@ -119,10 +119,12 @@ public sealed class RunActor : MonitoredActor, IWithTimers
             var name = i.ToString(CultureInfo.InvariantCulture);
             Watch(Context.ActorOf(Supervision.Backoff(Props.Create(() => new DataLoaderActor(lane, _s.Hooks)), "loader", rt), $"loader-{name}"), $"loader-{name}", "loader");
             var trainerSetup = new TrainerSetup(i, lane, _s.Parameters, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _aggregator, _progress,
-                rt.StepDeadline, observer, _s.Hooks);
+                rt.StepDeadline, observer, _s.Hooks, rt.Backend, rt.Device);
             trainers[i] = Watch(Context.ActorOf(Supervision.Backoff(Props.Create(() => new TrainerActor(trainerSetup)), "trainer", rt), $"trainer-{name}"), $"trainer-{name}", "trainer");
         }
         _aggregator.Tell(new StartTraining(trainers, _writer), Self);
+        // status.json exists from the start, then is rewritten every second.
+        Status(null);
         Timers.StartPeriodicTimer("status", new WriteStatus(), TimeSpan.FromSeconds(1));
     }
 

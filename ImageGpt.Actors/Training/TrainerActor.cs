@@ -11,7 +11,8 @@ namespace ImageGpt.Actors.Training;
 /// <param name="Deadline">How long the trainer waits for its loader before it builds a batch itself.</param>
 public sealed record TrainerSetup(
     int Id, BatchLane Lane, ParameterSlab Parameters, int BatchCapacity, int Threads, ulong MaskSeed,
-    GradientPool Pool, IActorRef Aggregator, LiveProgress Progress, TimeSpan Deadline, ITrainingObserver Observer, TrainingHooks? Hooks);
+    GradientPool Pool, IActorRef Aggregator, LiveProgress Progress, TimeSpan Deadline, ITrainingObserver Observer, TrainingHooks? Hooks,
+    ComputeBackend Backend = ComputeBackend.Nn, ComputeDevice Device = default);
 
 /// <summary>
 /// One device: a model replica (reading the aggregator's parameters, which change only between steps) and a dedicated
@@ -25,7 +26,7 @@ public sealed class TrainerActor : MonitoredActor
     private readonly TrainerSetup _s;
     private readonly IScheduler _scheduler;
     private DeviceThread? _device;
-    private ShardWorker? _worker;
+    private IShardWorker? _worker;
 
     public TrainerActor(TrainerSetup setup)
     {
@@ -37,11 +38,17 @@ public sealed class TrainerActor : MonitoredActor
     protected override void PreStart()
     {
         _device = new DeviceThread($"trainer-{_s.Id}");
-        _worker = new ShardWorker(_s.Parameters, _s.BatchCapacity, _s.Threads, _s.MaskSeed);
+        _worker = ShardWorkers.Create(_s.Backend, _s.Device, _s.Id, _s.Parameters, _s.BatchCapacity, _s.Threads, _s.MaskSeed);
         _s.Aggregator.Tell(new TrainerReady(_s.Id), Self);
     }
 
-    protected override void PostStop() => _device?.Dispose();
+    protected override void PostStop()
+    {
+        // Released on the device thread, after any shard still running there (a torch worker holds native tensors).
+        var worker = _worker;
+        _device?.Run(() => { worker?.Dispose(); return 0; });
+        _device?.Dispose();
+    }
 
     private async Task Compute(ComputeShards m)
     {

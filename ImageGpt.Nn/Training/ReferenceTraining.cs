@@ -10,7 +10,7 @@ namespace ImageGpt.Nn.Training;
 /// </summary>
 public static class ReferenceTraining
 {
-    public static IReadOnlyList<StepStats> Run(OptimizerStep optimizer, BatchSampler sampler, ShardWorker worker, long fromStep, long toStep)
+    public static IReadOnlyList<StepStats> Run(OptimizerStep optimizer, BatchSampler sampler, IShardWorker worker, long fromStep, long toStep)
     {
         var stats = new List<StepStats>();
         var buffers = new float[sampler.Shards][];

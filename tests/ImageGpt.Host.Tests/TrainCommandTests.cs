@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using ImageGpt.Actors.History;
-using ImageGpt.Actors.Training;
 using ImageGpt.Host.Commands;
 using ImageGpt.Nn;
 using Xunit.Abstractions;
@@ -87,13 +86,15 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         var (exit, killed, output) = await RunChildAndMaybeKill(TinyIn(stopped, "--set", "train.steps=1500"), TimeSpan.FromMilliseconds(100), signal: "TERM",
             after: "checkpoint step 0 saved", whileTraining: () =>
             {
-                // The run writes status.json a second after it starts and every second after; a loaded machine may save
-                // checkpoint 0 sooner than that.
-                var wait = Stopwatch.StartNew();
-                while (RunStatus.TryRead(stopped) is null && wait.Elapsed < RunFiles.Patience) Thread.Sleep(50);
-                var text = new StringWriter();
-                Assert.Equal(0, StatusCommand.Run(["--run-dir", stopped], text));
-                live = text.ToString().Split('\n');
+                // status.json is rewritten every second: read until it shows the trainers (bounded).
+                var clock = Stopwatch.StartNew();
+                do
+                {
+                    var text = new StringWriter();
+                    Assert.Equal(0, StatusCommand.Run(["--run-dir", stopped], text));
+                    live = text.ToString().Split('\n');
+                }
+                while (!live.Any(l => l.Contains("/trainer-1/trainer")) && clock.Elapsed < TimeSpan.FromSeconds(30));
             });
         Assert.True(killed, output);
         Assert.NotNull(live);

@@ -4,6 +4,7 @@ using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.Training;
 using ImageGpt.Nn;
 using ImageGpt.Nn.Model;
+using ImageGpt.Nn.Training;
 
 namespace ImageGpt.Actors.Tests.Training;
 
@@ -246,6 +247,11 @@ public sealed class RunConfigLoaderTests : IDisposable
     [InlineData("eval.threads=0", "eval.threads")]
     [InlineData("log.every=0", "log.every")]
     [InlineData("model.objective=diffusion", "model.objective")]
+    [InlineData("runtime.backend=tensorflow", "runtime.backend")]
+    [InlineData("runtime.device=gpu", "runtime.device")]
+    [InlineData("runtime.device=\"cuda:x\"", "runtime.device")]
+    [InlineData("runtime.device=\"cuda:-1\"", "runtime.device")]
+    [InlineData("runtime.device=cuda", "runtime.device")]
     [InlineData("run.dir=\"\"", "run.dir")]
     public void EachOutOfRangeValueIsAUserErrorNamingTheKeyAndWhereItWasSet(string set, string key)
     {
@@ -302,6 +308,48 @@ public sealed class RunConfigLoaderTests : IDisposable
         Assert.Equal(4, Auto(16, "runtime.threads-per-trainer=4").Runtime.Trainers);
         Assert.Equal(1, Auto(2, "runtime.threads-per-trainer=4").Runtime.Trainers);
         Assert.Equal(3, Auto(16, "runtime.trainers=3").Runtime.Trainers);
+    }
+
+    private static RunConfig WithGpus(int gpus, List<int>? asked, params string[] sets)
+    {
+        Config reference = Reference().Resolve(NoEnvironment);
+        return RunConfigLoader.FromResolved(RunConfigLoader.Layer(reference, null, sets).Resolve(NoEnvironment), reference, null, 16,
+            () => { asked?.Add(gpus); return gpus; });
+    }
+
+    [Fact]
+    public void BackendAndDeviceAreReadAndOnlyTheTorchBackendAsksLibtorch()
+    {
+        var asked = new List<int>();
+        RunConfig nn = WithGpus(0, asked);
+        Assert.Equal((ComputeBackend.Nn, ComputeDevice.Cpu), (nn.Runtime.Backend, nn.Runtime.Device));
+        Assert.Empty(asked);
+        RunConfig torch = WithGpus(0, asked, "runtime.backend=torch");
+        Assert.Equal((ComputeBackend.Torch, ComputeDevice.Cpu, 16), (torch.Runtime.Backend, torch.Runtime.Device, torch.Runtime.Trainers));
+        Assert.Single(asked);
+        Assert.Contains("16 trainers x 1 thread, backend torch on cpu, prefetch", RunConfigLoader.Describe(torch));
+    }
+
+    [Fact]
+    public void OnCudaZeroTrainersMeansOnePerGpuOrOneOnTheGpuNamed()
+    {
+        Assert.Equal(3, WithGpus(3, null, "runtime.backend=torch", "runtime.device=cuda").Runtime.Trainers);
+        RunConfig one = WithGpus(3, null, "runtime.backend=torch", "runtime.device=\"cuda:2\"");
+        Assert.Equal((1, new ComputeDevice(true, 2)), (one.Runtime.Trainers, one.Runtime.Device));
+        Assert.Equal(5, WithGpus(3, null, "runtime.backend=torch", "runtime.device=cuda", "runtime.trainers=5").Runtime.Trainers);
+    }
+
+    [Theory]
+    [InlineData(0, "cuda", "finds no CUDA device")]
+    [InlineData(0, "\"cuda:0\"", "finds no CUDA device")]
+    [InlineData(2, "\"cuda:2\"", "finds 2 CUDA devices (cuda:0..cuda:1)")]
+    public void CudaThatIsNotThereIsOneLineNamingWhatWasFound(int gpus, string device, string found)
+    {
+        var e = Assert.Throws<UserError>(() => WithGpus(gpus, null, "runtime.backend=torch", $"runtime.device={device}"));
+        Assert.StartsWith($"config 'runtime.device' = {device.Trim('"')} at --set", e.Message);
+        Assert.Contains($"but libtorch {found}", e.Message);
+        Assert.Contains("HINT:", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

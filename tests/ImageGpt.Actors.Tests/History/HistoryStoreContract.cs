@@ -164,8 +164,9 @@ public abstract class HistoryStoreContract : IAsyncLifetime
         var before = await first.Ask<RunHistorySnapshot>(new RunHistoryActor.GetHistory(), Patience);
         await first.GracefulStop(Patience);
         // Snapshots are saved and the older one deleted asynchronously; both have happened once the newest is the only one.
-        await WaitForAsync(async () => await ScalarAsync("SELECT count(*) FROM snapshot WHERE persistence_id = 'long-run'") == 1);
-        Assert.Equal(400, await ScalarAsync("SELECT max(sequence_number) FROM snapshot WHERE persistence_id = 'long-run'"));
+        await WaitForAsync(async () =>
+            await ScalarAsync("SELECT count(*) FROM snapshot WHERE persistence_id = 'long-run'") == 1 &&
+            await ScalarAsync("SELECT max(sequence_number) FROM snapshot WHERE persistence_id = 'long-run'") == 400);
 
         var second = system.ActorOf(Props.Create(() => new RunHistoryActor("long-run")), "second");
         var after = await second.Ask<RunHistorySnapshot>(new RunHistoryActor.GetHistory(), Patience);
