@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -14,18 +15,28 @@ namespace ImageGpt.Host.Commands;
 /// </summary>
 public static class BenchGemmCommand
 {
-    public static int Run(string[] argv)
+    private static readonly Option<int> Width = Cli.Int("--width", 512, "model width C");
+    private static readonly Option<int> Batch = Cli.Int("--batch", 32, "images B");
+    private static readonly Option<int> Seq = Cli.Int("--seq", 196, "sequence length T");
+    private static readonly Option<int> Threads = Cli.Int("--threads", 1, "compute threads");
+    private static readonly Option<int> Repeats = Cli.Int("--repeats", 5, "timed calls (the best counts)");
+    private static readonly Option<int?> Heads = Cli.OptionalInt("--heads", "attention heads (default: width / 64)");
+    // 2 FMA pipes x 16 fp32 lanes x 2 flops x ~5.3 GHz: the per-core figure the targets are set against.
+    private static readonly Option<double> Peak = Cli.Number("--peak", 340, "the per-core peak GFLOP/s the percentages are of");
+
+    public static Command Definition { get; } = Cli.Command("bench-gemm", "GFLOP/s of the matmul kernels on the iGPT shapes", Width, Batch, Seq, Threads, Repeats, Heads, Peak);
+
+    static BenchGemmCommand() => Definition.SetAction(Run);
+
+    private static int Run(ParseResult args)
     {
-        var args = Args.Parse("bench-gemm", argv, new HashSet<string>());
-        int width = args.Int("width", 512);
-        int batch = args.Int("batch", 32);
-        int seq = args.Int("seq", 196);
-        int threads = args.Int("threads", 1);
-        int repeats = args.Int("repeats", 5);
-        int heads = args.Int("heads", Math.Max(1, width / 64));
-        // 2 FMA pipes x 16 fp32 lanes x 2 flops x ~5.3 GHz: the per-core figure the targets are set against.
-        double peak = args.Double("peak", 340);
-        args.RejectUnknown();
+        int width = args.GetValue(Width);
+        int batch = args.GetValue(Batch);
+        int seq = args.GetValue(Seq);
+        int threads = args.GetValue(Threads);
+        int repeats = args.GetValue(Repeats);
+        int heads = args.GetValue(Heads) ?? Math.Max(1, width / 64);
+        double peak = args.GetValue(Peak);
         if (width < 1 || batch < 1 || seq < 1 || threads < 1 || repeats < 1 || peak <= 0 || heads < 1 || width % heads != 0)
             throw new UserError("bench-gemm: --width, --batch, --seq, --threads, --repeats, --heads and --peak must be positive and --heads must divide --width. HINT: e.g. --width 512 --heads 8");
 

@@ -1,10 +1,13 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
+using ImageGpt.Host.Dashboard;
 using ImageGpt.Nn;
 
 namespace ImageGpt.Host.Commands;
@@ -19,16 +22,29 @@ namespace ImageGpt.Host.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    public static int Run(string[] rest) => RunAsync(rest, Console.Out, !Console.IsOutputRedirected).GetAwaiter().GetResult();
+    private static readonly Option<string?> ConfigPath = ConfigCommand.ConfigFile("hocon/fashion-mnist.conf, the default run");
+    private static readonly Option<string[]> Overrides = ConfigCommand.SetOption();
+    private static readonly Option<string?> RunDir = Cli.Optional("--run-dir", "the run directory (default: run.dir of the config, runs/fashion-mnist for the default run)", "DIR");
+    private static readonly Option<bool> Resume = Cli.Flag("--resume", "continue the run from its newest verified checkpoint");
+    private static readonly Option<int?> Dashboard = DashboardOptions.PortOption("--dashboard", "serve the live dashboard of the run on this port");
+    private static readonly Option<string> DashboardBind = DashboardOptions.BindOption("--dashboard-bind");
 
-    public static async Task<int> RunAsync(string[] rest, TextWriter output, bool interactive)
+    public static Command Definition { get; } = Cli.Command("train", "the main job: pretrain with actors, checkpoints and evaluations in the run directory",
+        ConfigPath, Overrides, RunDir, Resume, Dashboard, DashboardBind);
+
+    static TrainCommand() => Definition.SetAction(r => RunAsync(r, Console.Out, !Console.IsOutputRedirected).GetAwaiter().GetResult());
+
+    public static Task<int> RunAsync(string[] rest, TextWriter output, bool interactive) => RunAsync(Cli.Parse(Definition, rest), output, interactive);
+
+    private static async Task<int> RunAsync(ParseResult args, TextWriter output, bool interactive)
     {
-        var args = Args.Parse("train", rest, new HashSet<string>(StringComparer.Ordinal) { "resume" });
-        string? file = args.String("config");
-        var sets = args.All("set");
-        string? runDirOverride = args.String("run-dir");
-        bool resume = args.Flag("resume");
-        args.RejectUnknown();
+        string? file = args.GetValue(ConfigPath);
+        var sets = args.GetValue(Overrides) ?? [];
+        string? runDirOverride = args.GetValue(RunDir);
+        bool resume = args.GetValue(Resume);
+        int? dashboardPort = DashboardOptions.Port(args, Dashboard);
+        var dashboard = dashboardPort is { } port ? new DashboardRequest(port, DashboardOptions.Address(args.GetValue(DashboardBind)!, "--dashboard-bind")) : null;
+        string[] rest = Cli.Arguments(args);
 
         string referencePath = ConfigCommand.FindReference();
         file ??= DefaultRun(referencePath);
@@ -47,7 +63,7 @@ public static class TrainCommand
         var shutdown = CoordinatedShutdown.Get(system);
         try
         {
-            return await TrainAsync(system, config, store, identity, resume, rest, output, interactive);
+            return await TrainAsync(system, config, store, identity, resume, rest, output, interactive, dashboard);
         }
         finally
         {
@@ -55,8 +71,11 @@ public static class TrainCommand
         }
     }
 
+    /// <summary>Where to serve the run's dashboard.</summary>
+    private sealed record DashboardRequest(int Port, IPAddress Bind);
+
     private static async Task<int> TrainAsync(ActorSystem system, RunConfig config, RunStore store, string identity, bool resume,
-        string[] rest, TextWriter output, bool interactive)
+        string[] rest, TextWriter output, bool interactive, DashboardRequest? dashboard)
     {
         string runDir = config.RunDir;
         var history = await RunJournal.ReadAsync(system, config.RunId);
@@ -84,6 +103,17 @@ public static class TrainCommand
             output.WriteLine($"--resume: no usable checkpoint of run '{config.RunId}' yet; starting at step 0");
         }
 
+        // Served before the data are prepared (the palette, a first download may take a while): the page answers from the start.
+        var feed = new RunFeed();
+        await using var server = dashboard is null ? null
+            : await DashboardServer.StartAsync(new LiveRunSource(system, config, feed), dashboard.Bind, dashboard.Port,
+                TokenCheck.Required(dashboard.Bind) ? RunSecret.Resolve(config) : null);
+        if (server is not null)
+        {
+            output.WriteLine($"dashboard: {server.Url}");
+            if (TokenCheck.Required(dashboard!.Bind)) output.WriteLine(DashboardCommand.Announce(dashboard.Bind));
+        }
+
         var palette = history.Started is { } s ? Nn.Palette.Palette.FromJson(s.PaletteJson, $"the history of run '{config.RunId}' in {store.Where}") : null;
         var inputs = RunData.Prepare(config, palette, output);
         if (history.Started is null) File.WriteAllText(Path.Combine(runDir, "palette.json"), inputs.Palette.ToJson());
@@ -101,18 +131,19 @@ public static class TrainCommand
         Console.CancelKeyPress += onCancel;
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Interrupt("SIGTERM"); });
 
-        var progress = new ConsoleProgress(output, interactive, config.Log.Every) { StartStep = existing?.Step ?? 0 };
+        var progress = new ConsoleProgress(output, interactive, config.Log.Every, existing?.Step ?? 0);
         using var metrics = new MetricsLog(runDir, config.Log.Every, existing?.Step ?? 0);
         var evaluations = new EvaluationLog(history.Evaluations);
         var clock = Stopwatch.StartNew();
         TrainingOutcome outcome;
         try
         {
-            outcome = await TrainingRun.RunAsync(system, config, inputs, store.Blobs, history, existing, identity, new Observers(progress, metrics, evaluations));
+            outcome = await TrainingRun.RunAsync(system, config, inputs, store.Blobs, history, existing, identity, new Observers(progress, metrics, evaluations, feed));
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
+            progress.Dispose();
         }
 
         if (outcome.Error is not null)

@@ -16,14 +16,14 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    private static string Repo()
+    internal static string Repo()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "ImageGpt.sln"))) return d.FullName;
         throw new InvalidOperationException("repository root not found");
     }
 
-    private static readonly string[] Tiny =
+    internal static readonly string[] Tiny =
     [
         "--config", Path.Combine(Repo(), "hocon", "fashion-mnist.conf"),
         "--set", "model.layers=2", "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.side=8",
