@@ -63,13 +63,26 @@ public static class BenchGemmCommand
             // forward is 2 products (q.k, att.v), backward 4 (datt, dv, dq, dk), each 2*HS flops per pair.
             int NH = heads, HS = C / NH;
             float[] q = Fill(BT * C, 6), k = Fill(BT * C, 7), v = Fill(BT * C, 8), dout = Fill(BT * C, 9);
-            float[] outp = new float[BT * C], att = new float[batch * NH * seq * seq], scratch = new float[att.Length];
+            float[] outp = new float[BT * C];
             float[] dq = new float[BT * C], dk = new float[BT * C], dv = new float[BT * C];
             double pairs = (double)batch * NH * seq * (seq + 1) / 2;
-            Report($"attn fwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 2, peak, threads, repeats,
-                () => Attention.Forward(outp, att, q, k, v, batch, seq, C, NH, causal: true, threads));
-            Report($"attn bwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 4, peak, threads, repeats,
-                () => Attention.Backward(dq, dk, dv, scratch, dout, att, q, k, v, batch, seq, C, NH, causal: true, threads));
+            // The model's path: row statistics and recomputed probabilities where the blocked kernels run, else att.
+            if (Attention.Recomputes(C, NH))
+            {
+                float[] stats = new float[batch * NH * seq * 2];
+                Report($"attn fwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 2, peak, threads, repeats,
+                    () => Attention.ForwardStats(outp, stats, q, k, v, batch, seq, C, NH, causal: true, threads));
+                Report($"attn bwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 4, peak, threads, repeats,
+                    () => Attention.BackwardRecompute(dq, dk, dv, dout, stats, q, k, v, batch, seq, C, NH, causal: true, threads));
+            }
+            else
+            {
+                float[] att = new float[batch * NH * seq * seq], scratch = new float[att.Length];
+                Report($"attn fwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 2, peak, threads, repeats,
+                    () => Attention.Forward(outp, att, q, k, v, batch, seq, C, NH, causal: true, threads));
+                Report($"attn bwd causal NH={NH} HS={HS}", $"B={batch} T={seq}", pairs * HS * 2 * 4, peak, threads, repeats,
+                    () => Attention.Backward(dq, dk, dv, scratch, dout, att, q, k, v, batch, seq, C, NH, causal: true, threads));
+            }
         }
 
         // The naive twin on one small shape, for the ratio only (it is far too slow for the big ones).

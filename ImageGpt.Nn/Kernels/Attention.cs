@@ -12,7 +12,7 @@ namespace ImageGpt.Nn.Kernels;
 /// stop at their diagonal: masked keys are never computed. Threads take whole (batch, head) pairs and
 /// every output element is written by one thread in a fixed order, so results do not depend on `threads`.
 /// </summary>
-public static unsafe class Attention
+public static unsafe partial class Attention
 {
     // q,k,v (B,T,C), head h in columns [h*HS,(h+1)*HS); att (B,NH,T,T) softmax probabilities; out (B,T,C)
     public static void Forward(Span<float> @out, Span<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
@@ -39,7 +39,7 @@ public static unsafe class Attention
     /// Whether <see cref="ForwardStats"/> and <see cref="BackwardRecompute"/> run for this shape on this
     /// CPU (the blocked AVX-512 path: head size a multiple of 8). Otherwise use Forward/Backward with att.
     /// </summary>
-    internal static bool Recomputes(int C, int NH) =>
+    public static bool Recomputes(int C, int NH) =>
         Vector512.IsHardwareAccelerated && NH > 0 && C % NH == 0 && C / NH % 8 == 0;
 
     // q,k,v (B,T,C); out (B,T,C) overwritten; stats (B,NH,T,2): per query row the subtracted maximum
@@ -50,7 +50,7 @@ public static unsafe class Attention
     /// inputs, so it gets the bits Forward would have stored in att. Writing and rereading att is
     /// memory traffic of T*T floats per head, which costs more than the recomputation at small head sizes.
     /// </summary>
-    internal static void ForwardStats(Span<float> @out, Span<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+    public static void ForwardStats(Span<float> @out, Span<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
     {
         int HS = CheckShape(B, T, C, NH);
@@ -73,7 +73,7 @@ public static unsafe class Attention
     /// and the row statistics (bit for bit those of Forward). dq, dk and dv are written, not accumulated
     /// (each head zeroes its own columns first), so the caller need not clear them.
     /// </summary>
-    internal static void BackwardRecompute(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
+    public static void BackwardRecompute(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         int B, int T, int C, int NH, bool causal, int threads = 1)
     {
@@ -164,8 +164,16 @@ public static unsafe class Attention
 
     private readonly struct ForwardJob(nint o, nint a, nint q, nint k, nint v, int T, int C, int NH, int HS, bool causal, bool wide) : IHeadJob
     {
-        public void Run(int bh) =>
-            ForwardHead((float*)o, (float*)a, (float*)q, (float*)k, (float*)v, bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+        public void Run(int bh)
+        {
+            if (wide && HS % 8 == 0)
+            {
+                nint head = (nint)(bh / NH) * T * C + bh % NH * HS;
+                ForwardHeadBlocked((float*)o + head, (float*)a + (nint)bh * T * T, null, (float*)q + head, (float*)k + head,
+                    (float*)v + head, T, C, HS, causal);
+            }
+            else ForwardHead((float*)o, (float*)a, (float*)q, (float*)k, (float*)v, bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+        }
     }
 
     private readonly struct BackwardJob(nint dq, nint dk, nint dv, nint dout, nint att, nint q, nint k, nint v,
@@ -173,6 +181,13 @@ public static unsafe class Attention
     {
         public void Run(int bh)
         {
+            if (wide && HS % 8 == 0)
+            {
+                nint head = (nint)(bh / NH) * T * C + bh % NH * HS;
+                BackwardHeadBlocked((float*)dq + head, (float*)dk + head, (float*)dv + head, (float*)dout + head,
+                    (float*)att + (nint)bh * T * T, null, (float*)q + head, (float*)k + head, (float*)v + head, T, C, HS, causal, overwrite);
+                return;
+            }
             if (overwrite) ClearHead((float*)dq, (float*)dk, (float*)dv, bh / NH, bh % NH, T, C, HS);
             BackwardHead((float*)dq, (float*)dk, (float*)dv, (float*)dout, (float*)att, (float*)q, (float*)k, (float*)v,
                 bh / NH, bh % NH, T, C, NH, HS, causal, wide);
@@ -181,9 +196,12 @@ public static unsafe class Attention
 
     private readonly struct ForwardStatsJob(nint o, nint stats, nint q, nint k, nint v, int T, int C, int NH, int HS, bool causal) : IHeadJob
     {
-        public void Run(int bh) =>
-            ForwardHeadBlocked((float*)o, null, (float*)stats + (nint)bh * T * 2, (float*)q, (float*)k, (float*)v,
-                bh / NH, bh % NH, T, C, NH, HS, causal);
+        public void Run(int bh)
+        {
+            nint head = (nint)(bh / NH) * T * C + bh % NH * HS;
+            ForwardHeadBlocked((float*)o + head, null, (float*)stats + (nint)bh * T * 2, (float*)q + head, (float*)k + head,
+                (float*)v + head, T, C, HS, causal);
+        }
     }
 
     private readonly struct BackwardRecomputeJob(nint dq, nint dk, nint dv, nint dout, nint stats, nint q, nint k, nint v,
@@ -191,9 +209,9 @@ public static unsafe class Attention
     {
         public void Run(int bh)
         {
-            ClearHead((float*)dq, (float*)dk, (float*)dv, bh / NH, bh % NH, T, C, HS);
-            BackwardHeadBlocked((float*)dq, (float*)dk, (float*)dv, (float*)dout, null, (float*)stats + (nint)bh * T * 2,
-                (float*)q, (float*)k, (float*)v, bh / NH, bh % NH, T, C, NH, HS, causal);
+            nint head = (nint)(bh / NH) * T * C + bh % NH * HS;
+            BackwardHeadBlocked((float*)dq + head, (float*)dk + head, (float*)dv + head, (float*)dout + head, null,
+                (float*)stats + (nint)bh * T * 2, (float*)q + head, (float*)k + head, (float*)v + head, T, C, HS, causal, overwrite: true);
         }
     }
 
@@ -267,11 +285,6 @@ public static unsafe class Attention
     private static void ForwardHead(float* @out, float* att, float* q, float* k, float* v, int b, int h,
         int T, int C, int NH, int HS, bool causal, bool wide)
     {
-        if (wide && HS % 8 == 0)
-        {
-            ForwardHeadBlocked(@out, att, null, q, k, v, b, h, T, C, NH, HS, causal);
-            return;
-        }
         int Tp = Pad(T, 64);
         float* buf = Buffers.Mine.Get(2 * HS * Tp + Tp);
         float* kt = buf, vt = buf + HS * Tp, s = buf + 2 * HS * Tp;
@@ -307,13 +320,9 @@ public static unsafe class Attention
         new Span<float>(s + L, Pad(L, 16) - L).Clear();
     }
 
-    /// <summary>
-    /// The same softmax in three vector passes (max, exp and sum, scale), lanes past L masked to zero;
-    /// with attRow set, the probabilities are also written there, followed by zeros up to T. Returns the
-    /// subtracted maximum and the reciprocal sum: probability j is Exp(FMA(s_j, scale, -max)) * inv.
-    /// </summary>
+    /// <summary>The same softmax in three vector passes (max, exp and sum, scale), lanes past L masked to zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (float Max, float Inv) SoftmaxWide(float* s, int L, float scale, float* attRow = null, int T = 0)
+    private static void SoftmaxWide(float* s, int L, float scale)
     {
         var vMax = Vector512.Create(float.NegativeInfinity);
         int j = 0;
@@ -341,50 +350,8 @@ public static unsafe class Attention
             e.Store(s + j);
             sum += e;
         }
-        float invSum = 1f / Vector512.Sum(sum);
-        var inv = Vector512.Create(invSum);
-        for (j = 0; j + 16 <= L; j += 16)
-        {
-            var x = Vector512.Load(s + j) * inv;
-            x.Store(s + j);
-            if (attRow != null) x.Store(attRow + j);
-        }
-        if (j < L)
-        {
-            var x = Vector512.Load(s + j) * inv;
-            x.Store(s + j);
-            if (attRow != null)
-            {
-                // The lanes past L are already zero, as att must be there, so a whole vector may go out
-                // whenever it ends inside the row.
-                if (j + 16 <= T) { x.Store(attRow + j); j += 16; }
-                else for (int t = j; t < L; t++) attRow[t] = s[t];
-            }
-        }
-        if (attRow != null && j < T) new Span<float>(attRow + Math.Max(j, L), T - Math.Max(j, L)).Clear();
-        return (max, invSum);
-    }
-
-    /// <summary>
-    /// p[0..L) = Exp(FMA(p, scale, -max)) * inv, SoftmaxWide's last two passes with its saved statistics
-    /// (so the same bits as the probabilities it produced); p[L..n) = 0, n a multiple of 16.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SoftmaxReplay(float* p, int L, int n, float scale, float max, float inv)
-    {
-        var vScale = Vector512.Create(scale);
-        var vNegMax = Vector512.Create(-max);
-        var vInv = Vector512.Create(inv);
-        int j = 0;
-        for (; j + 16 <= L; j += 16)
-            (Exp(Vector512.FusedMultiplyAdd(Vector512.Load(p + j), vScale, vNegMax)) * vInv).Store(p + j);
-        if (j < L)
-        {
-            var e = Exp(Vector512.FusedMultiplyAdd(Vector512.Load(p + j), vScale, vNegMax)) * vInv;
-            Vector512.ConditionalSelect(TailMask(L - j), e, Vector512<float>.Zero).Store(p + j);
-            j += 16;
-        }
-        for (; j < n; j += 16) Vector512<float>.Zero.Store(p + j);
+        var inv = Vector512.Create(1f / Vector512.Sum(sum));
+        for (j = 0; j < L; j += 16) (Vector512.Load(s + j) * inv).Store(s + j);
     }
 
     /// <summary>
@@ -395,7 +362,8 @@ public static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Exp(Vector512<float> x)
     {
-        x = Vector512.Max(x, Vector512.Create(-87.3f));
+        // vmaxps with the bound first returns x when x is NaN, as Vector512.Max does, without its -0/NaN fix-ups.
+        x = Avx512F.IsSupported ? Avx512F.Max(Vector512.Create(-87.3f), x) : Vector512.Max(x, Vector512.Create(-87.3f));
         var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
@@ -422,11 +390,6 @@ public static unsafe class Attention
     private static void BackwardHead(float* dq, float* dk, float* dv, float* dout, float* att, float* q, float* k,
         float* v, int b, int h, int T, int C, int NH, int HS, bool causal, bool wide)
     {
-        if (wide && HS % 8 == 0)
-        {
-            BackwardHeadBlocked(dq, dk, dv, dout, att, null, q, k, v, b, h, T, C, NH, HS, causal);
-            return;
-        }
         int Tp = Pad(T, 64);
         float* buf = Buffers.Mine.Get(4 * HS * Tp + 2 * Tp);
         float* kt = buf, vt = buf + HS * Tp, dkt = buf + 2 * HS * Tp, dvt = buf + 3 * HS * Tp;
@@ -467,206 +430,6 @@ public static unsafe class Attention
                 dkt0[d] += dkt[(nint)d * Tp + t];
                 dvt0[d] += dvt[(nint)d * Tp + t];
             }
-        }
-    }
-
-    // The blocked paths below handle 8 queries at a time with the GEMM register tiles (8 x 32, FMA over
-    // an inner dimension), so each loaded key or value vector feeds 8 rows: S = Q K^T and dP = dO V^T run
-    // over the head dimension, out = P V and dQ = dS K over the visible keys, and dK^T += Q^T dS,
-    // dV^T += dO^T P over the 8 rows of the block. Causal blocks stop at the block's last visible key.
-
-    /// <summary>The block's rows of src (stride C) when all 8 exist; otherwise a zero-padded copy (stride HS).</summary>
-    private static float* RowBlock(float* src, int rows, int C, int HS, float* tmp, out int stride)
-    {
-        if (rows == 8) { stride = C; return src; }
-        new Span<float>(tmp, 8 * HS).Clear();
-        for (int r = 0; r < rows; r++)
-            new ReadOnlySpan<float>(src + (nint)r * C, HS).CopyTo(new Span<float>(tmp + r * HS, HS));
-        stride = HS;
-        return tmp;
-    }
-
-    /// <summary>dst (T, HSp) = src rows (stride C), columns HS..HSp zero: a B operand in 32- and 16-column strips.</summary>
-    private static void PadRows(float* dst, float* src, int T, int C, int HS, int HSp)
-    {
-        for (int t = 0; t < T; t++)
-        {
-            new ReadOnlySpan<float>(src + (nint)t * C, HS).CopyTo(new Span<float>(dst + (nint)t * HSp, HS));
-            new Span<float>(dst + (nint)t * HSp + HS, HSp - HS).Clear();
-        }
-    }
-
-    /// <summary>
-    /// c (8, HSp) = a (8 rows, stride lda, keys wide) @ b (keys, HSp), HSp a multiple of 16: 32-column
-    /// register tiles, and a 16-column one for a remaining half strip (head size 16 pads to 16, not 32).
-    /// </summary>
-    private static void ValueStrips(float* a, nint lda, float* b, int HSp, int keys, float* c)
-    {
-        int d0 = 0;
-        for (; d0 + 32 <= HSp; d0 += 32)
-            Gemm.Kernel512Rows(a, lda, b + d0, HSp, keys, c + d0, HSp, false);
-        if (d0 < HSp)
-            Gemm.Kernel512Rows16(a, lda, b + d0, HSp, keys, c + d0, HSp);
-    }
-
-    /// <remarks>With stats set (T x 2 for this head), att is not written: each row's statistics are kept instead.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardHeadBlocked(float* @out, float* att, float* stats, float* q, float* k, float* v, int b, int h,
-        int T, int C, int NH, int HS, bool causal)
-    {
-        int Tp = Pad(T, 64), HSp = Pad(HS, 16);
-        float* buf = Buffers.Mine.Get(HS * Tp + T * HSp + 8 * Tp + 8 * HS + 8 * HSp);
-        float* kt = buf, vp = kt + HS * Tp, s = vp + T * HSp, qtmp = s + 8 * Tp, otmp = qtmp + 8 * HS;
-        nint head = (nint)b * T * C + h * HS;
-        Transpose(kt, k + head, T, Tp, C, HS);
-        PadRows(vp, v + head, T, C, HS, HSp);
-        float scale = 1f / MathF.Sqrt(HS);
-        for (int i0 = 0; i0 < T; i0 += 8)
-        {
-            int rows = Math.Min(8, T - i0);
-            int keys = causal ? i0 + rows : T;
-            float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
-            // preatt[r, j] = q_r . k_j for the block's visible keys (whole 32-key strips, within Tp)
-            for (int j0 = 0; j0 < keys; j0 += 32)
-                Gemm.Kernel512Rows(qb, qStride, kt + j0, Tp, HS, s + j0, Tp, false);
-            int keysPadded = Pad(keys, 32);
-            for (int r = 0; r < 8; r++)
-            {
-                float* sr = s + (nint)r * Tp;
-                if (r >= rows)
-                {
-                    new Span<float>(sr, keysPadded).Clear();
-                    continue;
-                }
-                int L = causal ? i0 + r + 1 : T;
-                if (stats == null)
-                    SoftmaxWide(sr, L, scale, att + (((nint)b * NH + h) * T + i0 + r) * T, T);
-                else
-                    (stats[2 * (i0 + r)], stats[2 * (i0 + r) + 1]) = SoftmaxWide(sr, L, scale);
-                // Keys this row may not see weigh zero in the block's value product (SoftmaxWide zeroed
-                // the lanes up to the next multiple of 16; whole vectors here, no call per row).
-                for (int j = Pad(L, 16); j < keysPadded; j += 16) Vector512<float>.Zero.Store(sr + j);
-            }
-            // out[r, d] = sum_j att[r, j] * v_j[d]
-            ValueStrips(s, Tp, vp, HSp, keys, otmp);
-            for (int r = 0; r < rows; r++)
-                CopyHead(@out + head + (nint)(i0 + r) * C, otmp + r * HSp, HS);
-        }
-    }
-
-    /// <remarks>
-    /// With stats set (T x 2 for this head, from ForwardHeadBlocked), att is not read: each block's
-    /// probabilities are recomputed as the forward pass made them (scores, then SoftmaxReplay).
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* stats,
-        float* q, float* k, float* v, int b, int h, int T, int C, int NH, int HS, bool causal)
-    {
-        int Tp = Pad(T, 64), HSp = Pad(HS, 16);
-        int ktLength = stats == null ? 0 : HS * Tp;
-        float* buf = Buffers.Mine.Get(3 * HS * Tp + T * HSp + 16 * Tp + 16 * HS + 8 * HSp + ktLength);
-        float* vt = buf, dkt = vt + HS * Tp, dvt = dkt + HS * Tp, kp = dvt + HS * Tp;
-        float* p = kp + T * HSp, ds = p + 8 * Tp, qtmp = ds + 8 * Tp, gtmp = qtmp + 8 * HS, dqtmp = gtmp + 8 * HS;
-        float* kt = dqtmp + 8 * HSp;
-        nint head = (nint)b * T * C + h * HS;
-        Transpose(vt, v + head, T, Tp, C, HS);
-        PadRows(kp, k + head, T, C, HS, HSp);
-        if (stats != null) Transpose(kt, k + head, T, Tp, C, HS);
-        new Span<float>(dkt, 2 * HS * Tp).Clear();
-        float scale = 1f / MathF.Sqrt(HS);
-        for (int i0 = 0; i0 < T; i0 += 8)
-        {
-            int rows = Math.Min(8, T - i0);
-            int keys = causal ? i0 + rows : T;
-            int keysPadded = Pad(keys, 32);
-            float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
-            float* gb = RowBlock(dout + head + (nint)i0 * C, rows, C, HS, gtmp, out int gStride);
-            if (stats == null)
-            {
-                // The block's visible probabilities, zero for masked keys and missing rows.
-                for (int r = 0; r < 8; r++)
-                {
-                    float* pr = p + (nint)r * Tp;
-                    int L = r >= rows ? 0 : causal ? i0 + r + 1 : T;
-                    new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i0 + r) * T, L).CopyTo(new Span<float>(pr, L));
-                    new Span<float>(pr + L, keysPadded - L).Clear();
-                }
-            }
-            else
-            {
-                // forward: preatt[r, j] = q_r . k_j (the same strips as ForwardHeadBlocked); att = softmax(scale * preatt)
-                for (int j0 = 0; j0 < keys; j0 += 32)
-                    Gemm.Kernel512Rows(qb, qStride, kt + j0, Tp, HS, p + j0, Tp, false);
-                for (int r = 0; r < 8; r++)
-                {
-                    float* pr = p + (nint)r * Tp;
-                    if (r >= rows) new Span<float>(pr, keysPadded).Clear();
-                    else SoftmaxReplay(pr, causal ? i0 + r + 1 : T, keysPadded, scale, stats[2 * (i0 + r)], stats[2 * (i0 + r) + 1]);
-                }
-            }
-            // forward: out[r, d] = sum_j att[r, j] * v_j[d]
-            // datt[r, j] = dout_r . v_j;  dv_j[d] += sum_r att[r, j] * dout_r[d]
-            for (int j0 = 0; j0 < keys; j0 += 32)
-                Gemm.Kernel512Rows(gb, gStride, vt + j0, Tp, HS, ds + j0, Tp, false);
-            for (int d0 = 0; d0 < HS; d0 += 8)
-                for (int j0 = 0; j0 < keys; j0 += 32)
-                    Gemm.Kernel512Cols(gb + d0, gStride, p + j0, Tp, 8, dvt + (nint)d0 * Tp + j0, Tp, true);
-            // forward: att[r, :] = softmax(preatt[r, :]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
-            // forward: preatt[r, j] = scale * q_r . k_j; the scale is folded into dpreatt here
-            for (int r = 0; r < rows; r++)
-                SoftmaxBackwardWide(p + (nint)r * Tp, ds + (nint)r * Tp, keysPadded, scale);
-            // dq_r[d] += sum_j dpreatt[r, j] * k_j[d];  dk_j[d] += sum_r dpreatt[r, j] * q_r[d]
-            ValueStrips(ds, Tp, kp, HSp, keys, dqtmp);
-            for (int r = 0; r < rows; r++)
-                AddHead(dq + head + (nint)(i0 + r) * C, dqtmp + r * HSp, HS);
-            for (int d0 = 0; d0 < HS; d0 += 8)
-                for (int j0 = 0; j0 < keys; j0 += 32)
-                    Gemm.Kernel512Cols(qb + d0, qStride, ds + j0, Tp, 8, dkt + (nint)d0 * Tp + j0, Tp, true);
-        }
-        for (int t = 0; t < T; t++)
-        {
-            float* dkRow = dk + head + (nint)t * C, dvRow = dv + head + (nint)t * C;
-            for (int d = 0; d < HS; d++)
-            {
-                dkRow[d] += dkt[(nint)d * Tp + t];
-                dvRow[d] += dvt[(nint)d * Tp + t];
-            }
-        }
-    }
-
-    // One head's row (HS a multiple of 8, as on the blocked paths) in 8-float vectors: the rows are as
-    // short as 16 floats, where a span call per row costs about as much as the row's arithmetic.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyHead(float* dst, float* src, int HS)
-    {
-        for (int d = 0; d < HS; d += 8) Vector256.Load(src + d).Store(dst + d);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddHead(float* dst, float* src, int HS)
-    {
-        for (int d = 0; d < HS; d += 8) (Vector256.Load(dst + d) + Vector256.Load(src + d)).Store(dst + d);
-    }
-
-    /// <summary>d[j] = scale * p[j] * (d[j] - sum_j' p[j'] d[j']) over n (a multiple of 16) entries.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SoftmaxBackwardWide(float* p, float* d, int n, float scale)
-    {
-        var acc0 = Vector512<float>.Zero;
-        var acc1 = Vector512<float>.Zero;
-        int j = 0;
-        for (; j + 32 <= n; j += 32)
-        {
-            acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(d + j), acc0);
-            acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j + 16), Vector512.Load(d + j + 16), acc1);
-        }
-        for (; j < n; j += 16) acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(d + j), acc0);
-        var dot = Vector512.Create(Vector512.Sum(acc0 + acc1));
-        var vScale = Vector512.Create(scale);
-        for (j = 0; j < n; j += 16)
-        {
-            var pv = Vector512.Load(p + j);
-            (pv * vScale * (Vector512.Load(d + j) - dot)).Store(d + j);
         }
     }
 

@@ -306,12 +306,17 @@ internal static unsafe class Gemm
     // 8 x 16 tile for a last strip only 16 wide (attention's head size 16 or 48): the same loop as
     // Kernel512Rows with one B vector, so a half strip does not cost a full one.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel512Rows16(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc)
+    internal static void Kernel512Rows16(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
     {
         float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
         float* a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
         Vector512<float> c4 = default, c5 = default, c6 = default, c7 = default;
+        if (acc)
+        {
+            c0 = Vector512.Load(c); c1 = Vector512.Load(c + ldc); c2 = Vector512.Load(c + 2 * ldc); c3 = Vector512.Load(c + 3 * ldc);
+            c4 = Vector512.Load(c + 4 * ldc); c5 = Vector512.Load(c + 5 * ldc); c6 = Vector512.Load(c + 6 * ldc); c7 = Vector512.Load(c + 7 * ldc);
+        }
         for (nint k = 0; k < kc; k++)
         {
             Vector512<float> b0 = Vector512.Load(b);

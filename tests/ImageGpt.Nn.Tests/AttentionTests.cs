@@ -37,6 +37,7 @@ public sealed class AttentionTests
         { 1, 70, 96, 3 },   // HS = 32
         { 1, 67, 96, 2 },   // HS = 48: a 32- and a 16-column value strip
         { 1, 130, 5, 1 },   // HS = 5, T crosses two 64-key blocks
+        { 1, 100, 128, 2 }, // HS = 64: two 32-column strips; T = 3 x 32 + 4, a short first block
     };
 
     private static void Check(int B, int T, int C, int NH, bool causal, int threads, bool wide)
