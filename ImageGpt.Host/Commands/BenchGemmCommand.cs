@@ -110,12 +110,15 @@ public static class BenchGemmCommand
     }
 
     /// <summary>
-    /// Best wall and best CPU time of one call, and the best FMA-loop GFLOP/s measured right before each
-    /// call: the machine is shared and its clock moves, so minima, and a ceiling of the same moments.
+    /// Best wall and best CPU time of one call after a warm-up, and the best FMA-loop GFLOP/s measured right
+    /// before each call: the machine is shared and its clock moves, so minima, and a ceiling of the same moments.
     /// </summary>
     private static (double Wall, double Cpu, double Ceiling) BestSeconds(int repeats, Action run)
     {
-        run();
+        // Warm up for a quarter second: the runtime recompiles hot methods optimized only after they have
+        // run 30 times and a 100 ms delay, and a small product finishes its repeats before that.
+        long warm = Stopwatch.GetTimestamp();
+        do run(); while (Stopwatch.GetElapsedTime(warm).TotalSeconds < 0.25);
         double bestWall = double.MaxValue, bestCpu = double.MaxValue, ceiling = 0;
         for (int r = 0; r < repeats; r++)
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ImageGpt.Nn.Kernels;
 
@@ -161,6 +162,32 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 block (unpack, shuffle, then 128-bit lane swaps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
+        var r2 = Avx.LoadVector256(src + 2 * lds); var r3 = Avx.LoadVector256(src + 3 * lds);
+        var r4 = Avx.LoadVector256(src + 4 * lds); var r5 = Avx.LoadVector256(src + 5 * lds);
+        var r6 = Avx.LoadVector256(src + 6 * lds); var r7 = Avx.LoadVector256(src + 7 * lds);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
     /// <summary>Packs B[0..kc, 0..nc] into NR-wide k-major strips: strip s holds B[k, s*NR + j] at k*NR + j.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(float* dst, float* b, int bRow, int bCol, int kc, int nc, int nr)
@@ -170,7 +197,17 @@ internal static unsafe class Gemm
             int cols = Math.Min(nr, nc - s * nr);
             float* d = dst + (nint)s * kc * nr;
             float* src = b + (nint)s * nr * bCol;
-            if (bCol == 1 && cols == nr)
+            if (bCol == 1 && cols == nr && nr == 32)
+            {
+                // Two vector copies per row (a span copy per 128-byte row costs a call each).
+                for (int k = 0; k < kc; k++)
+                {
+                    float* row = src + (nint)k * bRow, o = d + (nint)k * 32;
+                    Vector512.Load(row).Store(o);
+                    Vector512.Load(row + 16).Store(o + 16);
+                }
+            }
+            else if (bCol == 1 && cols == nr)
             {
                 for (int k = 0; k < kc; k++)
                     new ReadOnlySpan<float>(src + (nint)k * bRow, nr).CopyTo(new Span<float>(d + (nint)k * nr, nr));
