@@ -17,21 +17,22 @@ public static unsafe partial class Attention
     // q,k,v (B,T,C), head h in columns [h*HS,(h+1)*HS); att (B,NH,T,T) softmax probabilities; out (B,T,C)
     public static void Forward(Span<float> @out, Span<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
-        => Forward(@out, att, q, k, v, B, T, C, NH, causal, threads, Vector512.IsHardwareAccelerated);
+        => Forward(@out, att, q, k, v, B, T, C, NH, causal, threads, Vector512.IsHardwareAccelerated, C);
 
+    /// <param name="ld">Row stride of q, k and v (C when separate; 3C when they are the column blocks of one fused (B,T,3C) tensor).</param>
     internal static void Forward(Span<float> @out, Span<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
-        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide)
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide, int ld)
     {
         int HS = CheckShape(B, T, C, NH);
         long btc = (long)B * T * C;
         CheckLength(@out.Length, btc, nameof(@out));
         CheckLength(att.Length, (long)B * NH * T * T, nameof(att));
-        CheckInputs(btc, q, k, v);
+        CheckInputs(B * T, C, ld, q, k, v);
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* o = @out, a = att, qp = q, kp = k, vp = v)
         {
             nint op = (nint)o, ap = (nint)a, qq = (nint)qp, kk = (nint)kp, vv = (nint)vp;
-            ForEachHead(B * NH, threads, new ForwardJob(op, ap, qq, kk, vv, T, C, NH, HS, causal, wide));
+            ForEachHead(B * NH, threads, new ForwardJob(op, ap, qq, kk, vv, T, C, NH, HS, ld, causal, wide));
         }
     }
 
@@ -52,18 +53,23 @@ public static unsafe partial class Attention
     /// </summary>
     public static void ForwardStats(Span<float> @out, Span<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+        => ForwardStats(@out, stats, q, k, v, B, T, C, NH, causal, threads, C);
+
+    /// <param name="ld">Row stride of q, k and v (3C for the column blocks of one fused (B,T,3C) tensor).</param>
+    internal static void ForwardStats(Span<float> @out, Span<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, int ld)
     {
         int HS = CheckShape(B, T, C, NH);
         if (!Recomputes(C, NH)) throw new ArgumentException($"no recomputing attention for C={C} NH={NH} on this CPU");
         long btc = (long)B * T * C;
         CheckLength(@out.Length, btc, nameof(@out));
         CheckLength(stats.Length, (long)B * NH * T * 2, nameof(stats));
-        CheckInputs(btc, q, k, v);
+        CheckInputs(B * T, C, ld, q, k, v);
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* o = @out, st = stats, qp = q, kp = k, vp = v)
         {
             nint op = (nint)o, sp = (nint)st, qq = (nint)qp, kk = (nint)kp, vv = (nint)vp;
-            ForEachHead(B * NH, threads, new ForwardStatsJob(op, sp, qq, kk, vv, T, C, NH, HS, causal));
+            ForEachHead(B * NH, threads, new ForwardStatsJob(op, sp, qq, kk, vv, T, C, NH, HS, ld, causal));
         }
     }
 
@@ -76,19 +82,24 @@ public static unsafe partial class Attention
     public static void BackwardRecompute(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         int B, int T, int C, int NH, bool causal, int threads = 1)
+        => BackwardRecompute(dq, dk, dv, dout, stats, q, k, v, B, T, C, NH, causal, threads, C);
+
+    /// <param name="ld">Row stride of q, k, v, dq, dk and dv (3C for the column blocks of fused tensors).</param>
+    internal static void BackwardRecompute(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        int B, int T, int C, int NH, bool causal, int threads, int ld)
     {
         int HS = CheckShape(B, T, C, NH);
         if (!Recomputes(C, NH)) throw new ArgumentException($"no recomputing attention for C={C} NH={NH} on this CPU");
-        long btc = (long)B * T * C;
-        CheckGradients(btc, dq, dk, dv, dout);
-        CheckInputs(btc, q, k, v);
+        CheckGradients(B * T, C, ld, dq, dk, dv, dout);
+        CheckInputs(B * T, C, ld, q, k, v);
         CheckLength(stats.Length, (long)B * NH * T * 2, nameof(stats));
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* dqp = dq, dkp = dk, dvp = dv, g = dout, st = stats, qp = q, kp = k, vp = v)
         {
             nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)st;
             nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
-            ForEachHead(B * NH, threads, new BackwardRecomputeJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal));
+            ForEachHead(B * NH, threads, new BackwardRecomputeJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, ld, causal));
         }
     }
 
@@ -97,7 +108,7 @@ public static unsafe partial class Attention
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
         => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
-            Vector512.IsHardwareAccelerated);
+            Vector512.IsHardwareAccelerated, C);
 
     /// <summary>
     /// Backward for dq, dk, dv that nothing else adds to: their old contents are never read (the caller
@@ -106,18 +117,17 @@ public static unsafe partial class Attention
     /// </summary>
     internal static void BackwardOverwrite(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
-        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1, int ld = 0)
         => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
-            Vector512.IsHardwareAccelerated, overwrite: true);
+            Vector512.IsHardwareAccelerated, ld == 0 ? C : ld, overwrite: true);
 
     internal static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
-        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide, bool overwrite = false)
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide, int ld, bool overwrite = false)
     {
         int HS = CheckShape(B, T, C, NH);
-        long btc = (long)B * T * C;
-        CheckGradients(btc, dq, dk, dv, dout);
-        CheckInputs(btc, q, k, v);
+        CheckGradients(B * T, C, ld, dq, dk, dv, dout);
+        CheckInputs(B * T, C, ld, q, k, v);
         CheckLength(att.Length, (long)B * NH * T * T, nameof(att));
         // The contract reserves B*NH*T*T floats of scratch; this kernel works in per-thread buffers instead.
         CheckLength(scratch.Length, (long)B * NH * T * T, nameof(scratch));
@@ -126,7 +136,7 @@ public static unsafe partial class Attention
         {
             nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)a;
             nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
-            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal, wide, overwrite));
+            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, ld, causal, wide, overwrite));
         }
     }
 
@@ -137,21 +147,33 @@ public static unsafe partial class Attention
         return C / NH;
     }
 
-    // q, k, v (B,T,C)
-    private static void CheckInputs(long btc, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    /// <summary>
+    /// Rows of `C` floats every `ld` (C, or 3C for one column block of a fused tensor): `rows` of them
+    /// need (rows-1)*ld + C floats from the span's start.
+    /// </summary>
+    private static long Strided(int rows, int C, int ld)
     {
-        CheckLength(q.Length, btc, nameof(q));
-        CheckLength(k.Length, btc, nameof(k));
-        CheckLength(v.Length, btc, nameof(v));
+        if (ld < C) throw new ArgumentException($"row stride {ld} is below the width C={C}", nameof(ld));
+        return rows == 0 ? 0 : (long)(rows - 1) * ld + C;
     }
 
-    // dq, dk, dv, dout (B,T,C)
-    private static void CheckGradients(long btc, Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout)
+    // q, k, v (B,T,C) rows of stride ld
+    private static void CheckInputs(int rows, int C, int ld, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
     {
-        CheckLength(dq.Length, btc, nameof(dq));
-        CheckLength(dk.Length, btc, nameof(dk));
-        CheckLength(dv.Length, btc, nameof(dv));
-        CheckLength(dout.Length, btc, nameof(dout));
+        long n = Strided(rows, C, ld);
+        CheckLength(q.Length, n, nameof(q));
+        CheckLength(k.Length, n, nameof(k));
+        CheckLength(v.Length, n, nameof(v));
+    }
+
+    // dq, dk, dv (B,T,C) rows of stride ld; dout (B,T,C)
+    private static void CheckGradients(int rows, int C, int ld, Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout)
+    {
+        long n = Strided(rows, C, ld);
+        CheckLength(dq.Length, n, nameof(dq));
+        CheckLength(dk.Length, n, nameof(dk));
+        CheckLength(dv.Length, n, nameof(dv));
+        CheckLength(dout.Length, (long)rows * C, nameof(dout));
     }
 
     private static void CheckLength(int actual, long needed, string name)
@@ -162,66 +184,66 @@ public static unsafe partial class Attention
 
     private interface IHeadJob { void Run(int bh); }
 
-    private readonly struct ForwardJob(nint o, nint a, nint q, nint k, nint v, int T, int C, int NH, int HS, bool causal, bool wide) : IHeadJob
+    // Each job finds head h of image b: q, k, v (and dq, dk, dv) rows of stride ld, out (and dout) of stride C,
+    // att (T x T) and stats (T x 2) per (b, h).
+    private readonly struct ForwardJob(nint o, nint a, nint q, nint k, nint v, int T, int C, int NH, int HS, int ld, bool causal, bool wide) : IHeadJob
     {
         public void Run(int bh)
         {
+            nint x = (nint)(bh / NH) * T * ld + bh % NH * HS, y = (nint)(bh / NH) * T * C + bh % NH * HS;
             if (wide && HS % 8 == 0)
-            {
-                nint head = (nint)(bh / NH) * T * C + bh % NH * HS;
-                ForwardHeadBlocked((float*)o + head, (float*)a + (nint)bh * T * T, null, (float*)q + head, (float*)k + head,
-                    (float*)v + head, T, C, HS, causal);
-            }
-            else ForwardHead((float*)o, (float*)a, (float*)q, (float*)k, (float*)v, bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+                ForwardHeadBlocked((float*)o + y, (float*)a + (nint)bh * T * T, null, (float*)q + x, (float*)k + x,
+                    (float*)v + x, T, C, ld, HS, causal);
+            else ForwardHead((float*)o + y, (float*)a + (nint)bh * T * T, (float*)q + x, (float*)k + x, (float*)v + x, T, C, ld, HS, causal, wide);
         }
     }
 
     private readonly struct BackwardJob(nint dq, nint dk, nint dv, nint dout, nint att, nint q, nint k, nint v,
-        int T, int C, int NH, int HS, bool causal, bool wide, bool overwrite) : IHeadJob
+        int T, int C, int NH, int HS, int ld, bool causal, bool wide, bool overwrite) : IHeadJob
     {
         public void Run(int bh)
         {
+            nint x = (nint)(bh / NH) * T * ld + bh % NH * HS, y = (nint)(bh / NH) * T * C + bh % NH * HS;
+            float* a = (float*)att + (nint)bh * T * T;
             if (wide && HS % 8 == 0)
             {
-                nint head = (nint)(bh / NH) * T * C + bh % NH * HS;
-                BackwardHeadBlocked((float*)dq + head, (float*)dk + head, (float*)dv + head, (float*)dout + head,
-                    (float*)att + (nint)bh * T * T, null, (float*)q + head, (float*)k + head, (float*)v + head, T, C, HS, causal, overwrite);
+                BackwardHeadBlocked((float*)dq + x, (float*)dk + x, (float*)dv + x, (float*)dout + y, a, null,
+                    (float*)q + x, (float*)k + x, (float*)v + x, T, C, ld, HS, causal, overwrite);
                 return;
             }
-            if (overwrite) ClearHead((float*)dq, (float*)dk, (float*)dv, bh / NH, bh % NH, T, C, HS);
-            BackwardHead((float*)dq, (float*)dk, (float*)dv, (float*)dout, (float*)att, (float*)q, (float*)k, (float*)v,
-                bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+            if (overwrite) ClearHead((float*)dq + x, (float*)dk + x, (float*)dv + x, T, ld, HS);
+            BackwardHead((float*)dq + x, (float*)dk + x, (float*)dv + x, (float*)dout + y, a, (float*)q + x, (float*)k + x,
+                (float*)v + x, T, C, ld, HS, causal, wide);
         }
     }
 
-    private readonly struct ForwardStatsJob(nint o, nint stats, nint q, nint k, nint v, int T, int C, int NH, int HS, bool causal) : IHeadJob
+    private readonly struct ForwardStatsJob(nint o, nint stats, nint q, nint k, nint v, int T, int C, int NH, int HS, int ld, bool causal) : IHeadJob
     {
         public void Run(int bh)
         {
-            nint head = (nint)(bh / NH) * T * C + bh % NH * HS;
-            ForwardHeadBlocked((float*)o + head, null, (float*)stats + (nint)bh * T * 2, (float*)q + head, (float*)k + head,
-                (float*)v + head, T, C, HS, causal);
+            nint x = (nint)(bh / NH) * T * ld + bh % NH * HS, y = (nint)(bh / NH) * T * C + bh % NH * HS;
+            ForwardHeadBlocked((float*)o + y, null, (float*)stats + (nint)bh * T * 2, (float*)q + x, (float*)k + x,
+                (float*)v + x, T, C, ld, HS, causal);
         }
     }
 
     private readonly struct BackwardRecomputeJob(nint dq, nint dk, nint dv, nint dout, nint stats, nint q, nint k, nint v,
-        int T, int C, int NH, int HS, bool causal) : IHeadJob
+        int T, int C, int NH, int HS, int ld, bool causal) : IHeadJob
     {
         public void Run(int bh)
         {
-            nint head = (nint)(bh / NH) * T * C + bh % NH * HS;
-            BackwardHeadBlocked((float*)dq + head, (float*)dk + head, (float*)dv + head, (float*)dout + head, null,
-                (float*)stats + (nint)bh * T * 2, (float*)q + head, (float*)k + head, (float*)v + head, T, C, HS, causal, overwrite: true);
+            nint x = (nint)(bh / NH) * T * ld + bh % NH * HS, y = (nint)(bh / NH) * T * C + bh % NH * HS;
+            BackwardHeadBlocked((float*)dq + x, (float*)dk + x, (float*)dv + x, (float*)dout + y, null,
+                (float*)stats + (nint)bh * T * 2, (float*)q + x, (float*)k + x, (float*)v + x, T, C, ld, HS, causal, overwrite: true);
         }
     }
 
-    /// <summary>Zeroes head h's columns of image b in dq, dk and dv (the head's own T x HS elements).</summary>
-    private static void ClearHead(float* dq, float* dk, float* dv, int b, int h, int T, int C, int HS)
+    /// <summary>Zeroes one head's T x HS elements of dq, dk and dv (pointers at the head's first element, rows every ld).</summary>
+    private static void ClearHead(float* dq, float* dk, float* dv, int T, int ld, int HS)
     {
-        nint head = (nint)b * T * C + h * HS;
         for (int t = 0; t < T; t++)
         {
-            nint row = head + (nint)t * C;
+            nint row = (nint)t * ld;
             new Span<float>(dq + row, HS).Clear();
             new Span<float>(dk + row, HS).Clear();
             new Span<float>(dv + row, HS).Clear();
@@ -269,34 +291,33 @@ public static unsafe partial class Attention
 
     private static int Pad(int n, int to) => (n + to - 1) / to * to;
 
-    /// <summary>dst (HS, Tp) = src rows t (stride C) transposed, zero beyond T.</summary>
+    /// <summary>dst (HS, Tp) = src rows t (stride ld) transposed, zero beyond T.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose(float* dst, float* src, int T, int Tp, int C, int HS)
+    private static void Transpose(float* dst, float* src, int T, int Tp, int ld, int HS)
     {
         for (int d = 0; d < HS; d++)
         {
             float* row = dst + (nint)d * Tp;
-            for (int t = 0; t < T; t++) row[t] = src[(nint)t * C + d];
+            for (int t = 0; t < T; t++) row[t] = src[(nint)t * ld + d];
             new Span<float>(row + T, Tp - T).Clear();
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardHead(float* @out, float* att, float* q, float* k, float* v, int b, int h,
-        int T, int C, int NH, int HS, bool causal, bool wide)
+    private static void ForwardHead(float* @out, float* att, float* q, float* k, float* v,
+        int T, int C, int ld, int HS, bool causal, bool wide)
     {
         int Tp = Pad(T, 64);
         float* buf = Buffers.Mine.Get(2 * HS * Tp + Tp);
         float* kt = buf, vt = buf + HS * Tp, s = buf + 2 * HS * Tp;
-        nint head = (nint)b * T * C + h * HS;
-        Transpose(kt, k + head, T, Tp, C, HS);
-        Transpose(vt, v + head, T, Tp, C, HS);
+        Transpose(kt, k, T, Tp, ld, HS);
+        Transpose(vt, v, T, Tp, ld, HS);
         float scale = 1f / MathF.Sqrt(HS);
         for (int i = 0; i < T; i++)
         {
             int L = causal ? i + 1 : T;
-            float* qi = q + head + (nint)i * C;
-            float* attRow = att + (((nint)b * NH + h) * T + i) * T;
+            float* qi = q + (nint)i * ld;
+            float* attRow = att + (nint)i * T;
             // preatt[j] = scale * q_i . k_j for the L visible keys; att = softmax(preatt)
             KeyDots(s, qi, kt, HS, Tp, L, wide);
             if (wide) SoftmaxWide(s, L, scale);
@@ -304,7 +325,7 @@ public static unsafe partial class Attention
             new ReadOnlySpan<float>(s, L).CopyTo(new Span<float>(attRow, L));
             new Span<float>(attRow + L, T - L).Clear();
             // out_i[d] = sum_j att[j] * v_j[d]
-            KeyWeightedSums(@out + head + (nint)i * C, s, vt, HS, Tp, L, wide, accumulate: false);
+            KeyWeightedSums(@out + (nint)i * C, s, vt, HS, Tp, L, wide, accumulate: false);
         }
     }
 
@@ -388,27 +409,26 @@ public static unsafe partial class Attention
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardHead(float* dq, float* dk, float* dv, float* dout, float* att, float* q, float* k,
-        float* v, int b, int h, int T, int C, int NH, int HS, bool causal, bool wide)
+        float* v, int T, int C, int ld, int HS, bool causal, bool wide)
     {
         int Tp = Pad(T, 64);
         float* buf = Buffers.Mine.Get(4 * HS * Tp + 2 * Tp);
         float* kt = buf, vt = buf + HS * Tp, dkt = buf + 2 * HS * Tp, dvt = buf + 3 * HS * Tp;
         float* ds = buf + 4 * HS * Tp, p = ds + Tp;
-        nint head = (nint)b * T * C + h * HS;
-        Transpose(kt, k + head, T, Tp, C, HS);
-        Transpose(vt, v + head, T, Tp, C, HS);
+        Transpose(kt, k, T, Tp, ld, HS);
+        Transpose(vt, v, T, Tp, ld, HS);
         new Span<float>(dkt, 2 * HS * Tp).Clear();
         float scale = 1f / MathF.Sqrt(HS);
         for (int i = 0; i < T; i++)
         {
             int L = causal ? i + 1 : T, Lv = Pad(L, 16);
-            nint row = head + (nint)i * C;
+            nint row = (nint)i * ld, outRow = (nint)i * C;
             // The visible probabilities, zero padded to whole vectors.
-            new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i) * T, L).CopyTo(new Span<float>(p, L));
+            new ReadOnlySpan<float>(att + (nint)i * T, L).CopyTo(new Span<float>(p, L));
             new Span<float>(p + L, Lv - L).Clear();
             // forward: out_i[d] = sum_j att[i,j] * v_j[d]
             // datt[j] = dout_i . v_j
-            KeyDots(ds, dout + row, vt, HS, Tp, L, wide);
+            KeyDots(ds, dout + outRow, vt, HS, Tp, L, wide);
             // forward: att[i,:] = softmax(preatt[i,:]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
             // forward: preatt[i,j] = scale * q_i . k_j; the scale is folded into dpreatt here
             var pRow = new Span<float>(p, Lv);
@@ -420,11 +440,11 @@ public static unsafe partial class Attention
             // dq_i[d] += sum_j dpreatt[j] * k_j[d]
             KeyWeightedSums(dq + row, ds, kt, HS, Tp, L, wide, accumulate: true);
             // dk_j[d] += dpreatt[j] * q_i[d];  dv_j[d] += att[i,j] * dout_i[d]
-            OuterUpdates(dkt, dvt, ds, p, q + row, dout + row, HS, Tp, Lv, wide);
+            OuterUpdates(dkt, dvt, ds, p, q + row, dout + outRow, HS, Tp, Lv, wide);
         }
         for (int t = 0; t < T; t++)
         {
-            float* dkt0 = dk + head + (nint)t * C, dvt0 = dv + head + (nint)t * C;
+            float* dkt0 = dk + (nint)t * ld, dvt0 = dv + (nint)t * ld;
             for (int d = 0; d < HS; d++)
             {
                 dkt0[d] += dkt[(nint)d * Tp + t];

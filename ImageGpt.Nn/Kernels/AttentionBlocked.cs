@@ -20,13 +20,13 @@ public static unsafe partial class Attention
     private static int FirstBlock(int T) => T % QB == 0 ? QB : T % QB;
 
     /// <summary>
-    /// One head's forward; every pointer is at the head's first element (rows of stride C). Exactly one
+    /// One head's forward; every pointer is at the head's first element (q, k, v rows every ld, out rows every C). Exactly one
     /// of att (this head's T x T probabilities) and stats (this head's T x 2: the subtracted maximum
     /// scale*max_j(q.k_j) and the reciprocal of the sum of exponentials, per query) is set.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardHeadBlocked(float* @out, float* att, float* stats, float* q, float* k, float* v,
-        int T, int C, int HS, bool causal)
+        int T, int C, int ld, int HS, bool causal)
     {
         int HSp = Pad(HS, 16), T8 = Pad(T, 8);
         float* qt = Buffers.Mine.Get(2 * HS * QB + QB * HSp + T8 * QB + 8 * HS + 2 * QB);
@@ -36,9 +36,9 @@ public static unsafe partial class Attention
         for (int i0 = 0, rows = FirstBlock(T); i0 < T; i0 += rows, rows = QB)
         {
             int keys = causal ? i0 + rows : T;
-            TransposeBlock(qt, q + (nint)i0 * C, C, rows, HS, tmp);
+            TransposeBlock(qt, q + (nint)i0 * ld, ld, rows, HS, tmp);
             // preatt^T[j, r] = k_j . q_r
-            KeyTiles(s, k, C, qt, HS, keys, T, kTail);
+            KeyTiles(s, k, ld, qt, HS, keys, T, kTail);
             // att[r, :] = softmax(scale * preatt[r, :]) over the visible keys, as max, then e = exp and its sum
             var (max0, max1) = MaskedMax(s, keys, i0, rows, causal);
             Vector512<float> m0 = max0 * vScale, m1 = max1 * vScale;
@@ -53,7 +53,7 @@ public static unsafe partial class Attention
             }
             // out_r[d] = inv_r * sum_j e[j, r] v_j[d]: out^T = V^T e^T, one tile per 8 head dims
             for (int d0 = 0; d0 < HS; d0 += 8)
-                Gemm.Kernel512Cols(v + d0, C, s, QB, keys, ot + d0 * QB, QB, false);
+                Gemm.Kernel512Cols(v + d0, ld, s, QB, keys, ot + d0 * QB, QB, false);
             for (int d = 0; d < HS; d++)
             {
                 (Vector512.Load(ot + d * QB) * inv0).Store(ot + d * QB);
@@ -64,13 +64,14 @@ public static unsafe partial class Attention
     }
 
     /// <summary>
-    /// One head's backward (pointers at the head's first element). The block's probabilities come from
+    /// One head's backward (pointers at the head's first element; q, k, v, dq, dk, dv rows every ld, dout rows
+    /// every C). The block's probabilities come from
     /// att (this head's T x T) or, with stats set, are recomputed as ForwardHeadBlocked made them (same
     /// tiles, same operations: the same bits). dq, dk, dv are added to, or written when overwrite.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* stats,
-        float* q, float* k, float* v, int T, int C, int HS, bool causal, bool overwrite)
+        float* q, float* k, float* v, int T, int C, int ld, int HS, bool causal, bool overwrite)
     {
         int HSp = Pad(HS, 16), T8 = Pad(T, 8);
         float* qt = Buffers.Mine.Get(3 * HS * QB + 3 * QB * HSp + 2 * T8 * QB + 2 * T8 * HSp + 8 * HS + 2 * QB);
@@ -84,14 +85,14 @@ public static unsafe partial class Attention
         {
             int keys = causal ? i0 + rows : T, keys8 = Pad(keys, 8);
             // The block's q and dout rows, zero padded to QB rows and HSp columns, and transposed.
-            PadBlock(qb, q + (nint)i0 * C, C, rows, HS, HSp);
+            PadBlock(qb, q + (nint)i0 * ld, ld, rows, HS, HSp);
             PadBlock(gb, dout + (nint)i0 * C, C, rows, HS, HSp);
             TransposeBlock(qt, qb, HSp, QB, HS, tmp);
             TransposeBlock(gt, gb, HSp, QB, HS, tmp);
             if (att == null)
             {
                 // forward: preatt^T[j, r] = k_j . q_r; att = exp(scale * preatt - max) * inv
-                KeyTiles(p, k, C, qt, HS, keys, T, kTail);
+                KeyTiles(p, k, ld, qt, HS, keys, T, kTail);
                 for (int r = 0; r < QB; r++)
                 {
                     st[r] = r < rows ? -stats[2 * (i0 + r)] : 0f;
@@ -108,7 +109,7 @@ public static unsafe partial class Attention
             }
             // forward: out_r = sum_j att[r, j] v_j
             // datt^T[j, r] = v_j . dout_r;  dv_j += sum_r att[r, j] dout_r
-            KeyTiles(ds, v, C, gt, HS, keys, T, kTail);
+            KeyTiles(ds, v, ld, gt, HS, keys, T, kTail);
             KeyRowUpdates(dvAcc, p, gb, keys8, HSp);
             // forward: att[r, :] = softmax(preatt[r, :]); dpreatt = att * (datt - sum_j att datt), scale folded in
             SoftmaxBackwardBlock(p, ds, keys, keys8, vScale);
@@ -116,34 +117,71 @@ public static unsafe partial class Attention
             // dk_j += sum_r dpreatt[r, j] q_r;  dq_r = sum_j dpreatt[r, j] k_j (dq^T = K^T dpreatt^T)
             KeyRowUpdates(dkAcc, ds, qb, keys8, HSp);
             for (int d0 = 0; d0 < HS; d0 += 8)
-                Gemm.Kernel512Cols(k + d0, C, ds, QB, keys, dqt + d0 * QB, QB, false);
-            StoreBlock(dq + (nint)i0 * C, C, dqt, rows, HS, tmp, accumulate: !overwrite);
+                Gemm.Kernel512Cols(k + d0, ld, ds, QB, keys, dqt + d0 * QB, QB, false);
+            StoreBlock(dq + (nint)i0 * ld, ld, dqt, rows, HS, tmp, accumulate: !overwrite);
         }
         for (int t = 0; t < T; t++)
         {
-            RowOut(dk + (nint)t * C, dkAcc + t * HSp, HS, !overwrite);
-            RowOut(dv + (nint)t * C, dvAcc + t * HSp, HS, !overwrite);
+            RowOut(dk + (nint)t * ld, dkAcc + t * HSp, HS, !overwrite);
+            RowOut(dv + (nint)t * ld, dvAcc + t * HSp, HS, !overwrite);
         }
     }
 
     /// <summary>
-    /// s^T (keys rounded up to 8, QB) = rows (keys, stride C) times xt (HS, QB): s[j, r] = row_j . x_r, in
-    /// 8 x 32 tiles over the head dims. A last tile past T reads a zero-padded copy of the remaining rows.
+    /// s^T (keys rounded up to 8, QB) = rows (keys, stride ld) times xt (HS, QB): s[j, r] = row_j . x_r, in
+    /// 8 x 32 register tiles over the head dims. A last tile past T reads a zero-padded copy of the remaining rows.
     /// </summary>
-    private static void KeyTiles(float* s, float* rows, int C, float* xt, int HS, int keys, int T, float* tail)
+    private static void KeyTiles(float* s, float* rows, int ld, float* xt, int HS, int keys, int T, float* tail)
     {
-        for (int j0 = 0; j0 < keys; j0 += 8)
+        int tiles = Pad(keys, 8) / 8, inside = Math.Min(tiles, T / 8);
+        ScoreTiles(s, rows, ld, xt, HS, inside);
+        if (inside < tiles)
         {
-            float* a = rows + (nint)j0 * C;
-            nint lda = C;
-            if (j0 + 8 > T)
+            new Span<float>(tail, 8 * HS).Clear();
+            for (int r = 0; r < T - inside * 8; r++) CopyRow(tail + r * HS, rows + (nint)(inside * 8 + r) * ld, HS);
+            ScoreTiles(s + inside * 8 * QB, tail, HS, xt, HS, 1);
+        }
+    }
+
+    /// <summary>
+    /// `tiles` 8 x 32 tiles: s[8t + i, r] = sum_d rows[(8t + i) * ld + d] * xt[d * QB + r]. Gemm's Kernel512Rows
+    /// with the loop over tiles inside: the head dims are as few as 8, so a call per tile costs about as much as its FMAs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoreTiles(float* s, float* rows, nint ld, float* xt, int HS, int tiles)
+    {
+        for (int t = 0; t < tiles; t++, rows += 8 * ld, s += 8 * QB)
+        {
+            float* a0 = rows, a1 = rows + ld, a2 = rows + 2 * ld, a3 = rows + 3 * ld;
+            float* a4 = rows + 4 * ld, a5 = rows + 5 * ld, a6 = rows + 6 * ld, a7 = rows + 7 * ld;
+            Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+            Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+            float* b = xt;
+            for (nint d = 0; d < HS; d++, b += QB)
             {
-                new Span<float>(tail, 8 * HS).Clear();
-                for (int r = 0; r < T - j0; r++) CopyRow(tail + r * HS, a + (nint)r * C, HS);
-                a = tail;
-                lda = HS;
+                Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+                Vector512<float> x = Vector512.Create(a0[d]);
+                c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+                x = Vector512.Create(a1[d]);
+                c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+                x = Vector512.Create(a2[d]);
+                c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+                x = Vector512.Create(a3[d]);
+                c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+                x = Vector512.Create(a4[d]);
+                c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+                x = Vector512.Create(a5[d]);
+                c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+                x = Vector512.Create(a6[d]);
+                c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+                x = Vector512.Create(a7[d]);
+                c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
             }
-            Gemm.Kernel512Rows(a, lda, xt, QB, HS, s + j0 * QB, QB, false);
+            c00.Store(s); c01.Store(s + 16); c10.Store(s + QB); c11.Store(s + QB + 16);
+            c20.Store(s + 2 * QB); c21.Store(s + 2 * QB + 16); c30.Store(s + 3 * QB); c31.Store(s + 3 * QB + 16);
+            c40.Store(s + 4 * QB); c41.Store(s + 4 * QB + 16); c50.Store(s + 5 * QB); c51.Store(s + 5 * QB + 16);
+            c60.Store(s + 6 * QB); c61.Store(s + 6 * QB + 16); c70.Store(s + 7 * QB); c71.Store(s + 7 * QB + 16);
         }
     }
 
@@ -301,13 +339,13 @@ public static unsafe partial class Attention
         }
     }
 
-    /// <summary>dst (QB, HSp) = the block's rows of src (stride C), zero past `rows` and past HS.</summary>
-    private static void PadBlock(float* dst, float* src, int C, int rows, int HS, int HSp)
+    /// <summary>dst (QB, HSp) = the block's rows of src (stride ld), zero past `rows` and past HS.</summary>
+    private static void PadBlock(float* dst, float* src, int ld, int rows, int HS, int HSp)
     {
         for (int r = 0; r < QB; r++)
         {
             float* o = dst + r * HSp;
-            if (r < rows) CopyRow(o, src + (nint)r * C, HS);
+            if (r < rows) CopyRow(o, src + (nint)r * ld, HS);
             for (int d = r < rows ? HS : 0; d < HSp; d += 8) Vector256<float>.Zero.Store(o + d);
         }
     }
@@ -329,20 +367,20 @@ public static unsafe partial class Attention
                 Gemm.Transpose8x8(src + r0 * lds + d0, lds, xt + d0 * QB + r0, QB);
     }
 
-    /// <summary>The block's rows of dst (stride C) (+)= xt (HS, QB) transposed, for the first `rows` lanes.</summary>
-    private static void StoreBlock(float* dst, int C, float* xt, int rows, int HS, float* tmp, bool accumulate)
+    /// <summary>The block's rows of dst (stride ld) (+)= xt (HS, QB) transposed, for the first `rows` lanes.</summary>
+    private static void StoreBlock(float* dst, int ld, float* xt, int rows, int HS, float* tmp, bool accumulate)
     {
         if (rows == QB && !accumulate)
         {
             for (int d0 = 0; d0 < HS; d0 += 8)
                 for (int r0 = 0; r0 < QB; r0 += 8)
-                    Gemm.Transpose8x8(xt + d0 * QB + r0, QB, dst + (nint)r0 * C + d0, C);
+                    Gemm.Transpose8x8(xt + d0 * QB + r0, QB, dst + (nint)r0 * ld + d0, ld);
             return;
         }
         for (int d0 = 0; d0 < HS; d0 += 8)
             for (int r0 = 0; r0 < QB; r0 += 8)
                 Gemm.Transpose8x8(xt + d0 * QB + r0, QB, tmp + r0 * HS + d0, HS);
-        for (int r = 0; r < rows; r++) RowOut(dst + (nint)r * C, tmp + r * HS, HS, accumulate);
+        for (int r = 0; r < rows; r++) RowOut(dst + (nint)r * ld, tmp + r * HS, HS, accumulate);
     }
 
     /// <summary>dst[0..HS) = src (HS a multiple of 8).</summary>

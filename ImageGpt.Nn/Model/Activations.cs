@@ -18,9 +18,7 @@ public sealed class Activations
     // Per layer l (BT = B*T): Norm1 -> q,k,v -> attention -> projection -> residual, Norm2 -> MLP -> residual.
     public Region[] Ln1 { get; }        // (B,T,C)
     public Region[] Ln1Rstd { get; }    // (B,T)
-    public Region[] Q { get; }          // (B,T,C)
-    public Region[] K { get; }          // (B,T,C)
-    public Region[] V { get; }          // (B,T,C)
+    public Region[] Qkv { get; }        // (B,T,3C): q, k, v side by side in each row, the output of one fused product
     public Region[] Att { get; }        // (B,NH,T,T) softmax probabilities, or (B,NH,T,2) row statistics when attention recomputes them
     public Region[] AttY { get; }       // (B,T,C) attention output before the projection
     public Region[] AttProj { get; }    // (B,T,C)
@@ -78,7 +76,7 @@ public sealed class Activations
 
         Encoded = Take(BT * C);
         Ln1 = PerLayer(BT * C); Ln1Rstd = PerLayer(BT);
-        Q = PerLayer(BT * C); K = PerLayer(BT * C); V = PerLayer(BT * C);
+        Qkv = PerLayer(3 * BT * C);
         // The residual stream's gradient is the same tensor at every point of the stream (out = a + b
         // passes dout to both), so the gradient layout keeps one copy of it, in Encoded, and no
         // per-layer AttProj, Res2, FcProj or Res3.
