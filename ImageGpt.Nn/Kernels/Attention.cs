@@ -250,27 +250,18 @@ public static unsafe partial class Attention
         }
     }
 
-    /// <summary>
-    /// Runs heads [0, count) split into `threads` fixed contiguous ranges. The job is a struct and the
-    /// parallel path lives in its own method, so the single-thread path allocates nothing (no closure).
-    /// </summary>
-    private static void ForEachHead<TJob>(int count, int threads, TJob job) where TJob : struct, IHeadJob
-    {
-        threads = Math.Clamp(threads, 1, Math.Max(1, count));
-        if (threads == 1)
-        {
-            for (int i = 0; i < count; i++) job.Run(i);
-            return;
-        }
-        ForEachHeadParallel(count, threads, job);
-    }
+    /// <summary>Runs heads [0, count) split into `threads` fixed contiguous ranges.</summary>
+    private static void ForEachHead<TJob>(int count, int threads, TJob job) where TJob : struct, IHeadJob =>
+        KernelThreads.Run(Math.Clamp(threads, 1, Math.Max(1, count)), new HeadRanges<TJob>(count, job));
 
-    private static void ForEachHeadParallel<TJob>(int count, int threads, TJob job) where TJob : struct, IHeadJob =>
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+    private readonly struct HeadRanges<TJob>(int count, TJob job) : IPieceJob where TJob : struct, IHeadJob
+    {
+        public void Run(int t, int threads)
         {
             int i0 = (int)((long)count * t / threads), i1 = (int)((long)count * (t + 1) / threads);
             for (int i = i0; i < i1; i++) job.Run(i);
-        });
+        }
+    }
 
     /// <summary>Per-thread working memory, grown on demand and reused across calls.</summary>
     private sealed class Buffers

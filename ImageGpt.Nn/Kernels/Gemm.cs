@@ -67,23 +67,21 @@ internal static unsafe class Gemm
             Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate);
             return;
         }
-        RunParallel(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate, threads, units, splitM);
+        KernelThreads.Run(threads, new TilesJob(isa, mr, nr, (nint)c, ldc, (nint)a, aRow, aCol, (nint)b, bRow, bCol, M, N, K,
+            accumulate, units, splitM));
     }
 
-    // Its own method: the closure's captures would otherwise be allocated on every call, one thread or not.
-    private static void RunParallel(Isa isa, int mr, int nr, float* c, int ldc, float* a, int aRow, int aCol,
-        float* b, int bRow, int bCol, int M, int N, int K, bool accumulate, int threads, int units, bool splitM)
+    private readonly struct TilesJob(Isa isa, int mr, int nr, nint c, int ldc, nint a, int aRow, int aCol, nint b, int bRow,
+        int bCol, int M, int N, int K, bool accumulate, int units, bool splitM) : IPieceJob
     {
-        nint cp = (nint)c, ap = (nint)a, bp = (nint)b;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        public void Run(int t, int threads)
         {
             int u0 = (int)((long)units * t / threads), u1 = (int)((long)units * (t + 1) / threads);
             int m0 = 0, m1 = M, n0 = 0, n1 = N;
             if (splitM) { m0 = u0 * mr; m1 = Math.Min(M, u1 * mr); }
             else { n0 = u0 * nr; n1 = Math.Min(N, u1 * nr); }
-            Serial(isa, mr, nr, (float*)cp, ldc, (float*)ap, aRow, aCol, (float*)bp, bRow, bCol,
-                M, m0, m1, n0, n1, K, accumulate);
-        });
+            Serial(isa, mr, nr, (float*)c, ldc, (float*)a, aRow, aCol, (float*)b, bRow, bCol, M, m0, m1, n0, n1, K, accumulate);
+        }
     }
 
     /// <summary>Per-thread packing buffers, allocated once per thread and reused by every call.</summary>
