@@ -19,6 +19,13 @@ internal static unsafe class Gemm
 {
     internal enum Isa { Scalar, V256, V512 }
 
+    /// <summary>
+    /// What happens to each finished C tile while it is still in L1 (after its last K block), with a second
+    /// matrix e of C's shape and stride: Gelu writes e = gelu2(c); GeluSlope makes c = c * gelu2'(e).
+    /// Either saves a whole pass over a (BT, 4C) tensor in memory.
+    /// </summary>
+    internal enum Epilogue { None, Gelu, GeluSlope }
+
     /// <summary>The widest instruction set this CPU runs fast; tests pass the others to cover the fallbacks.</summary>
     internal static readonly Isa Best =
         Vector512.IsHardwareAccelerated ? Isa.V512 : Vector256.IsHardwareAccelerated ? Isa.V256 : Isa.Scalar;
@@ -39,19 +46,22 @@ internal static unsafe class Gemm
     private const int DirectMaxRows = 1024;
 
     public static void Run(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
-        int M, int N, int K, bool accumulate, int threads, Isa isa)
+        int M, int N, int K, bool accumulate, int threads, Isa isa, Epilogue epilogue = Epilogue.None, float* e = null)
     {
         Debug.Assert(M >= 0 && N >= 0 && K >= 0);
+        Debug.Assert((epilogue == Epilogue.None) == (e == null));
         if (M == 0 || N == 0) return;
         if (K == 0)
         {
             if (!accumulate)
                 for (int m = 0; m < M; m++) new Span<float>(c + (nint)m * ldc, N).Clear();
+            if (epilogue != Epilogue.None) ApplyEpilogue(epilogue, c, e, ldc, M, N, isa);
             return;
         }
         if (isa == Isa.Scalar)
         {
             Scalar(c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate);
+            if (epilogue != Epilogue.None) ApplyEpilogue(epilogue, c, e, ldc, M, N, isa);
             return;
         }
         int mr = isa == Isa.V512 ? 8 : 6, nr = isa == Isa.V512 ? 32 : 16;
@@ -64,15 +74,15 @@ internal static unsafe class Gemm
         threads = Math.Clamp(threads, 1, units);
         if (threads == 1)
         {
-            Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate);
+            Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate, epilogue, e);
             return;
         }
         KernelThreads.Run(threads, new TilesJob(isa, mr, nr, (nint)c, ldc, (nint)a, aRow, aCol, (nint)b, bRow, bCol, M, N, K,
-            accumulate, units, splitM));
+            accumulate, units, splitM, epilogue, (nint)e));
     }
 
     private readonly struct TilesJob(Isa isa, int mr, int nr, nint c, int ldc, nint a, int aRow, int aCol, nint b, int bRow,
-        int bCol, int M, int N, int K, bool accumulate, int units, bool splitM) : IPieceJob
+        int bCol, int M, int N, int K, bool accumulate, int units, bool splitM, Epilogue epilogue, nint e) : IPieceJob
     {
         public void Run(int t, int threads)
         {
@@ -80,7 +90,31 @@ internal static unsafe class Gemm
             int m0 = 0, m1 = M, n0 = 0, n1 = N;
             if (splitM) { m0 = u0 * mr; m1 = Math.Min(M, u1 * mr); }
             else { n0 = u0 * nr; n1 = Math.Min(N, u1 * nr); }
-            Serial(isa, mr, nr, (float*)c, ldc, (float*)a, aRow, aCol, (float*)b, bRow, bCol, M, m0, m1, n0, n1, K, accumulate);
+            Serial(isa, mr, nr, (float*)c, ldc, (float*)a, aRow, aCol, (float*)b, bRow, bCol, M, m0, m1, n0, n1, K, accumulate,
+                epilogue, (float*)e);
+        }
+    }
+
+    /// <summary>The epilogue on rows x cols of c and e (stride ldc): 16 lanes at a time on AVX-512, the scalar formulas elsewhere and in a row's tail.</summary>
+    private static void ApplyEpilogue(Epilogue epilogue, float* c, float* e, int ldc, int rows, int cols, Isa isa)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            float* cr = c + (nint)i * ldc, er = e + (nint)i * ldc;
+            int j = 0;
+            if (isa == Isa.V512)
+            {
+                for (; j + 16 <= cols; j += 16)
+                {
+                    if (epilogue == Epilogue.Gelu) Gelu2.Value(Vector512.Load(cr + j)).Store(er + j);
+                    else (Gelu2.Slope(Vector512.Load(er + j)) * Vector512.Load(cr + j)).Store(cr + j);
+                }
+            }
+            for (; j < cols; j++)
+            {
+                if (epilogue == Epilogue.Gelu) er[j] = Gelu2.Value(cr[j]);
+                else cr[j] = cr[j] * Gelu2.Slope(er[j]);
+            }
         }
     }
 
@@ -104,7 +138,7 @@ internal static unsafe class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Serial(Isa isa, int mr, int nr, float* c, int ldc, float* a, int aRow, int aCol,
-        float* b, int bRow, int bCol, int M, int m0, int m1, int n0, int n1, int K, bool accumulate)
+        float* b, int bRow, int bCol, int M, int m0, int m1, int n0, int n1, int K, bool accumulate, Epilogue epilogue, float* e)
     {
         var buffers = Buffers.Mine;
         float* packedB = Buffers.Aligned(buffers.PackedB);
@@ -153,6 +187,8 @@ internal static unsafe class Gemm
                             else
                                 EdgeTile(isa, mr, nr, aBlock, aRow, aCol, strip, bs, kc, cBlock, ldc, acc, rows, cols,
                                     packedA, tile);
+                            if (epilogue != Epilogue.None && pc + kc == K)
+                                ApplyEpilogue(epilogue, cBlock, e + (cBlock - c), ldc, rows, cols, isa);
                         }
                     }
                 }

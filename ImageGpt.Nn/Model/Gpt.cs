@@ -144,10 +144,9 @@ public sealed class Gpt
         // h += W2 · gelu2(W1 · Norm2(h))
         RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
-        Matmul.Forward(a[a.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
+        // fch = W1 · ln2 and gelu2(fch) in one pass (the product's epilogue)
+        Matmul.ForwardGelu(a[a.Fch[l], 4 * N], a[a.FchGelu[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Gelu2.Forward(a[a.FchGelu[l], 4 * N], a[a.Fch[l], 4 * N], 4 * N, th);
-        KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.Forward(a[a.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
         Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N, th);
@@ -291,12 +290,11 @@ public sealed class Gpt
         long t = KernelProfile.Start();
         var resIn = l == 0 ? a[a.Encoded, N] : a[a.Res3[l - 1], N];
         // forward: fcproj = W2 · gelu2(fch), fch = W1 · ln2
-        // dFchGelu is written, then turned into dFch in place, so neither region needs clearing.
+        // dFch = (dRes · W2) * gelu2'(fch) is written whole by one product and its epilogue (no clearing).
         var dFc = d[d.FchGelu[l], 4 * N];
-        Matmul.BackwardOverwrite(dFc, G(w.FcProj), dRes, a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        Matmul.BackwardInputGeluSlope(dFc, dRes, P(w.FcProj), a[a.Fch[l], 4 * N], BT, 4 * C, C, th);
+        Matmul.BackwardWeight(G(w.FcProj), dRes, a[a.FchGelu[l], 4 * N], BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
-        Gelu2.BackwardOverwrite(dFc, a[a.Fch[l], 4 * N], dFc, 4 * N, th);
-        KernelProfile.Lap(ref t, KernelKind.Gelu);
         Matmul.BackwardOverwrite(d[d.Ln2[l], N], G(w.Fc), dFc, a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln2 = Norm2(res2)
