@@ -36,6 +36,7 @@ public static unsafe partial class Attention
         for (int i0 = 0, rows = FirstBlock(T); i0 < T; i0 += rows, rows = QB)
         {
             int keys = causal ? i0 + rows : T;
+            Prefetch(q, k, v, ld, i0 + rows, T, HS);
             TransposeBlock(qt, q + (nint)i0 * ld, ld, rows, HS, tmp);
             // preatt^T[j, r] = k_j . q_r
             KeyTiles(s, k, ld, qt, HS, keys, T, kTail);
@@ -84,6 +85,8 @@ public static unsafe partial class Attention
         for (int i0 = 0, rows = FirstBlock(T); i0 < T; i0 += rows, rows = QB)
         {
             int keys = causal ? i0 + rows : T, keys8 = Pad(keys, 8);
+            Prefetch(q, k, v, ld, i0 + rows, T, HS);
+            Prefetch(dout, null, null, C, i0 + rows, T, HS);
             // The block's q and dout rows, zero padded to QB rows and HSp columns, and transposed.
             PadBlock(qb, q + (nint)i0 * ld, ld, rows, HS, HSp);
             PadBlock(gb, dout + (nint)i0 * C, C, rows, HS, HSp);
@@ -125,6 +128,26 @@ public static unsafe partial class Attention
             RowOut(dk + (nint)t * ld, dkAcc + t * HSp, HS, !overwrite);
             RowOut(dv + (nint)t * ld, dvAcc + t * HSp, HS, !overwrite);
         }
+    }
+
+    /// <summary>
+    /// Asks for the next block's rows of x, y and z (any may be null) to be brought into the caches while this
+    /// block computes: each block is the first to touch 32 new rows of q, k, v (and dout), strided by ld
+    /// floats, which the hardware prefetchers do not bring in ahead (~20% of a head's time at head size 16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(float* x, float* y, float* z, int ld, int from, int T, int HS)
+    {
+        if (!Sse.IsSupported) return;
+        int to = Math.Min(T, from + QB);
+        for (int t = from; t < to; t++)
+            for (int d = 0; d < HS; d += 16)
+            {
+                nint at = (nint)t * ld + d;
+                Sse.Prefetch0(x + at);
+                if (y != null) Sse.Prefetch0(y + at);
+                if (z != null) Sse.Prefetch0(z + at);
+            }
     }
 
     /// <summary>
