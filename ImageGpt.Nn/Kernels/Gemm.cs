@@ -21,10 +21,10 @@ internal static unsafe class Gemm
 
     /// <summary>
     /// What happens to each finished C tile while it is still in L1 (after its last K block), with a second
-    /// matrix e of C's shape and stride: Gelu writes e = gelu2(c); GeluSlope makes c = c * gelu2'(e).
-    /// Either saves a whole pass over a (BT, 4C) tensor in memory.
+    /// matrix e of C's shape and stride: Gelu writes e = gelu2(c); GeluSlope makes c = c * gelu2'(e); Add
+    /// makes c = c + e (a residual connection). Each saves a whole pass over an activation in memory.
     /// </summary>
-    internal enum Epilogue { None, Gelu, GeluSlope }
+    internal enum Epilogue { None, Gelu, GeluSlope, Add }
 
     /// <summary>The widest instruction set this CPU runs fast; tests pass the others to cover the fallbacks.</summary>
     internal static readonly Isa Best =
@@ -110,13 +110,15 @@ internal static unsafe class Gemm
                 for (; j + 16 <= cols; j += 16)
                 {
                     if (epilogue == Epilogue.Gelu) Gelu2.Value(Vector512.Load(cr + j)).Store(er + j);
-                    else (Gelu2.Slope(Vector512.Load(er + j)) * Vector512.Load(cr + j)).Store(cr + j);
+                    else if (epilogue == Epilogue.GeluSlope) (Gelu2.Slope(Vector512.Load(er + j)) * Vector512.Load(cr + j)).Store(cr + j);
+                    else (Vector512.Load(cr + j) + Vector512.Load(er + j)).Store(cr + j);
                 }
             }
             for (; j < cols; j++)
             {
                 if (epilogue == Epilogue.Gelu) er[j] = Gelu2.Value(cr[j]);
-                else cr[j] = cr[j] * Gelu2.Slope(er[j]);
+                else if (epilogue == Epilogue.GeluSlope) cr[j] = cr[j] * Gelu2.Slope(er[j]);
+                else cr[j] = cr[j] + er[j];
             }
         }
     }

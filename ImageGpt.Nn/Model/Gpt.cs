@@ -137,20 +137,18 @@ public sealed class Gpt
             Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], q, k, v, B, _T, C, _NH, Config.Causal, th,
                 System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, 3 * C);
         KernelProfile.Lap(ref t, KernelKind.AttentionForward);
-        Matmul.Forward(a[a.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        // res2 = resIn + Proj(attY): the residual add is the product's epilogue
+        Matmul.ForwardResidual(a[a.Res2[l], N], resIn, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Residual.Forward(a[a.Res2[l], N], resIn, a[a.AttProj[l], N], N, th);
-        KernelProfile.Lap(ref t, KernelKind.Residual);
         // h += W2 · gelu2(W1 · Norm2(h))
         RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         // fch = W1 · ln2 and gelu2(fch) in one pass (the product's epilogue)
         Matmul.ForwardGelu(a[a.Fch[l], 4 * N], a[a.FchGelu[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Matmul.Forward(a[a.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        // res3 = res2 + W2 · gelu2(fch), the add again in the epilogue
+        Matmul.ForwardResidual(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N, th);
-        KernelProfile.Lap(ref t, KernelKind.Residual);
     }
 
     /// <summary>
