@@ -20,9 +20,9 @@ public static unsafe partial class Attention
     private static int FirstBlock(int T) => T % QB == 0 ? QB : T % QB;
 
     /// <summary>
-    /// One head's forward; every pointer is at the head's first element (q, k, v rows every ld, out rows every C). Exactly one
-    /// of att (this head's T x T probabilities) and stats (this head's T x 2: the subtracted maximum
-    /// scale*max_j(q.k_j) and the reciprocal of the sum of exponentials, per query) is set.
+    /// One head's forward; every pointer is at the head's first element (q, k, v rows every ld, out rows
+    /// every C). Exactly one of att (this head's T x T probabilities) and stats (this head's T x 2: the
+    /// subtracted maximum scale*max_j(q.k_j) and the reciprocal of the sum of exponentials, per query) is set.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardHeadBlocked(float* @out, float* att, float* stats, float* q, float* k, float* v,
@@ -65,10 +65,10 @@ public static unsafe partial class Attention
     }
 
     /// <summary>
-    /// One head's backward (pointers at the head's first element; q, k, v, dq, dk, dv rows every ld, dout rows
-    /// every C). The block's probabilities come from
-    /// att (this head's T x T) or, with stats set, are recomputed as ForwardHeadBlocked made them (same
-    /// tiles, same operations: the same bits). dq, dk, dv are added to, or written when overwrite.
+    /// One head's backward (pointers at the head's first element; q, k, v, dq, dk, dv rows every ld, dout
+    /// rows every C). The block's probabilities come from att (this head's T x T) or, with stats set, are
+    /// recomputed as ForwardHeadBlocked made them (same tiles, same operations: the same bits). dq, dk, dv
+    /// are added to, or written when overwrite.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* stats,
@@ -133,7 +133,7 @@ public static unsafe partial class Attention
     /// <summary>
     /// Asks for the next block's rows of x, y and z (any may be null) to be brought into the caches while this
     /// block computes: each block is the first to touch 32 new rows of q, k, v (and dout), strided by ld
-    /// floats, which the hardware prefetchers do not bring in ahead (~20% of a head's time at head size 16).
+    /// floats, which the hardware prefetchers do not bring in ahead (10-20% of a head's time at head size 16).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Prefetch(float* x, float* y, float* z, int ld, int from, int T, int HS)

@@ -11,7 +11,7 @@ namespace ImageGpt.Nn.Kernels;
 /// pipes x 16 lanes x 2) times the clock. The "331 GFLOP/s" once taken for this core's ceiling came from a C
 /// loop whose 12 chains all started at zero: gcc proved them equal and kept one, so it ran one FMA per
 /// iteration and counted twelve (tools/fma_ceiling.sh shows both). The ceiling moves with the clock, which
-/// the cloud host sets (~3.2-3.5 GHz seen here, ~205-225 GFLOP/s), so benchmarks measure it beside the kernel.
+/// the cloud host sets (~3.2-3.57 GHz seen here, ~205-229 GFLOP/s), so benchmarks measure it beside the kernel.
 /// </summary>
 public static class FmaCeiling
 {
