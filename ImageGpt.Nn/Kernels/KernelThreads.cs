@@ -10,12 +10,14 @@ internal interface IPieceJob
 }
 
 /// <summary>
-/// The threads a kernel runs its pieces on: the calling thread takes piece 0 and workers owned by the
-/// calling thread take the others. A training step calls ~200 threaded kernels, many shorter than a
-/// millisecond, so a worker polls for its next piece for 50 µs before it sleeps (waking a sleeping
-/// thread-pool worker for Parallel.For costs 15-50 µs on this machine, and Parallel.For allocates its
-/// closure per call). Each calling thread (each trainer) has its own workers, so trainers never wait on
-/// one another. Determinism is the caller's: a piece is a fixed range of the output whatever thread runs it.
+/// The threads a kernel runs its pieces on: the calling thread and workers owned by it claim pieces one
+/// at a time until none is left, so a worker that the OS has not scheduled yet only means the caller runs
+/// more pieces itself (on a busy machine it may run them all) and never waits for a piece nobody started.
+/// A training step calls ~200 threaded kernels, many shorter than a millisecond, so a worker polls for
+/// the next kernel for 50 µs before it sleeps (waking a sleeping thread-pool worker for Parallel.For costs
+/// 15-50 µs on this machine, and Parallel.For allocates its closure per call). Each calling thread (each
+/// trainer) has its own workers, so trainers never wait on one another. Determinism is the caller's: a
+/// piece is a fixed range of the output whatever thread runs it, and each piece runs exactly once.
 /// </summary>
 internal static class KernelThreads
 {
@@ -47,9 +49,8 @@ internal static class KernelThreads
         public override void Run(int piece, int pieces) => Job.Run(piece, pieces);
     }
 
-    private sealed class Worker(int piece)
+    private sealed class Worker
     {
-        public readonly int Piece = piece;
         public readonly SemaphoreSlim Wake = new(0);
         public long Go;
         public int Sleeping;
@@ -60,19 +61,22 @@ internal static class KernelThreads
         private readonly List<Worker> _workers = [];
         private readonly Dictionary<Type, Holder> _holders = [];
         private Holder? _current;
-        private int _pieces, _pending;
+        private int _pieces, _done;
+        // generation << 32 | next unclaimed piece: a claim for an old generation fails its compare-exchange.
+        private long _state;
         private long _generation;
         private Exception? _failure;
 
         public void Run<TJob>(int pieces, TJob job) where TJob : struct, IPieceJob
         {
-            while (_workers.Count < pieces - 1) Start(_workers.Count + 1);
+            while (_workers.Count < pieces - 1) Start();
             if (!_holders.TryGetValue(typeof(TJob), out var holder)) _holders[typeof(TJob)] = holder = new Holder<TJob>();
             ((Holder<TJob>)holder).Job = job;
             _current = holder;
             _pieces = pieces;
-            Volatile.Write(ref _pending, pieces - 1);
+            Volatile.Write(ref _done, 0);
             long generation = ++_generation;
+            Volatile.Write(ref _state, generation << 32);
             for (int w = 0; w < pieces - 1; w++)
             {
                 var worker = _workers[w];
@@ -81,24 +85,39 @@ internal static class KernelThreads
                 // (Sleeping, fence, Go), so one of the two always sees the other's write.
                 if (Interlocked.Exchange(ref worker.Sleeping, 0) == 1) worker.Wake.Release();
             }
-            try
-            {
-                job.Run(0, pieces);
-            }
-            finally
-            {
-                var spin = new SpinWait();
-                while (Volatile.Read(ref _pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
-            }
+            RunPieces(generation);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _done) < pieces) spin.SpinOnce(sleep1Threshold: -1);
             var failure = Interlocked.Exchange(ref _failure, null);
             if (failure is not null) ExceptionDispatchInfo.Capture(failure).Throw();
         }
 
-        private void Start(int piece)
+        /// <summary>Claims and runs pieces of this generation until none is left.</summary>
+        private void RunPieces(long generation)
         {
-            var worker = new Worker(piece);
+            while (true)
+            {
+                long state = Volatile.Read(ref _state);
+                int piece = (int)(state & uint.MaxValue);
+                if (state >> 32 != generation || piece >= _pieces) return;
+                if (Interlocked.CompareExchange(ref _state, state + 1, state) != state) continue;
+                try
+                {
+                    _current!.Run(piece, _pieces);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref _failure, e, null);
+                }
+                Interlocked.Increment(ref _done);
+            }
+        }
+
+        private void Start()
+        {
+            var worker = new Worker();
             _workers.Add(worker);
-            new Thread(() => Loop(worker)) { IsBackground = true, Name = $"kernel-piece-{piece}" }.Start();
+            new Thread(() => Loop(worker)) { IsBackground = true, Name = $"kernel-worker-{_workers.Count}" }.Start();
         }
 
         private void Loop(Worker me)
@@ -122,15 +141,7 @@ internal static class KernelThreads
                     start = Stopwatch.GetTimestamp();
                 }
                 seen = Volatile.Read(ref me.Go);
-                try
-                {
-                    _current!.Run(me.Piece, _pieces);
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref _failure, e, null);
-                }
-                Interlocked.Decrement(ref _pending);
+                RunPieces(seen);
             }
         }
     }
