@@ -26,6 +26,9 @@ internal static class KernelThreads
 
     [ThreadStatic] private static Team? _team;
 
+    /// <summary>The worker threads of the calling thread's team (for tests).</summary>
+    internal static IReadOnlyList<Thread> WorkersOfThisThread => _team?.Threads ?? [];
+
     /// <summary>Runs job.Run(p, pieces) for every p in [0, pieces), piece 0 on this thread; returns when all are done.</summary>
     public static void Run<TJob>(int pieces, TJob job) where TJob : struct, IPieceJob
     {
@@ -58,8 +61,11 @@ internal static class KernelThreads
 
     private sealed class Team
     {
+        // Workers end when their owner has: a restarted trainer gets a new compute thread and a new team.
+        private readonly Thread _owner = Thread.CurrentThread;
         private readonly List<Worker> _workers = [];
         private readonly Dictionary<Type, Holder> _holders = [];
+        public readonly List<Thread> Threads = [];
         private Holder? _current;
         private int _pieces, _done;
         // generation << 32 | next unclaimed piece: a claim for an old generation fails its compare-exchange.
@@ -117,7 +123,9 @@ internal static class KernelThreads
         {
             var worker = new Worker();
             _workers.Add(worker);
-            new Thread(() => Loop(worker)) { IsBackground = true, Name = $"kernel-worker-{_workers.Count}" }.Start();
+            var thread = new Thread(() => Loop(worker)) { IsBackground = true, Name = $"kernel-worker-{_workers.Count}" };
+            Threads.Add(thread);
+            thread.Start();
         }
 
         private void Loop(Worker me)
@@ -134,7 +142,7 @@ internal static class KernelThreads
                         continue;
                     }
                     Interlocked.Exchange(ref me.Sleeping, 1);
-                    if (Volatile.Read(ref me.Go) == seen) me.Wake.Wait();
+                    if (Volatile.Read(ref me.Go) == seen && !me.Wake.Wait(TimeSpan.FromSeconds(1)) && !_owner.IsAlive) return;
                     // A release for a Go this loop already saw leaves one spare count: the next Wait
                     // returns at once and the loop looks at Go again.
                     Volatile.Write(ref me.Sleeping, 0);

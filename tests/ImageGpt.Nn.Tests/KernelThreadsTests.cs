@@ -74,4 +74,20 @@ public sealed class KernelThreadsTests
         Assert.All(threads, t => Assert.True(t.Join(TimeSpan.FromSeconds(60)), "a calling thread did not finish"));
         Assert.Empty(errors);
     }
+
+    [Fact]
+    public void Workers_end_after_their_calling_thread_has_ended()
+    {
+        IReadOnlyList<Thread> workers = [];
+        var caller = new Thread(() =>
+        {
+            KernelThreads.Run(4, new CountJob(new int[4], new int[4]));
+            workers = KernelThreads.WorkersOfThisThread;
+        });
+        caller.Start();
+        Assert.True(caller.Join(TimeSpan.FromSeconds(30)), "the calling thread did not finish");
+        Assert.Equal(3, workers.Count);
+        // Each worker ends within about a second of finding its owner gone (its sleep times out once a second).
+        Assert.All(workers, w => Assert.True(w.Join(TimeSpan.FromSeconds(20)), $"{w.Name} is still running"));
+    }
 }
