@@ -19,7 +19,7 @@ public static class Program
                          --weights W --palette P --out FILE.png [--images N --completions K --temperature T --seed S]
           finetune       classifier head, early stop on validation accuracy, test accuracy
                          --weights W --palette P [--out W2 --epochs E --lr LR --batch B --train N --val N --test N --patience P --max-steps S]
-          bench          full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak
+          bench          full training steps on synthetic tokens: tokens/s, GFLOP/s, MFU (nominal and measured ceiling)
                          [--layers --width --heads --side --vocab --batch --steps --threads --bert --profile]
           bench-gemm     GFLOP/s of the matmul and attention kernels on the iGPT shapes against the FMA ceiling [--width 512 --threads 1 --ceiling-only]
           bench-sample   KV-cached sampling vs re-running the full forward per token: tokens/s
