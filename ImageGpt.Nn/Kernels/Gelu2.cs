@@ -155,28 +155,6 @@ public static unsafe class Gelu2
         }
     }
 
-    /// <summary>gelu2(x), 16 lanes: ForwardWide's formula (the GEMM epilogue uses it, so the same bits).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Value(Vector512<float> x) => x * Sigmoid(x);
-
-    /// <summary>gelu2(x) for one element: ForwardWide's formula for a tail element.</summary>
-    internal static float Value(float x) => x / (1f + MathF.Exp(-K * x));
-
-    /// <summary>gelu2'(x) = s (1 + K x (1 - s)), 16 lanes: BackwardWide's factor of dout.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Slope(Vector512<float> x)
-    {
-        var s = Sigmoid(x);
-        return s * (Vector512<float>.One + Vector512.Create(K) * x * (Vector512<float>.One - s));
-    }
-
-    /// <summary>gelu2'(x) for one element: BackwardWide's formula for a tail element.</summary>
-    internal static float Slope(float x)
-    {
-        float s = 1f / (1f + MathF.Exp(-K * x));
-        return s * (1f + K * x * (1f - s));
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Sigmoid(Vector512<float> x)
     {

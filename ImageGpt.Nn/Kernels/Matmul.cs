@@ -29,24 +29,6 @@ public static unsafe class Matmul
         }
     }
 
-    // inp (BT,C), weight (OC,C), out (BT,OC), gelu (BT,OC): out = inp @ weight^T, gelu = gelu2(out)
-    /// <summary>
-    /// Forward followed by <see cref="Gelu2.Forward"/>, fused: each finished output tile goes through gelu2
-    /// while it is in L1, so the pre-activation is not read back from memory (the same bits as the two
-    /// calls where OC is a multiple of 16; elsewhere a row's last OC mod 16 elements take the scalar formula).
-    /// </summary>
-    internal static void ForwardGelu(Span<float> @out, Span<float> gelu, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
-        int BT, int C, int OC, int threads = 1, Gemm.Isa? isa = null)
-    {
-        Check(BT, C, OC);
-        CheckLength(@out.Length, (long)BT * OC, nameof(@out));
-        CheckLength(gelu.Length, (long)BT * OC, nameof(gelu));
-        CheckLength(inp.Length, (long)BT * C, nameof(inp));
-        CheckLength(weight.Length, (long)OC * C, nameof(weight));
-        fixed (float* o = @out, g = gelu, x = inp, w = weight)
-            Gemm.Run(o, OC, x, C, 1, w, 1, C, BT, OC, C, accumulate: false, threads, isa ?? Gemm.Best, Gemm.Epilogue.Gelu, g);
-    }
-
     // inp (BT,C), weight (OC,C), residual (BT,OC), out (BT,OC): out = residual + inp @ weight^T
     /// <summary>
     /// Forward followed by the residual add (<see cref="Residual.Forward"/>), fused: each finished tile gets
@@ -63,24 +45,6 @@ public static unsafe class Matmul
         CheckLength(weight.Length, (long)OC * C, nameof(weight));
         fixed (float* o = @out, r = residual, x = inp, w = weight)
             Gemm.Run(o, OC, x, C, 1, w, 1, C, BT, OC, C, accumulate: false, threads, isa ?? Gemm.Best, Gemm.Epilogue.Add, r);
-    }
-
-    // dout (BT,OC), weight (OC,C), preact (BT,C); dinp (BT,C) overwritten
-    /// <summary>
-    /// dinp = (dout @ weight) * gelu2'(preact): the input half of Backward (overwriting) followed by
-    /// <see cref="Gelu2.BackwardOverwrite"/>, fused (the MLP's hidden gradient turned into its
-    /// pre-activation gradient while each tile is in L1; the same bits where C is a multiple of 16).
-    /// </summary>
-    internal static void BackwardInputGeluSlope(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> preact, int BT, int C, int OC, int threads = 1, Gemm.Isa? isa = null)
-    {
-        Check(BT, C, OC);
-        CheckLength(dinp.Length, (long)BT * C, nameof(dinp));
-        CheckLength(preact.Length, (long)BT * C, nameof(preact));
-        CheckLength(dout.Length, (long)BT * OC, nameof(dout));
-        CheckLength(weight.Length, (long)OC * C, nameof(weight));
-        fixed (float* di = dinp, g = dout, w = weight, x = preact)
-            Gemm.Run(di, C, g, OC, 1, w, C, 1, BT, C, OC, accumulate: false, threads, isa ?? Gemm.Best, Gemm.Epilogue.GeluSlope, x);
     }
 
     // dout (BT,OC), inp (BT,C), weight (OC,C); dinp (BT,C) overwritten, dweight (OC,C) accumulates

@@ -3,12 +3,12 @@ using System.Diagnostics;
 namespace ImageGpt.Nn.Model;
 
 /// <summary>
-/// The kernel kinds a training step is split into by <see cref="KernelProfile"/>. The MLP's gelu2 and the
-/// residual adds run in the epilogues of the products next to them, so their time is the matmuls'.
+/// The kernel kinds a training step is split into by <see cref="KernelProfile"/>. The residual adds run in
+/// the epilogues of the projections' products, so their time is the matmuls'.
 /// </summary>
 public enum KernelKind
 {
-    MatmulForward, MatmulBackward, AttentionForward, AttentionBackward, Norm,
+    MatmulForward, MatmulBackward, AttentionForward, AttentionBackward, Norm, Gelu,
     Embedding, CrossEntropy, Adam, Clip, Other,
 }
 

@@ -163,54 +163,6 @@ public sealed class MatmulTests
         Assert.Equal([0f, 0f], @out);
     }
 
-    /// <summary>
-    /// The fused gelu2 epilogues against the two separate calls they replace: the same bits where the rows
-    /// are whole 16-lane vectors (every model shape), and gelu2's naive twin applied to the same product
-    /// within the kernel parity tests' tolerance (1e-5 of max(1, |x|)) for every ISA and 1 or 2 threads.
-    /// </summary>
-    [Theory]
-    [InlineData(37, 24, 64)]     // OC a multiple of 16: bit for bit
-    [InlineData(1100, 64, 256)]  // the small-model MLP shape, over 1024 rows
-    [InlineData(301, 72, 288)]   // K blocks of 256 for dinp: the epilogue after the last one only
-    [InlineData(19, 29, 37)]     // tails everywhere
-    public void FusedGeluEpiloguesMatchTheSeparateCalls(int BT, int C, int OC)
-    {
-        float[] inp = Random(BT * C, 61), weight = Random(OC * C, 62), dout = Random(BT * OC, 63);
-        float[] preact = Random(BT * C, 64).Select(x => 3 * x).ToArray();
-        foreach (var isa in new[] { Gemm.Isa.V512, Gemm.Isa.V256, Gemm.Isa.Scalar })
-        {
-            if (!Runs(isa)) continue;
-            foreach (int threads in new[] { 1, 2 })
-            {
-                string shape = $"BT={BT} C={C} OC={OC} {isa} threads={threads}";
-                // forward: out = inp @ weight^T, gelu = gelu2(out)
-                float[] @out = Random(BT * OC, 65), gelu = Random(BT * OC, 66);
-                Matmul.ForwardGelu(@out, gelu, inp, weight, BT, C, OC, threads, isa);
-                float[] out2 = new float[BT * OC], gelu2 = new float[BT * OC];
-                Matmul.Forward(out2, inp, weight, BT, C, OC, threads, isa);
-                Assert.Equal(out2, @out);
-                Gelu2.Forward(gelu2, out2, BT * OC);
-                var naiveGelu = new float[BT * OC];
-                Gelu2.ForwardNaive(naiveGelu, out2, BT * OC);
-                if (isa == Gemm.Isa.V512 && OC % 16 == 0) Assert.Equal(gelu2, gelu);
-                for (int i = 0; i < gelu.Length; i++)
-                    Assert.True(Math.Abs(gelu[i] - naiveGelu[i]) <= 1e-5 * Math.Max(1, Math.Abs(naiveGelu[i])), $"gelu[{i}] {shape}");
-
-                // backward: dinp = (dout @ weight) * gelu2'(preact), overwritten
-                float[] dinp = Random(BT * C, 67);
-                Matmul.BackwardInputGeluSlope(dinp, dout, weight, preact, BT, C, OC, threads, isa);
-                float[] dinp2 = new float[BT * C];
-                Matmul.BackwardInput(dinp2, dout, weight, BT, C, OC, threads, isa, accumulate: false);
-                float[] naive = new float[BT * C];
-                Gelu2.BackwardNaive(naive, preact, dinp2, BT * C);
-                Gelu2.BackwardOverwrite(dinp2, preact, dinp2, BT * C);
-                if (isa == Gemm.Isa.V512 && C % 16 == 0) Assert.Equal(dinp2, dinp);
-                for (int i = 0; i < dinp.Length; i++)
-                    Assert.True(Math.Abs(dinp[i] - naive[i]) <= 1e-5 * Math.Max(1, Math.Abs(naive[i])), $"dinp[{i}] {shape}: {dinp[i]} vs {naive[i]}");
-            }
-        }
-    }
-
     [Theory]
     [InlineData(37, 24, 64)]
     [InlineData(1100, 256, 64)]  // the small model's MLP projection, over 1024 rows, K crossing a block
