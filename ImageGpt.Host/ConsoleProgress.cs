@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
 
 namespace ImageGpt.Host;
@@ -51,7 +52,7 @@ public sealed class ConsoleProgress(TextWriter output, bool interactive, int eve
     public void CheckpointSaved(long step, double seconds, bool final) =>
         Print(string.Create(CultureInfo.InvariantCulture, $"checkpoint step {step} saved ({seconds:F2} s){(final ? ", final" : "")}"));
 
-    public void Evaluation(EvalResult result, string table) => Print(table);
+    public void Evaluation(EvaluationRecorded result, string table) => Print(table);
 
     public void Warning(string message) => Print($"warning: {message}");
 

@@ -21,6 +21,7 @@ public static class Program
                          --weights W --palette P [--out W2 --epochs E --lr LR --batch B --train N --val N --test N --patience P --max-steps S]
           bench          full training steps on synthetic tokens: tokens/s, GFLOP/s, MFU (nominal and measured ceiling)
                          [--layers --width --heads --side --vocab --batch --steps --threads --bert --profile]
+                         --backend torch: a libtorch trainer beside ours, alternating rounds: tokens/s, ratio, settings [--rounds 3]
           bench-gemm     GFLOP/s of the matmul and attention kernels on the iGPT shapes against the FMA ceiling [--width 512 --threads 1 --ceiling-only]
           bench-sample   KV-cached sampling vs re-running the full forward per token: tokens/s
           bench-actors   actor ping-pong, messages/s [--pairs N --messages M --inflight K]

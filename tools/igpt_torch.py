@@ -1,6 +1,6 @@
 """Image GPT (Chen et al. 2020) in PyTorch: the independent oracle for the C# engine.
 
-Written from shared/docs/IGPT.md and spec/NN_SPEC.md, not from the C# code. Shared by
+Written from shared/docs/IGPT.md, not from the C# code. Shared by
 tools/make_fixtures.py (float64 reference values) and tools/bench_torch.py (float32 speed).
 
 Semantics, in the order the model reads:
@@ -146,7 +146,7 @@ class Block(nn.Module):
 
 
 class IGpt(nn.Module):
-    """named_parameters() gives the NN_SPEC names; spec_parameters() gives them in NN_SPEC order
+    """named_parameters() gives the IGPT.md names; spec_parameters() gives them in the C# slab order
     (wte, wpe, sos, h.{l}.*, ln_f.g, head, clf), the order used for init draws and files."""
 
     def __init__(self, layers, width, heads, vocab, side, classes=0, objective="ar",
@@ -253,7 +253,7 @@ def flops_per_token(layers, width, seq, vocab):
 
 
 def lr_at(step, base, warmup, total):
-    """NN_SPEC schedule, 0-based step: linear warmup to base over `warmup` steps, then cosine to 0."""
+    """The schedule of IGPT.md, 0-based step: linear warmup to base over `warmup` steps, then cosine to 0."""
     if step < warmup:
         return base * (step + 1) / warmup
     return base * 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / (total - warmup)))

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the PyTorch oracle fixtures ar.bin, bert.bin, clf.bin for the C# engine (NN_SPEC.md).
+"""Writes the PyTorch oracle fixtures ar.bin, bert.bin, clf.bin for the C# engine (IGPT.md).
 
 Run:   /usr/bin/python3 tools/make_fixtures.py [--out DIR]
        (default DIR: tests/ImageGpt.Nn.Tests/Fixtures). Deterministic: two runs give
@@ -53,7 +53,7 @@ STEPS = 5
 
 
 def fixture_init_(model, gen):
-    """NN_SPEC fixture init: the paper's stds, but head and clf N(0,0.02) and gains 1+N(0,0.1),
+    """Fixture init: the paper's stds, but head and clf N(0,0.02) and gains 1+N(0,0.1),
     so every gradient is nonzero. Drawn in float64 in spec_parameters() order, rounded to f32."""
     stds = dict(paper_stds(model.layers, model.width), head=0.02, clf=0.02)
     with torch.no_grad():
@@ -87,7 +87,7 @@ def fill_missing_grads(model):
 
 
 def adam_by_hand(params, grads, state, lr, t, b1, b2, eps):
-    """NN_SPEC Adam, t 1-based: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+    """Adam (IGPT.md), t 1-based: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)."""
     with torch.no_grad():
         for name, p in params:
@@ -249,7 +249,7 @@ def naive_attention(q, k, v, heads, causal):
 
 
 def numpy_forward(params, tokens, mask, labels, cfg, objective):
-    """A second, loop-per-layer forward in numpy from the NN_SPEC text, for the logits and loss."""
+    """A second, loop-per-layer forward in numpy from the IGPT.md text, for the logits and loss."""
     import numpy as np
     P = {n: p.detach().numpy() for n, p in params}
     x = tokens.numpy()

@@ -1,65 +1,123 @@
 using System.Globalization;
-using ImageGpt.Actors.Runtime;
+using Akka.Actor;
+using ImageGpt.Actors.Health;
+using ImageGpt.Actors.History;
 using ImageGpt.Nn.Eval;
 using ImageGpt.Nn.Model;
 
 namespace ImageGpt.Actors.Training;
 
-/// <summary>What the evaluator needs; shared by all its incarnations.</summary>
+/// <summary>What the evaluator needs; shared by all its incarnations (the raw-pixel baseline is measured once per process).</summary>
 public sealed record EvaluatorSetup(
     GptConfig Config, RunEvalData Data, RunEvalOptions Options, Nn.Palette.Palette Palette,
-    IRunStore Store, string RunDir, ITrainingObserver Observer);
+    IActorRef History, string RunDir, ITrainingObserver Observer)
+{
+    internal bool BaselineDone;
+}
 
 /// <summary>
-/// Evaluates every saved checkpoint (a <see cref="CheckpointSaved"/> event) on its own compute thread (validation loss, linear probe of every
-/// layer, half-image completions PNG), persists the result and reports the table. Checkpoints queue
-/// in the mailbox and are taken in order; <see cref="Drain"/> answers once those before it are done.
+/// Evaluates saved checkpoints (<see cref="CheckpointSaved"/> events) on its own compute thread: validation loss, the
+/// linear probe of every layer, half-image completions; journals an <see cref="EvaluationRecorded"/> and reports the
+/// table. One evaluation runs at a time and at most one checkpoint waits: an evaluator that falls behind evaluates the
+/// newest and reports which ones it skipped. <see cref="Drain"/> is answered when nothing runs or waits.
 /// </summary>
-public sealed class EvaluatorActor : ReceiveActor
+public sealed class EvaluatorActor : MonitoredActor
 {
-    private DeviceThread? _device;
-    private bool _baselineDone;
+    private static readonly TimeSpan HistoryTimeout = TimeSpan.FromMinutes(10);
 
-    public EvaluatorActor(EvaluatorSetup s)
+    private sealed record Evaluated(EvaluationRecorded Result);
+
+    private readonly EvaluatorSetup _s;
+    private readonly List<long> _skipped = [];
+    private readonly List<IActorRef> _drainers = [];
+    private DeviceThread? _device;
+    private CheckpointSaved? _pending;
+    private bool _busy;
+
+    public EvaluatorActor(EvaluatorSetup setup)
     {
-        ReceiveAsync<CheckpointSaved>(async m =>
+        _s = setup;
+        Receive<CheckpointSaved>(m =>
         {
-            var parameters = new ParameterSlab(s.Config);
-            m.Parameters.AsSpan().CopyTo(parameters.Data);
-            string png = Path.Combine(s.RunDir, string.Create(CultureInfo.InvariantCulture, $"completions-step-{m.Step}.png"));
-            bool baseline = !_baselineDone;
-            var outcome = await _device!.Run(() => RunEvaluation.Evaluate(parameters, s.Data, s.Options, s.Palette,
-                s.Options.Completions > 0 ? png : null, baseline));
-            _baselineDone = true;
-            var rows = outcome.Probe?.Table.Rows.Select(r => new ProbeRow(r.Layer, r.BestC, r.ValidationAccuracy, r.TestAccuracy)).ToList() ?? [];
-            if (outcome.Probe?.Baseline is { } b) rows.Add(new ProbeRow("raw pixels", b.BestC, b.ValidationAccuracy, b.TestAccuracy));
-            var result = new EvalResult(m.Step, outcome.Validation?.NatsPerToken ?? double.NaN, outcome.Validation?.BitsPerToken ?? double.NaN,
-                rows, outcome.CompletionsPng, outcome.Seconds);
-            await s.Store.SaveEvalAsync(result);
-            s.Observer.Evaluation(result, Format(result));
+            if (!_busy) { Start(m); return; }
+            if (_pending is { } older) _skipped.Add(older.Step);
+            _pending = m;
         });
-        Receive<Drain>(_ => Sender.Tell(new Drained(), Self));
+        Receive<Evaluated>(m =>
+        {
+            _s.Observer.Evaluation(m.Result, Format(m.Result));
+            _busy = false;
+            if (_pending is { } next)
+            {
+                _pending = null;
+                Start(next);
+            }
+            else
+            {
+                foreach (var d in _drainers) d.Tell(new Drained());
+                _drainers.Clear();
+            }
+        });
+        // A failed evaluation is this actor's failure: its supervisor restarts it after a backoff.
+        Receive<Status.Failure>(f => throw new EvaluationFailedException(f.Cause));
+        Receive<Drain>(_ =>
+        {
+            if (_busy) _drainers.Add(Sender);
+            else Sender.Tell(new Drained());
+        });
     }
 
     protected override void PreStart() => _device = new DeviceThread("evaluator");
 
     protected override void PostStop() => _device?.Dispose();
 
+    private void Start(CheckpointSaved m)
+    {
+        _busy = true;
+        long[] skipped = [.. _skipped];
+        _skipped.Clear();
+        if (skipped.Length > 0)
+            _s.Observer.Warning($"the evaluator fell behind: evaluating step {m.Step}, skipping step(s) {string.Join(", ", skipped)}");
+        bool baseline = !_s.BaselineDone;
+        _s.BaselineDone = true;
+        EvaluateAsync(m, skipped, baseline).PipeTo(Self, success: r => new Evaluated(r));
+    }
+
+    private async Task<EvaluationRecorded> EvaluateAsync(CheckpointSaved m, long[] skipped, bool baseline)
+    {
+        var s = _s;
+        var parameters = new ParameterSlab(s.Config);
+        m.Parameters.AsSpan().CopyTo(parameters.Data);
+        string png = Path.Combine(s.RunDir, string.Create(CultureInfo.InvariantCulture, $"completions-step-{m.Step}.png"));
+        var outcome = await _device!.Run(() => RunEvaluation.Evaluate(parameters, s.Data, s.Options, s.Palette,
+            s.Options.Completions > 0 ? png : null, baseline)).ConfigureAwait(false);
+        var rows = outcome.Probe?.Table.Rows.Select(r => new ProbeRow(r.Layer, r.BestC, r.ValidationAccuracy, r.TestAccuracy)).ToList() ?? [];
+        ProbeRow? raw = outcome.Probe?.Baseline is { } b ? new ProbeRow("raw pixels", b.BestC, b.ValidationAccuracy, b.TestAccuracy) : null;
+        var result = new EvaluationRecorded(m.Step, outcome.Validation?.NatsPerToken ?? double.NaN, outcome.Validation?.BitsPerToken ?? double.NaN,
+            rows, raw, outcome.CompletionsPng, outcome.Seconds, skipped, DateTimeOffset.UtcNow);
+        await s.History.Ask<RunHistoryActor.Recorded>(new RunHistoryActor.Record(result), HistoryTimeout).ConfigureAwait(false);
+        return result;
+    }
+
     /// <summary>The compact table printed after each evaluation.</summary>
-    public static string Format(EvalResult r)
+    public static string Format(EvaluationRecorded r)
     {
         var ci = CultureInfo.InvariantCulture;
         var text = new System.Text.StringBuilder();
         text.Append(ci, $"evaluation of step {r.Step} ({r.Seconds:F1} s)");
         if (!double.IsNaN(r.ValidationNats)) text.Append(ci, $": validation loss {r.ValidationNats:F4} nats/token = {r.ValidationBits:F4} bits/token");
         text.AppendLine();
-        if (r.Probe.Count > 0)
+        var rows = r.RawPixels is { } raw ? [.. r.Probe, raw] : r.Probe;
+        if (rows.Count > 0)
         {
-            text.AppendLine("  layer        best C   val %   test %");
-            foreach (var p in r.Probe)
+            text.AppendLine("  layer        best C   val %   test %   (in-run probe: eval.probe subsets)");
+            foreach (var p in rows)
                 text.AppendLine(string.Create(ci, $"  {p.Layer,-10} {p.BestC,8:G3} {100 * p.ValidationAccuracy,7:F2} {100 * p.TestAccuracy,8:F2}"));
         }
         if (r.CompletionsPng is not null) text.AppendLine($"  completions: {r.CompletionsPng}");
         return text.ToString().TrimEnd('\n');
     }
+
+    /// <summary>An evaluation threw; the evaluator fails with this so that its supervisor restarts it.</summary>
+    private sealed class EvaluationFailedException(Exception cause) : Exception($"evaluation failed: {cause.Message}", cause);
 }

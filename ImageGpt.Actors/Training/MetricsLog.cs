@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using ImageGpt.Actors.History;
 
 namespace ImageGpt.Actors.Training;
 
@@ -39,7 +40,7 @@ public sealed class MetricsLog : ITrainingObserver, IDisposable
     private static string Num(float v) => float.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : $"\"{v.ToString(CultureInfo.InvariantCulture)}\"";
 
     public void CheckpointSaved(long step, double seconds, bool final) { }
-    public void Evaluation(EvalResult result, string table) { }
+    public void Evaluation(EvaluationRecorded result, string table) { }
     public void Warning(string message) { }
 
     private static void Truncate(string path, Func<string, long> stepOf, long keepThrough, string? header)

@@ -1,5 +1,7 @@
 using System.Diagnostics;
-using ImageGpt.Actors.Runtime;
+using Akka.Actor;
+using ImageGpt.Actors.Health;
+using ImageGpt.Actors.History;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Model;
 using ImageGpt.Nn.Training;
@@ -8,33 +10,27 @@ namespace ImageGpt.Actors.Training;
 
 /// <summary>What the aggregator needs to drive the run from <c>StartStep</c> to <c>TotalSteps</c>.</summary>
 public sealed record AggregatorSetup(
-    OptimizerStep Optimizer, BatchSampler Sampler, long StartStep, long TotalSteps, bool CheckpointAtStart,
-    int CheckpointEvery, TimeSpan Deadline, int MaxRestarts, string IdentityJson, string PaletteJson, ulong DataSeed,
-    GradientPool Pool, LiveProgress Progress, ITrainingObserver Observer, TrainingHooks? Hooks);
-
-/// <summary>Parent → aggregator: the trainers (index = trainer id) and the checkpoint writer; training starts.</summary>
-public sealed record StartTraining(IActorRef[] Trainers, IActorRef Writer);
-
-/// <summary>Aggregator → parent: the run reached its last step (or was stopped) and the final checkpoint is durable.</summary>
-public sealed record TrainingFinished(long Step, bool Stopped);
-
-/// <summary>Aggregator → parent: the run cannot go on.</summary>
-public sealed record TrainingFailed(string Error);
+    OptimizerStep Optimizer, BatchSampler Sampler, ShardPlan Plan, long StartStep, long TotalSteps, bool CheckpointAtStart,
+    int CheckpointEvery, TimeSpan Deadline, ulong DataSeed, GradientPool Pool, LiveProgress Progress, ITrainingObserver Observer,
+    TrainingHooks? Hooks);
 
 /// <summary>
-/// Owns the parameters and the optimizer. Each step it asks every trainer for its shards, collects one
-/// gradient per shard (the first to arrive; duplicates from recomputation are dropped), reduces them in
-/// shard order, clips, runs Adam, and starts the next step. A step has a deadline: shards still
-/// missing then are recomputed by another trainer; a restarted trainer gets its missing shards again.
-/// Every <c>CheckpointEvery</c> steps it hands a copy of the full state to the checkpoint writer.
+/// Owns the parameters and the optimizer. Each step it asks every trainer for its shards (<see cref="ShardPlan"/>),
+/// collects one gradient per shard (the first to arrive; duplicates from recomputation are dropped), reduces them in
+/// shard order, clips, runs Adam, and starts the next step. A step has a deadline (a timer): shards still missing then
+/// are recomputed by another trainer and the late trainer is suspect until it delivers again; a restarted trainer gets
+/// its missing shards again. Every <c>CheckpointEvery</c> steps it hands a copy of the full state to the writer; at most
+/// two copies are ever outstanding (one being written, one waiting): when the writer falls that far behind, the next
+/// step waits for it, so a slow store holds training back instead of queueing copies or losing checkpoints.
 /// </summary>
-public sealed class ParameterAggregator : ReceiveActor
+public sealed class ParameterAggregator : MonitoredActor, IWithTimers
 {
+    private const string DeadlineTimer = "deadline";
+
     private readonly AggregatorSetup _s;
     private readonly ShardGradient?[] _slots;
     private readonly int[] _owner;
     private readonly Dictionary<int, int> _incarnations = [];
-    // Trainers that missed a deadline get no shards until they deliver again; others compute theirs.
     private readonly HashSet<int> _suspects = [];
     private readonly long _tokensPerStep;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -47,13 +43,20 @@ public sealed class ParameterAggregator : ReceiveActor
     private bool _inFlight;
     private string? _stopReason;
     private bool _finishing;
+    private int _outstanding;
+    private bool _waitingForWriter;
+
+    /// <summary>Checkpoint copies handed to the writer and not yet answered, at most (one written, one waiting).</summary>
+    public const int MaxOutstandingCheckpoints = 2;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public ParameterAggregator(AggregatorSetup setup)
     {
         _s = setup;
         _step = setup.StartStep;
-        _slots = new ShardGradient?[setup.Sampler.Shards];
-        _owner = new int[setup.Sampler.Shards];
+        _slots = new ShardGradient?[setup.Plan.Shards];
+        _owner = new int[setup.Plan.Shards];
         _tokensPerStep = (long)setup.Sampler.BatchSize * setup.Sampler.Data.T;
 
         Receive<StartTraining>(m =>
@@ -69,17 +72,22 @@ public sealed class ParameterAggregator : ReceiveActor
         Receive<StopTraining>(m =>
         {
             _stopReason ??= m.Reason;
-            if (!_inFlight) Finish();
+            if (!_inFlight && !_waitingForWriter) Finish();
         });
         Receive<CheckpointSaved>(m =>
         {
-            _s.Observer.CheckpointSaved(m.Step, m.Seconds, m.Final);
+            _s.Observer.CheckpointSaved(m.Step, m.Event.Seconds, m.Final);
             if (m.Final) Context.Parent.Tell(new TrainingFinished(m.Step, _stopReason is not null));
+            else WriterAnswered();
         });
         Receive<CheckpointFailed>(m =>
         {
             if (m.Final) Context.Parent.Tell(new TrainingFailed($"the final checkpoint (step {m.Step}) could not be written: {m.Error}"));
-            else _s.Observer.Warning($"checkpoint of step {m.Step} failed ({m.Error}); training goes on, the previous checkpoint is intact");
+            else
+            {
+                _s.Observer.Warning($"checkpoint of step {m.Step} failed ({m.Error}); training goes on, the previous checkpoint is intact");
+                WriterAnswered();
+            }
         });
     }
 
@@ -87,19 +95,16 @@ public sealed class ParameterAggregator : ReceiveActor
     {
         if (_finishing) return;
         if (_step >= _s.TotalSteps || _stopReason is not null) { Finish(); return; }
-        var (epoch, inEpoch) = _s.Sampler.Cursor(_step);
         Array.Clear(_slots);
         _inFlight = true;
         Volatile.Write(ref _s.Progress.CurrentStep, _step);
-        int[] healthy = Enumerable.Range(0, _trainers.Length).Where(t => !_suspects.Contains(t)).ToArray();
-        for (int k = 0; k < _owner.Length; k++)
-            _owner[k] = healthy.Length == 0 || !_suspects.Contains(k % _trainers.Length) ? k % _trainers.Length : healthy[k % healthy.Length];
+        _s.Plan.Assign(_suspects, _owner);
         for (int t = 0; t < _trainers.Length; t++)
         {
-            var mine = Enumerable.Range(0, _slots.Length).Where(k => _owner[k] == t).ToArray();
-            if (mine.Length > 0) _trainers[t].Tell(new ComputeShards(_step, epoch, inEpoch, mine), Self);
+            int[] mine = ShardPlan.ShardsOf(_owner, t);
+            if (mine.Length > 0) _trainers[t].Tell(new ComputeShards(_step, mine), Self);
         }
-        Timers.StartSingleTimer("deadline", new StepDeadline(_step, 1), Deadline());
+        Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, 1), Deadline());
     }
 
     /// <summary>The first step of a process also compiles the kernels and touches every buffer, so it gets longer.</summary>
@@ -122,19 +127,16 @@ public sealed class ParameterAggregator : ReceiveActor
 
     private void Apply()
     {
-        Timers.Cancel("deadline");
+        Timers.Cancel(DeadlineTimer);
         var shards = new ShardGradient[_slots.Length];
         for (int k = 0; k < shards.Length; k++) shards[k] = _slots[k]!.Value;
         var stats = _s.Optimizer.Apply(shards, _step);
         if (_s.Hooks?.Ledger is { } ledger)
-        {
-            var (epoch, inEpoch) = _s.Sampler.Cursor(_step);
             for (int k = 0; k < shards.Length; k++)
             {
-                var id = new ShardId(epoch, inEpoch, k);
+                var id = _s.Sampler.Id(_step, k);
                 ledger.Record(id, _s.Sampler.SampleIndices(id));
             }
-        }
         foreach (var g in shards) _s.Pool.Return(g.Gradients);
         Array.Clear(_slots);
         _inFlight = false;
@@ -146,7 +148,25 @@ public sealed class ParameterAggregator : ReceiveActor
             _finishing = true;
             return;
         }
-        if (_step % _s.CheckpointEvery == 0 && _step < _s.TotalSteps && _stopReason is null) Checkpoint(final: false);
+        if (_step % _s.CheckpointEvery == 0 && _step < _s.TotalSteps && _stopReason is null)
+        {
+            if (_outstanding >= MaxOutstandingCheckpoints)
+            {
+                _waitingForWriter = true;
+                return;
+            }
+            Checkpoint(final: false);
+        }
+        NextStep();
+    }
+
+    /// <summary>The writer answered a non-final checkpoint; a step held back for it goes on with its checkpoint.</summary>
+    private void WriterAnswered()
+    {
+        _outstanding--;
+        if (!_waitingForWriter) return;
+        _waitingForWriter = false;
+        if (_stopReason is null) Checkpoint(final: false);
         NextStep();
     }
 
@@ -184,19 +204,17 @@ public sealed class ParameterAggregator : ReceiveActor
         {
             foreach (int k in missing)
             {
-                int from = _owner[k], to = (_owner[k] + d.Attempt) % _trainers.Length;
-                if (to == from) to = (to + 1) % _trainers.Length;
+                int from = _owner[k], to = _s.Plan.Retry(from, d.Attempt);
                 if (_suspects.Add(from)) _s.Observer.Warning($"trainer-{from} is suspect: its shards go to the other trainers until it delivers again");
                 _s.Observer.Warning($"step {_step}: shard {k} missed its {Deadline().TotalSeconds:0.#} s deadline on trainer-{from}; recomputing it on trainer-{to}");
-                var (epoch, inEpoch) = _s.Sampler.Cursor(_step);
-                _trainers[to].Tell(new ComputeShards(_step, epoch, inEpoch, [k]), Self);
+                _trainers[to].Tell(new ComputeShards(_step, [k]), Self);
             }
         }
         else
         {
             _s.Observer.Warning($"step {_step}: shards {string.Join(",", missing)} are past the {Deadline().TotalSeconds:0.#} s deadline and there is no other trainer; still waiting");
         }
-        Timers.StartSingleTimer("deadline", new StepDeadline(_step, d.Attempt + 1), Deadline());
+        Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, d.Attempt + 1), Deadline());
     }
 
     private void OnTrainerReady(TrainerReady m)
@@ -205,26 +223,18 @@ public sealed class ParameterAggregator : ReceiveActor
         _incarnations[m.Trainer] = n;
         if (n == 1) return;
         _suspects.Remove(m.Trainer);
-        if (n - 1 > _s.MaxRestarts)
-        {
-            Context.Parent.Tell(new TrainingFailed($"trainer-{m.Trainer} was restarted {n - 1} times (runtime.restart.max-restarts = {_s.MaxRestarts}); see the failures above"));
-            _finishing = true;
-            return;
-        }
         if (!_inFlight) return;
         var missing = Enumerable.Range(0, _slots.Length).Where(k => _slots[k] is null && _owner[k] == m.Trainer).ToArray();
-        if (missing.Length == 0) return;
-        var (epoch, inEpoch) = _s.Sampler.Cursor(_step);
-        _trainers[m.Trainer].Tell(new ComputeShards(_step, epoch, inEpoch, missing), Self);
+        if (missing.Length > 0) _trainers[m.Trainer].Tell(new ComputeShards(_step, missing), Self);
     }
 
     private void Finish()
     {
         if (_finishing) return;
         _finishing = true;
-        Timers.Cancel("deadline");
-        // Always a final write, even when the step was just checkpointed: its reply, queued behind any
-        // earlier write, is what says that everything is durable.
+        Timers.Cancel(DeadlineTimer);
+        // Always a final write, even when the step was just checkpointed: its reply, queued behind any earlier
+        // write, is what says that everything is durable.
         Checkpoint(final: true);
     }
 
@@ -233,7 +243,8 @@ public sealed class ParameterAggregator : ReceiveActor
         var o = _s.Optimizer;
         var (epoch, inEpoch) = _s.Sampler.Cursor(_step);
         var checkpoint = new Checkpoint(_step, epoch, inEpoch, o.Parameters.Data.ToArray(), o.Adam.M.Data.ToArray(), o.Adam.V.Data.ToArray(),
-            o.Adam.Step, _s.IdentityJson, _s.PaletteJson, _s.DataSeed);
-        _writer!.Tell(new SaveCheckpoint(checkpoint, final), Self);
+            o.Adam.Step, _s.DataSeed);
+        _outstanding++;
+        _writer!.Tell(new SaveCheckpoint(checkpoint, final, Self), Self);
     }
 }

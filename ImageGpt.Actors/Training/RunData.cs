@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ImageGpt.Actors.Configuration;
 using ImageGpt.Nn;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Eval;

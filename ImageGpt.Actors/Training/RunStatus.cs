@@ -1,19 +1,18 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using ImageGpt.Actors.Runtime;
+using ImageGpt.Actors.Health;
 
 namespace ImageGpt.Actors.Training;
 
 /// <summary>
 /// What a training process tells the outside world about itself, rewritten about once a second as
 /// status.json in the run directory (write to a temporary file, then rename, so a reader never sees
-/// half a file). <c>imagegpt status</c> reads it together with the run's SQL store.
+/// half a file). <c>imagegpt status</c> reads it together with the run's history in its store.
 /// </summary>
-/// <param name="Phase">"preparing", "training", "checkpointing", "finished", "stopped" (Ctrl-C) or "failed".</param>
 /// <param name="Step">Optimizer steps completed.</param>
 /// <param name="DataWaitFraction">Share of trainer time spent waiting for batches.</param>
 public sealed record RunStatus(
-    int Pid, DateTime UpdatedUtc, string Phase, long Step, long Steps, double Loss,
+    int Pid, DateTime UpdatedUtc, string RunId, RunPhase Phase, long Step, long Steps, double Loss,
     double TokensPerSecond, double DataWaitFraction, string? Error, HealthSnapshot Health)
 {
     public const string FileName = "status.json";

@@ -11,8 +11,14 @@ public sealed class TrainingHooks
     /// <summary>Called by a trainer before it computes (trainer, global step, shard).</summary>
     public Action<int, long, int>? BeforeShard { get; init; }
 
+    /// <summary>Called by a trainer after it has sent a shard's gradient to the aggregator (trainer, global step, shard).</summary>
+    public Action<int, long, int>? AfterShard { get; init; }
+
     /// <summary>Called by a loader before it builds a batch (trainer, shard id).</summary>
     public Action<int, ShardId>? BeforeLoad { get; init; }
+
+    /// <summary>Called by a trainer before it waits for its loader's batch (trainer, global step, shard); virtual-time tests advance the clock then.</summary>
+    public Action<int, long, int>? BeforeLaneWait { get; init; }
 
     /// <summary>When set, the aggregator records every reduced shard (id and samples) here.</summary>
     public BatchLedger? Ledger { get; init; }

@@ -1,4 +1,6 @@
-using ImageGpt.Actors.Runtime;
+using Akka.Actor;
+using ImageGpt.Actors.Configuration;
+using ImageGpt.Actors.History;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Eval;
 using ImageGpt.Nn.Model;
@@ -14,20 +16,25 @@ public sealed record TrainingInputs(ISampleSource Train, Nn.Palette.Palette Pale
 public sealed record TrainingOutcome(long Step, bool Stopped, ParameterSlab Parameters, string? Error);
 
 /// <summary>
-/// Builds the actor tree of one training run on this node and runs it to the end:
+/// Runs one training run on an actor system to its end:
 /// <code>
 /// /user/run                  RunActor: wiring, status.json, end of run
+///   history                  RunHistoryActor: the run's events (Akka.Persistence)
 ///   aggregator               ParameterAggregator: steps, Adam, checkpoints
-///   checkpoints              CheckpointWriter
+///   checkpoints              CheckpointWriter: payloads, CheckpointCommitted, safetensors
 ///   evaluator/evaluator      EvaluatorActor under a BackoffSupervisor
 ///   loader-i/loader          DataLoaderActor under a BackoffSupervisor, one per trainer
 ///   trainer-i/trainer        TrainerActor under a BackoffSupervisor, one per device
 /// </code>
+/// Stopping is a task of Akka's <see cref="CoordinatedShutdown"/> (phase service-requests-done): it ends the step in
+/// flight and writes the final checkpoint before later phases stop the actors. <paramref name="stop"/> asks the same
+/// of the run without shutting the system down.
 /// </summary>
 public static class TrainingRun
 {
-    public static async Task<TrainingOutcome> RunAsync(RunConfig config, TrainingInputs inputs, IRunStore store, Checkpoint? resume,
-        string identityJson, ITrainingObserver observer, TrainingHooks? hooks = null, CancellationToken stop = default)
+    public static async Task<TrainingOutcome> RunAsync(ActorSystem system, RunConfig config, TrainingInputs inputs, ICheckpointStore store,
+        RunHistory history, Checkpoint? resume, string identityJson, ITrainingObserver observer, TrainingHooks? hooks = null,
+        CancellationToken stop = default)
     {
         var model = config.Model;
         var t = config.Train;
@@ -48,37 +55,24 @@ public static class TrainingRun
         int trainers = Math.Min(config.Runtime.Trainers, t.Shards);
         if (trainers < config.Runtime.Trainers)
             observer.Warning($"runtime.trainers = {config.Runtime.Trainers} but a step has only train.shards = {t.Shards} shards; using {trainers} trainers");
-        long start = resume?.Step ?? 0;
 
         using var stopping = new CancellationTokenSource();
         var done = new TaskCompletionSource<TrainingOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var setup = new RunSetup(config, inputs, store, observer, hooks, parameters, optimizer, sampler, trainers, start,
-            resume is null, identityJson, stopping.Token, done);
-        // Stopping is a coordinated shutdown: its first task ends the step in flight, writes the final
-        // checkpoint and waits for it (up to 10 minutes: a big model's step and checkpoint take a while);
-        // only then do the later phases stop the actors.
-        var system = ActorSystem.Create("imagegpt", new ActorSystemOptions
+        var setup = new RunSetup(config, inputs, store, history, observer, hooks, parameters, optimizer, sampler, new ShardPlan(t.Shards, trainers),
+            resume?.Step ?? 0, identityJson, stopping.Token, done);
+        var run = system.ActorOf(Props.Create(() => new RunActor(setup)), "run");
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-training-and-checkpoint", () =>
         {
-            PhaseTimeouts = new Dictionary<string, TimeSpan> { [CoordinatedShutdown.PhaseServiceRequestsDone] = TimeSpan.FromMinutes(10) },
+            run.Tell(new StopTraining(CoordinatedShutdown.Get(system).ShutdownReason?.ToString() ?? "shutdown"));
+            return done.Task.ContinueWith(_ => Akka.Done.Instance, TaskScheduler.Default);
         });
-        try
-        {
-            var run = system.ActorOf(Props.Create(() => new RunActor(setup)), "run");
-            system.CoordinatedShutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-training-and-checkpoint", _ =>
-            {
-                run.Tell(new StopTraining(system.CoordinatedShutdown.RunReason?.Description ?? "shutdown"), null);
-                return done.Task;
-            });
-            using var registration = stop.Register(() => system.CoordinatedShutdown.Run(new CoordinatedShutdown.Reason("interrupted")));
-            return await done.Task.ConfigureAwait(false);
-        }
-        finally
-        {
-            await stopping.CancelAsync().ConfigureAwait(false);
-            // The outcome is already durable; an actor stuck in a kernel (a hung trainer) must not keep the process.
-            try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); }
-            catch (TimeoutException) { observer.Warning("some actors did not stop within 30 s of the end of the run; leaving them behind"); }
-        }
+        await using var registration = stop.Register(() => run.Tell(new StopTraining("interrupted")));
+        var outcome = await done.Task.ConfigureAwait(false);
+        await stopping.CancelAsync().ConfigureAwait(false);
+        // The outcome is already durable; an actor stuck in a kernel (a hung trainer) must not keep the caller.
+        try { await run.GracefulStop(TimeSpan.FromSeconds(30)).ConfigureAwait(false); }
+        catch (Exception e) when (e is TaskCanceledException or AskTimeoutException) { observer.Warning("some actors did not stop within 30 s of the end of the run; leaving them behind"); }
+        return outcome;
     }
 
     private static void Restore(float[] from, ParameterSlab to, string what)

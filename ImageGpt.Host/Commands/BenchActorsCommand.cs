@@ -1,13 +1,14 @@
 using System.Diagnostics;
-using ImageGpt.Actors.Runtime;
+using Akka.Actor;
 using ImageGpt.Nn;
+using AkkaConfig = Akka.Configuration.ConfigurationFactory;
 
 namespace ImageGpt.Host.Commands;
 
 /// <summary>
-/// <c>imagegpt bench-actors [--pairs N] [--messages M] [--inflight K] [--throughput T]</c>: ping-pong
-/// between N pairs of actors, M messages per pair in total, K of them in flight per pair at once,
-/// and prints messages/s (each ping and each pong counts as one message).
+/// <c>imagegpt bench-actors [--pairs N] [--messages M] [--inflight K] [--throughput T] [--rounds R]</c>: local
+/// ping-pong on Akka.NET between N pairs of actors, M messages per pair in total, K of them in flight per pair at
+/// once; prints messages/s (each ping and each pong counts as one message).
 /// </summary>
 public static class BenchActorsCommand
 {
@@ -26,8 +27,9 @@ public static class BenchActorsCommand
         if (throughput < 1) throw new UserError($"--throughput {throughput} must be at least 1");
         if (rounds < 1) throw new UserError($"--rounds {rounds} must be at least 1");
 
-        Console.WriteLine($"bench-actors: {pairs} pairs, {messages:N0} messages per pair, {inflight} in flight per pair, throughput {throughput}, {Environment.ProcessorCount} cores");
-        var system = ActorSystem.Create("bench", new ActorSystemOptions { Throughput = throughput });
+        Console.WriteLine($"bench-actors: Akka.NET {typeof(ActorSystem).Assembly.GetName().Version}, {pairs} pairs, {messages:N0} messages per pair, {inflight} in flight per pair, dispatcher throughput {throughput}, {Environment.ProcessorCount} cores");
+        var config = AkkaConfig.ParseString($"akka.actor.default-dispatcher.throughput = {throughput}\nakka.loglevel = WARNING\nakka.log-dead-letters = off");
+        using var system = ActorSystem.Create("bench", config);
         double best = 0;
         for (int round = 0; round <= rounds; round++)
         {
@@ -40,14 +42,14 @@ public static class BenchActorsCommand
             Console.WriteLine($"  {label}: {rate / 1e6:F2} M msg/s ({total:N0} messages in {ms:F0} ms, {gcs} gen0 GCs, {cpuNs:F0} CPU-ns/msg)");
             if (round > 0) best = Math.Max(best, rate);
         }
-        Console.WriteLine($"best: {best / 1e6:F2} M messages/s ({best:F0} msg/s); dead letters {system.DeadLetterCount}");
+        Console.WriteLine($"best: {best / 1e6:F2} M messages/s ({best:F0} msg/s)");
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
         return 0;
     }
 
     private static (double Rate, long Total, double Ms, long Gcs) RunRound(ActorSystem system, int pairs, int messages, int inflight, int round)
     {
-        var done = new CountdownEvent(pairs);
+        using var done = new CountdownEvent(pairs);
         var pingers = new IActorRef[pairs];
         var pongers = new IActorRef[pairs];
         for (int i = 0; i < pairs; i++)
@@ -57,7 +59,7 @@ public static class BenchActorsCommand
         }
         long gcBefore = GC.CollectionCount(0);
         var sw = Stopwatch.StartNew();
-        foreach (IActorRef p in pingers) p.Tell(new Start(inflight), null);
+        foreach (IActorRef p in pingers) p.Tell(new Start(inflight), ActorRefs.NoSender);
         done.Wait();
         sw.Stop();
         long gcs = GC.CollectionCount(0) - gcBefore;
@@ -68,40 +70,37 @@ public static class BenchActorsCommand
 
     private sealed record Start(int Inflight);
 
-    /// <summary>One preallocated message object: the benchmark measures the runtime, not the allocator.</summary>
+    /// <summary>One preallocated message object: the benchmark measures the actors, not the allocator.</summary>
     private sealed class Ball
     {
         public static readonly Ball Instance = new();
     }
 
-    private sealed class Ponger : ActorBase
+    private sealed class Ponger : UntypedActor
     {
-        protected override bool Receive(object message)
-        {
-            Sender.Tell(message, Self);
-            return true;
-        }
+        protected override void OnReceive(object message) => Sender.Tell(message, Self);
     }
 
-    private sealed class Pinger(IActorRef ponger, int pings, CountdownEvent done) : ActorBase
+    private sealed class Pinger(IActorRef ponger, int pings, CountdownEvent done) : UntypedActor
     {
         private int _sent;
         private int _received;
 
-        protected override bool Receive(object message)
+        protected override void OnReceive(object message)
         {
-            if (message is Ball)
+            switch (message)
             {
-                if (++_received == pings) done.Signal();
-                else if (_sent < pings) { _sent++; ponger.Tell(Ball.Instance, Self); }
-                return true;
+                case Ball:
+                    if (++_received == pings) done.Signal();
+                    else if (_sent < pings) { _sent++; ponger.Tell(Ball.Instance, Self); }
+                    break;
+                case Start s:
+                    for (int i = 0; i < s.Inflight && _sent < pings; i++) { _sent++; ponger.Tell(Ball.Instance, Self); }
+                    break;
+                default:
+                    Unhandled(message);
+                    break;
             }
-            if (message is Start s)
-            {
-                for (int i = 0; i < s.Inflight && _sent < pings; i++) { _sent++; ponger.Tell(Ball.Instance, Self); }
-                return true;
-            }
-            return false;
         }
     }
 }

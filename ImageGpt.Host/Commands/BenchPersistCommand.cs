@@ -1,127 +1,154 @@
 using System.Diagnostics;
 using System.Globalization;
-using ImageGpt.Actors.Persistence;
+using Akka.Actor;
+using Akka.Persistence;
+using ImageGpt.Actors.Configuration;
+using ImageGpt.Actors.History;
 using ImageGpt.Nn;
 
 namespace ImageGpt.Host.Commands;
 
 /// <summary>
-/// <c>imagegpt bench-persist</c>: journal write throughput on SQLite (synchronous FULL and NORMAL) and
-/// PostgreSQL, printed beside Akka.Persistence.Sql's published PostgreSQL figures.
+/// <c>imagegpt bench-persist [--events N] [--batch B] [--provider sqlite|postgres|both] [--pg CONN]</c>: Akka.Persistence.Sql
+/// write throughput, configured exactly as a run's store (SQLite: run.db in WAL mode with the run's busy timeout and
+/// journal parallelism; PostgreSQL: checkpoint.postgres), printed beside Akka.Persistence.Sql's published PostgreSQL figures.
 /// </summary>
 public static class BenchPersistCommand
 {
-    // Akka.Persistence.Sql's README benchmark on PostgreSQL: Persist (one event per round trip, awaited) and
-    // PersistAsync (the journal batches writes), events per second.
+    // Akka.Persistence.Sql's published PostgreSQL benchmark, events per second: Persist (one event per write,
+    // awaited before the next) and the batched modes (the journal groups concurrent writes).
     private const double AkkaPersist = 395;
-    private const double AkkaPersistAsync = 12_700;
+    private const double AkkaBatched = 13_500;
 
     public static int Run(string[] argv)
     {
         var a = Args.Parse("bench-persist", argv, new HashSet<string>());
         int events = a.Int("events", 2000);
         int batch = a.Int("batch", 100);
-        int writers = a.Int("writers", 8);
         string provider = a.String("provider") ?? "sqlite";
         string? pg = a.String("pg");
-        string? sqlitePath = a.String("sqlite");
         a.RejectUnknown();
         if (events < 1) throw new UserError($"--events {events} must be at least 1");
         if (batch < 1) throw new UserError($"--batch {batch} must be at least 1");
-        if (writers < 1) throw new UserError($"--writers {writers} must be at least 1");
         if (provider is not ("sqlite" or "postgres" or "both"))
             throw new UserError($"--provider '{provider}' is not sqlite, postgres or both");
         if (provider is "postgres" or "both" && pg is null)
-            throw new UserError("--provider " + provider + " needs --pg \"Host=...;Port=...;Username=...;Database=...\". HINT: point it at a scratch database; the bench writes under a fresh persistence id and deletes its events afterwards");
+            throw new UserError("--provider " + provider + " needs --pg \"Host=...;Port=...;Username=...;Database=...\". HINT: point it at a scratch database; the bench writes under fresh persistence ids and deletes them afterwards");
 
-        Console.WriteLine($"bench-persist: {events} events of 256 bytes per mode; batches of {batch}; {writers} parallel writers. Timings are wall clock on a shared machine.");
-        Console.WriteLine($"{"store",-18} {"mode",-34} {"events",8} {"seconds",8} {"events/s",10}  Akka.Persistence.Sql (PostgreSQL)");
+        Console.WriteLine($"bench-persist: Akka.Persistence.Sql {typeof(Akka.Persistence.Sql.SqlPersistence).Assembly.GetName().Version}, {events} events of 256 bytes per mode, batches of {batch}. Wall clock on a shared machine.");
+        Console.WriteLine($"{"store",-10} {"mode",-40} {"events",8} {"seconds",8} {"events/s",10}  Akka.Persistence.Sql (PostgreSQL)");
         if (provider is "sqlite" or "both")
         {
-            foreach (SqliteSynchronous sync in new[] { SqliteSynchronous.Full, SqliteSynchronous.Normal })
+            string dir = Directory.CreateTempSubdirectory("imagegpt-bench-").FullName;
+            try { Measure("sqlite", new CheckpointSettings(1, 0, "sqlite", "", false), dir, events, batch); }
+            finally
             {
-                string dir = sqlitePath is null ? Directory.CreateTempSubdirectory("imagegpt-bench-").FullName : "";
-                string path = sqlitePath ?? Path.Combine(dir, "bench.db");
-                try
-                {
-                    var options = new SqlStoreOptions { Synchronous = sync };
-                    Measure($"sqlite {sync.ToString().ToUpperInvariant()}", () => new SqliteJournal(path, options), events, batch, writers);
-                }
-                finally
-                {
-                    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-                    if (dir.Length > 0) Directory.Delete(dir, recursive: true);
-                }
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                Directory.Delete(dir, recursive: true);
             }
         }
         if (provider is "postgres" or "both")
-            Measure("postgres", () => new PostgresJournal(pg!), events, batch, writers);
+            Measure("postgres", new CheckpointSettings(1, 0, "postgres", pg!, false), Path.GetTempPath(), events, batch);
         return 0;
     }
 
-    private static void Measure(string store, Func<SqlJournal> open, int events, int batch, int writers)
+    private static void Measure(string name, CheckpointSettings settings, string runDir, int events, int batch)
     {
-        SqlJournal journal = open();
+        var store = RunStore.Open(settings, runDir);
+        var resolved = ConfigCommand.Load(null, []);
+        using var system = ActorSystem.Create("bench", AkkaSettings.Build(resolved, store));
         try
         {
             string run = Guid.NewGuid().ToString("N")[..8];
-            byte[] payload = new byte[256];
+            var payload = new byte[256];
             Random.Shared.NextBytes(payload);
-            JournalEntry Event(string pid, long seq) => new(pid, seq, "bench", payload);
-
-            // Warm up: schema, connection pool, JIT.
-            string warm = $"bench-{run}-warm";
-            for (int i = 1; i <= 20; i++) journal.WriteAsync([Event(warm, i)]).GetAwaiter().GetResult();
-
-            string one = $"bench-{run}-persist";
-            double s1 = Time(() =>
-            {
-                for (int i = 1; i <= events; i++) journal.WriteAsync([Event(one, i)]).GetAwaiter().GetResult();
-            });
-            Print(store, "Persist: 1 event/transaction", events, s1, AkkaPersist);
-
-            string many = $"bench-{run}-batch";
-            double s2 = Time(() =>
-            {
-                for (int first = 1; first <= events; first += batch)
-                {
-                    int n = Math.Min(batch, events - first + 1);
-                    journal.WriteAsync(Enumerable.Range(first, n).Select(i => Event(many, i)).ToList()).GetAwaiter().GetResult();
-                }
-            });
-            Print(store, $"batched: {batch} events/transaction", events, s2, AkkaPersistAsync);
-
-            int perWriter = Math.Max(1, events / writers);
-            double s3 = Time(() =>
-            {
-                Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
-                {
-                    string pid = $"bench-{run}-writer-{w}";
-                    for (int i = 1; i <= perWriter; i++) await journal.WriteAsync([Event(pid, i)]).ConfigureAwait(false);
-                }))).GetAwaiter().GetResult();
-            });
-            Print(store, $"Persist: {writers} writers, 1 event/tx", perWriter * writers, s3, AkkaPersist);
-
-            foreach (string pid in new[] { warm, one, many }.Concat(Enumerable.Range(0, writers).Select(w => $"bench-{run}-writer-{w}")))
-                journal.DeleteToAsync(pid, long.MaxValue).GetAwaiter().GetResult();
+            // Warm up: tables, connection pool, JIT.
+            Time(system, $"bench-{run}-warm", 50, new Mode.One(payload));
+            Print(name, "Persist: one event per write, awaited", events, Time(system, $"bench-{run}-persist", events, new Mode.One(payload)), AkkaPersist);
+            Print(name, $"PersistAll: {batch} events per write", events, Time(system, $"bench-{run}-all", events, new Mode.All(payload, batch)), AkkaBatched);
+            Print(name, "PersistAsync: the journal batches", events, Time(system, $"bench-{run}-async", events, new Mode.Async(payload)), AkkaBatched);
         }
         finally
         {
-            journal.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(30));
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
-    private static double Time(Action action)
+    private static double Time(ActorSystem system, string pid, int events, Mode mode)
     {
+        var writer = system.ActorOf(Props.Create(() => new Writer(pid)));
         var sw = Stopwatch.StartNew();
-        action();
-        return sw.Elapsed.TotalSeconds;
+        writer.Ask<Done>(new Go(events, mode), TimeSpan.FromMinutes(10)).GetAwaiter().GetResult();
+        double seconds = sw.Elapsed.TotalSeconds;
+        writer.Ask<Done>(new Clean(), TimeSpan.FromMinutes(1)).GetAwaiter().GetResult();
+        system.Stop(writer);
+        return seconds;
     }
 
     private static void Print(string store, string mode, int events, double seconds, double akka)
     {
         double rate = events / seconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{store,-18} {mode,-34} {events,8} {seconds,8:F2} {rate,10:F0}  {akka,6:F0} ({rate / akka:F1}x)"));
+            $"{store,-10} {mode,-40} {events,8} {seconds,8:F2} {rate,10:F0}  {akka,6:F0} ({rate / akka:F1}x)"));
+    }
+
+    private abstract record Mode
+    {
+        public sealed record One(byte[] Payload) : Mode;
+        public sealed record All(byte[] Payload, int Batch) : Mode;
+        public sealed record Async(byte[] Payload) : Mode;
+    }
+
+    private sealed record Go(int Events, Mode Mode);
+    private sealed record Clean;
+    private sealed record Done;
+
+    /// <summary>Persists <c>Events</c> events the way the mode says and answers when the last one is durable.</summary>
+    private sealed class Writer : ReceivePersistentActor
+    {
+        private int _left;
+        private IActorRef _requester = ActorRefs.Nobody;
+
+        public Writer(string pid)
+        {
+            PersistenceId = pid;
+            Recover<byte[]>(_ => { });
+            Command<Go>(go =>
+            {
+                (_left, _requester) = (go.Events, Sender);
+                switch (go.Mode)
+                {
+                    // Persist stashes the commands after it until its event is written: one write at a time.
+                    case Mode.One one:
+                        for (int i = 0; i < go.Events; i++) Self.Tell(one);
+                        break;
+                    case Mode.All all:
+                        for (int first = 0; first < go.Events; first += all.Batch)
+                            PersistAll(Enumerable.Repeat(all.Payload, Math.Min(all.Batch, go.Events - first)), Written);
+                        break;
+                    // PersistAsync does not stash: the commands keep coming while the journal batches their writes.
+                    case Mode.Async async:
+                        for (int i = 0; i < go.Events; i++) Self.Tell(async);
+                        break;
+                }
+            });
+            Command<Mode.One>(one => Persist(one.Payload, Written));
+            Command<Mode.Async>(async => PersistAsync(async.Payload, Written));
+            Command<Clean>(_ =>
+            {
+                DeleteMessages(long.MaxValue);
+                Sender.Tell(new Done());
+            });
+            Command<DeleteMessagesSuccess>(_ => { });
+            Command<DeleteMessagesFailure>(_ => { });
+        }
+
+        public override string PersistenceId { get; }
+
+        private void Written(byte[] _)
+        {
+            if (--_left == 0) _requester.Tell(new Done());
+        }
     }
 }

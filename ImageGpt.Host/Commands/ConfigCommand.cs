@@ -1,12 +1,12 @@
 using ImageGpt.Actors.Configuration;
-using ImageGpt.Actors.Training;
 using ImageGpt.Nn;
 
 namespace ImageGpt.Host;
 
 /// <summary>
 /// <c>imagegpt config [--config FILE] [--set path=value ...]</c>: prints the effective configuration as
-/// JSON: hocon/reference.conf underneath FILE, the --set overrides on top, substitutions resolved.
+/// JSON: hocon/reference.conf underneath FILE, the --set overrides on top, substitutions resolved; its akka section
+/// is what Akka.NET gets (with the store and serializer settings a run derives).
 /// </summary>
 public static class ConfigCommand
 {
@@ -32,6 +32,7 @@ public static class ConfigCommand
         Config reference = ConfigFactory.ParseFile(FindReference());
         Config config = RunConfigLoader.Layer(reference, file, sets).Resolve();
         RunConfigLoader.CheckKnownKeys(config, reference.Resolve());
+        AkkaSettings.Validate(config);
         return config;
     }
 

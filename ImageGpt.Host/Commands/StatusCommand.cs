@@ -1,16 +1,18 @@
 using System.Diagnostics;
 using System.Globalization;
+using Akka.Actor;
 using ImageGpt.Actors.Configuration;
-using ImageGpt.Actors.Runtime;
+using ImageGpt.Actors.Health;
+using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
 using ImageGpt.Nn;
 
 namespace ImageGpt.Host.Commands;
 
 /// <summary>
-/// <c>imagegpt status [--run-dir DIR] [--config FILE]</c>: what a run is doing, read from the outside while it
-/// trains: status.json (phase, progress, the actor tree with its health) and the run's SQL store (checkpoints and
-/// the latest evaluation), opened read-only so that it never waits for or disturbs the training process.
+/// <c>imagegpt status [--run-dir DIR] [--config FILE]</c>: what a run is doing, read from the outside while it trains:
+/// status.json (phase, progress, the actor tree with its health) and the run's history from its store through
+/// Akka.Persistence.Query (checkpoints, the latest evaluation), which never waits for or disturbs the training process.
 /// </summary>
 public static class StatusCommand
 {
@@ -28,27 +30,22 @@ public static class StatusCommand
         string? file = args.String("config");
         args.RejectUnknown();
 
-        // The default config names the run directory only when --run-dir does not; its store settings are used
-        // only when the user points at a config, since a bare status should read the run.db it finds.
-        // Without --config that is the run `imagegpt train` starts by default.
-        Config? config = file is not null || runDirOption is null
-            ? ConfigCommand.Load(file ?? Commands.TrainCommand.DefaultRun(ConfigCommand.FindReference()), [])
-            : null;
-        string runDir = runDirOption ?? config!.GetString("run.dir");
+        // Without --config: the run `imagegpt train` starts by default, unless --run-dir names another. The store settings
+        // and the run id of a config are used only when the user points at one; a bare status reads the run.db it finds.
+        Config resolved = ConfigCommand.Load(file ?? TrainCommand.DefaultRun(ConfigCommand.FindReference()), []);
+        string runDir = runDirOption ?? resolved.GetString("run.dir");
         if (!Directory.Exists(runDir))
             throw new UserError($"run directory {runDir} not found. HINT: start a run with imagegpt train or pass --run-dir");
 
         output.WriteLine($"run {runDir}");
-        WriteProcess(output, RunStatus.TryRead(runDir));
-        WriteStore(output, runDir, StoreSettings(file is not null ? config : null));
+        RunStatus? status = RunStatus.TryRead(runDir);
+        WriteProcess(output, status);
+        var settings = file is not null
+            ? new CheckpointSettings(0, 0, resolved.GetString("checkpoint.store"), resolved.GetString("checkpoint.postgres"), false)
+            : new CheckpointSettings(0, 0, "sqlite", "", false);
+        string? runId = file is not null && resolved.GetString("run.id") is { Length: > 0 } id ? id : status?.RunId;
+        WriteHistory(output, runDir, settings, runId, resolved);
         return 0;
-    }
-
-    private static CheckpointSettings StoreSettings(Config? config)
-    {
-        string store = config is not null && config.HasPath("checkpoint.store") ? config.GetString("checkpoint.store") : "sqlite";
-        string postgres = config is not null && config.HasPath("checkpoint.postgres") ? config.GetString("checkpoint.postgres") : "";
-        return new CheckpointSettings(Every: 0, Keep: 0, store, postgres, ExportSafetensors: false);
     }
 
     private static void WriteProcess(TextWriter o, RunStatus? s)
@@ -61,7 +58,7 @@ public static class StatusCommand
         bool alive = IsAlive(s.Pid);
         TimeSpan age = DateTime.UtcNow - s.UpdatedUtc;
         string stale = age > StaleAfter && !alive ? ", stale" : "";
-        o.WriteLine(string.Create(Inv, $"  phase {s.Phase}, pid {s.Pid} ({(alive ? "alive" : "not running")}), updated {Age(age)}{stale}"));
+        o.WriteLine(string.Create(Inv, $"  run id {s.RunId}, phase {s.Phase.ToString().ToLowerInvariant()}, pid {s.Pid} ({(alive ? "alive" : "not running")}), updated {Age(age)}{stale}"));
         o.WriteLine(string.Create(Inv,
             $"  step {s.Step}/{s.Steps}, loss {s.Loss:F4}, {s.TokensPerSecond:F0} tokens/s, data wait {100 * s.DataWaitFraction:F1}%"));
         if (s.Error is not null) o.WriteLine($"  error: {s.Error}");
@@ -102,7 +99,7 @@ public static class StatusCommand
         }
     }
 
-    /// <summary>akka://system/user/trainer-0 → /user/trainer-0.</summary>
+    /// <summary>akka://system/user/run/trainer-0/trainer → /user/run/trainer-0/trainer.</summary>
     private static string Local(string path)
     {
         int scheme = path.IndexOf("://", StringComparison.Ordinal);
@@ -113,57 +110,85 @@ public static class StatusCommand
 
     private static string Indent(string local) => new(' ', 2 * Math.Max(0, local.Count(c => c == '/') - 1));
 
-    private static void WriteStore(TextWriter o, string runDir, CheckpointSettings settings)
+    private static void WriteHistory(TextWriter o, string runDir, CheckpointSettings settings, string? runId, Config resolved)
     {
-        if (settings.Store == "sqlite" && !File.Exists(Path.Combine(runDir, SqlRunStore.SqliteFileName)))
+        if (settings.Store == "sqlite" && !File.Exists(Path.Combine(runDir, RunStore.SqliteFileName)))
         {
-            o.WriteLine($"store: no {SqlRunStore.SqliteFileName} in {runDir} yet (no checkpoint written)");
+            o.WriteLine($"store: no {RunStore.SqliteFileName} in {runDir} yet");
             return;
         }
-        SqlRunStore store;
-        try { store = SqlRunStore.OpenReadOnly(settings, runDir); }
+        RunStore store;
+        try { store = RunStore.Open(settings, runDir, mustExist: true); }
         catch (UserError error)
         {
             // The process part above is still worth seeing when the database is away.
             o.WriteLine($"store: unavailable: {error.Message}");
             return;
         }
-        IReadOnlyList<CheckpointInfo> checkpoints;
-        IReadOnlyList<EvalResult> evals;
+        using var system = ActorSystem.Create("imagegpt-status", AkkaSettings.Build(resolved, store, readOnly: true));
         try
         {
-            checkpoints = store.ListCheckpointsAsync().GetAwaiter().GetResult();
-            evals = store.ListEvalsAsync().GetAwaiter().GetResult();
+            if (runId is null)
+            {
+                var ids = RunJournal.RunIdsAsync(system).GetAwaiter().GetResult();
+                string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(runDir)));
+                runId = ids.Count == 1 ? ids[0] : ids.Contains(name) ? name : null;
+                if (runId is null)
+                {
+                    o.WriteLine(ids.Count == 0 ? $"store {store.Where}: no run has journaled anything yet"
+                        : $"store {store.Where} holds runs {string.Join(", ", ids)}. HINT: pass --config with the run's run.id");
+                    return;
+                }
+            }
+            WriteRun(o, store, runId, RunJournal.ReadAsync(system, runId).GetAwaiter().GetResult());
         }
         finally
         {
+            CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(30));
             store.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
-        o.WriteLine($"store {settings.Store} {store.Where}:");
-        if (checkpoints.Count == 0) o.WriteLine("  checkpoints: none yet");
+    }
+
+    private static void WriteRun(TextWriter o, RunStore store, string runId, RunHistory h)
+    {
+        o.WriteLine($"history of run '{runId}' in {store.Provider} {store.Where} ({h.Events} events):");
+        if (h.Started is { } started)
+            o.WriteLine(string.Create(Inv, $"  started {started.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z for {started.TotalSteps} steps; resumed {h.Resumes.Count} time(s); {Ending(h.Ended)}"));
+        if (h.Checkpoints.Count == 0) o.WriteLine("  checkpoints: none yet");
         else
         {
-            CheckpointInfo last = checkpoints[^1];
+            CheckpointCommitted last = h.Checkpoints[^1];
             o.WriteLine(string.Create(Inv,
-                $"  checkpoints: {checkpoints.Count}, last step {last.Step} at {last.Created.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {Size(last.Bytes)}, sha256 {last.Sha256[..Math.Min(12, last.Sha256.Length)]}"));
+                $"  checkpoints: {h.Checkpoints.Count}, last step {last.Step} at {last.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {Size(last.Bytes)}, sha256 {last.Sha256[..Math.Min(12, last.Sha256.Length)]}"));
         }
-        if (evals.Count == 0)
+        if (h.Evaluations.Count == 0)
         {
             o.WriteLine("  evaluations: none yet");
             return;
         }
-        EvalResult e = evals[^1];
+        EvaluationRecorded e = h.Evaluations[^1];
         o.WriteLine(string.Create(Inv,
             $"  evaluation of step {e.Step} ({e.Seconds:F1} s): validation loss {e.ValidationNats:F4} nats, {e.ValidationBits:F4} bits per token"));
-        if (e.Probe.Count > 0)
+        // The raw-pixel baseline does not depend on the weights, so the evaluator measures it once per process.
+        ProbeRow? raw = e.RawPixels ?? h.Evaluations.LastOrDefault(x => x.RawPixels is not null)?.RawPixels;
+        var rows = raw is not null ? [.. e.Probe, raw] : e.Probe;
+        if (rows.Count > 0)
         {
-            int width = Math.Max("layer".Length, e.Probe.Max(r => r.Layer.Length));
-            o.WriteLine($"    {"layer".PadRight(width)}  {"best C",9}  {"val %",7}  {"test %",7}");
-            foreach (ProbeRow r in e.Probe)
+            int width = Math.Max("layer".Length, rows.Max(r => r.Layer.Length));
+            o.WriteLine($"    {"layer".PadRight(width)}  {"best C",9}  {"val %",7}  {"test %",7}   (in-run probe: eval.probe subsets)");
+            foreach (ProbeRow r in rows)
                 o.WriteLine(string.Create(Inv, $"    {r.Layer.PadRight(width)}  {r.BestC,9:G3}  {100 * r.ValidationAccuracy,7:F2}  {100 * r.TestAccuracy,7:F2}"));
         }
         if (e.CompletionsPng is not null) o.WriteLine($"  completions: {e.CompletionsPng}");
     }
+
+    private static string Ending(IRunEvent? e) => e switch
+    {
+        RunFinished f => string.Create(Inv, $"finished at step {f.Step}"),
+        RunStopped s => string.Create(Inv, $"stopped at step {s.Step} ({s.Reason}); --resume continues it"),
+        RunFailed f => string.Create(Inv, $"failed at step {f.Step}: {f.Error}"),
+        _ => "running, or ended without a word (killed)",
+    };
 
     private static string Size(long bytes) =>
         bytes >= 1 << 20 ? string.Create(Inv, $"{bytes / (double)(1 << 20):F1} MiB") : string.Create(Inv, $"{bytes / 1024.0:F1} KiB");

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Akka.Actor;
+using ImageGpt.Actors.Configuration;
+using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
 using ImageGpt.Nn;
 
@@ -9,8 +12,9 @@ namespace ImageGpt.Host.Commands;
 /// <summary>
 /// <c>imagegpt train [--config FILE] [--set k=v ...] [--run-dir DIR] [--resume]</c>: the main job
 /// (without --config: hocon/fashion-mnist.conf, the default run).
-/// Reads the config, opens the run's store (refusing to overwrite an existing run unless --resume),
-/// prepares the data, runs the actor system to the last step and prints the evaluations.
+/// Reads and checks the config, opens the run's store, reads the run's history (refusing to start over an existing run
+/// unless --resume), prepares the data, runs the actor system to the last step and prints the evaluations.
+/// Ctrl-C and SIGTERM run Akka's coordinated shutdown, whose first task finishes the step and writes the final checkpoint.
 /// Exit codes: 0 finished, 1 the run failed, 2 bad input, 130 stopped by Ctrl-C/SIGTERM (resumable).
 /// </summary>
 public static class TrainCommand
@@ -29,47 +33,69 @@ public static class TrainCommand
         string referencePath = ConfigCommand.FindReference();
         file ??= DefaultRun(referencePath);
         output.WriteLine($"config: {file}");
-        var reference = Actors.Configuration.ConfigFactory.ParseFile(referencePath);
-        var config = RunConfigLoader.Load(reference, file, sets, runDirOverride);
+        var reference = ConfigFactory.ParseFile(referencePath);
+        var resolved = RunConfigLoader.Layer(reference, file, sets).Resolve();
+        var config = RunConfigLoader.FromResolved(resolved, reference.Resolve(), runDirOverride);
         string identity = RunConfigLoader.IdentityJson(config);
         output.WriteLine(RunConfigLoader.Describe(config));
 
         string runDir = config.RunDir;
-        CreateRunDirectory(runDir);
-        await using var store = SqlRunStore.Open(config.Checkpoint, runDir);
-        var existing = await store.LoadLatestCheckpointAsync(w => output.WriteLine($"warning: {w}"));
-        if (existing is not null && !resume)
-            throw new UserError($"run directory '{runDir}' already holds a run (checkpoint at step {existing.Step}). HINT: add --resume to continue it, or pass another --run-dir");
+        // The store first: an unreachable or damaged one fails before anything is written (SQLite creates the run directory).
+        await using var store = RunStore.Open(config.Checkpoint, runDir);
+        CheckRunDirectory(runDir);
+        var system = ActorSystem.Create("imagegpt", AkkaSettings.Build(resolved, store));
+        var shutdown = CoordinatedShutdown.Get(system);
+        try
+        {
+            return await TrainAsync(system, config, store, identity, resume, rest, output, interactive);
+        }
+        finally
+        {
+            await shutdown.Run(new RunEnded());
+        }
+    }
+
+    private static async Task<int> TrainAsync(ActorSystem system, RunConfig config, RunStore store, string identity, bool resume,
+        string[] rest, TextWriter output, bool interactive)
+    {
+        string runDir = config.RunDir;
+        var history = await RunJournal.ReadAsync(system, config.RunId);
+        if (history.Started is { } started)
+        {
+            if (!resume)
+                throw new UserError($"the store {store.Where} already holds run '{config.RunId}' (started {started.At:yyyy-MM-dd HH:mm}Z, {history.Checkpoints.Count} checkpoint(s)). HINT: add --resume to continue it, or pass another --run-dir (or run.id)");
+            var differences = RunConfigLoader.IdentityDifferences(started.IdentityJson, identity);
+            if (differences.Count > 0)
+                throw new UserError($"run '{config.RunId}' in {store.Where} was started with another config ({string.Join("; ", differences)}). HINT: resume with the settings the run was started with, or start a new run with another --run-dir");
+        }
+        var existing = ((ICheckpointStore)store.Blobs).LoadLatest(history, w => output.WriteLine($"warning: {w} ({store.Where})"));
         if (existing is not null)
         {
-            var differences = RunConfigLoader.IdentityDifferences(existing.IdentityJson, identity);
-            if (differences.Count > 0)
-                throw new UserError($"the checkpoint at step {existing.Step} in '{runDir}' was made with another config ({string.Join("; ", differences)}). HINT: resume with the settings the run was started with, or start a new run with another --run-dir");
             if (existing.Step >= config.Train.Steps)
             {
                 output.WriteLine($"the run in '{runDir}' is already complete (checkpoint at step {existing.Step} of {config.Train.Steps}); nothing to do. To train longer, start a new run with more train.steps (the schedule depends on them)");
-                await PrintSummary(output, store, runDir, config, existing.Step);
+                PrintSummary(output, runDir, config, existing.Step, history.Evaluations);
                 return 0;
             }
             output.WriteLine($"resuming from the checkpoint at step {existing.Step} (epoch {existing.Epoch}, step {existing.StepInEpoch} of it)");
         }
         else if (resume)
         {
-            output.WriteLine($"--resume: no checkpoint in '{runDir}' yet; starting at step 0");
+            output.WriteLine($"--resume: no usable checkpoint of run '{config.RunId}' yet; starting at step 0");
         }
 
-        var palette = existing is null ? null : Nn.Palette.Palette.FromJson(existing.PaletteJson, $"the checkpoint at step {existing.Step} in {runDir}");
+        var palette = history.Started is { } s ? Nn.Palette.Palette.FromJson(s.PaletteJson, $"the history of run '{config.RunId}' in {store.Where}") : null;
         var inputs = RunData.Prepare(config, palette, output);
-        if (existing is null) File.WriteAllText(Path.Combine(runDir, "palette.json"), inputs.Palette.ToJson());
+        if (history.Started is null) File.WriteAllText(Path.Combine(runDir, "palette.json"), inputs.Palette.ToJson());
         PrintDerived(output, config, inputs, existing?.Step ?? 0);
 
-        using var stop = new CancellationTokenSource();
+        var shutdown = CoordinatedShutdown.Get(system);
         int interrupts = 0;
         void Interrupt(string what)
         {
             if (Interlocked.Increment(ref interrupts) > 1) Environment.Exit(130);
             output.WriteLine($"\n{what}: finishing the current step and writing a checkpoint (again to quit at once)");
-            stop.Cancel();
+            _ = shutdown.Run(new Interrupted(what));
         }
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; Interrupt("Ctrl-C"); };
         Console.CancelKeyPress += onCancel;
@@ -77,11 +103,12 @@ public static class TrainCommand
 
         var progress = new ConsoleProgress(output, interactive, config.Log.Every) { StartStep = existing?.Step ?? 0 };
         using var metrics = new MetricsLog(runDir, config.Log.Every, existing?.Step ?? 0);
+        var evaluations = new EvaluationLog(history.Evaluations);
         var clock = Stopwatch.StartNew();
         TrainingOutcome outcome;
         try
         {
-            outcome = await TrainingRun.RunAsync(config, inputs, store, existing, identity, new Observers(progress, metrics), null, stop.Token);
+            outcome = await TrainingRun.RunAsync(system, config, inputs, store.Blobs, history, existing, identity, new Observers(progress, metrics, evaluations));
         }
         finally
         {
@@ -98,7 +125,7 @@ public static class TrainCommand
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(outcome.Stopped ? "stopped" : "finished")} at step {outcome.Step}/{config.Train.Steps} after {ConsoleProgress.Duration(clock.Elapsed.TotalSeconds)} " +
             $"({tokens / clock.Elapsed.TotalSeconds / 1000:F1}k tokens/s overall, data preparation and evaluations included)"));
-        await PrintSummary(output, store, runDir, config, outcome.Step);
+        PrintSummary(output, runDir, config, outcome.Step, evaluations.All);
         if (outcome.Stopped)
         {
             output.WriteLine($"resume with: imagegpt train {string.Join(' ', rest.Where(a => a != "--resume"))} --resume".Replace("  ", " "));
@@ -110,7 +137,7 @@ public static class TrainCommand
     /// <summary>Without --config, train runs the default run: fashion-mnist.conf beside reference.conf.</summary>
     public static string DefaultRun(string referencePath) => Path.Combine(Path.GetDirectoryName(referencePath)!, "fashion-mnist.conf");
 
-    private static void CreateRunDirectory(string runDir)
+    private static void CheckRunDirectory(string runDir)
     {
         try
         {
@@ -137,17 +164,16 @@ public static class TrainCommand
         output.WriteLine($"run directory: {Path.GetFullPath(c.RunDir)} (status: imagegpt status --run-dir {c.RunDir})");
     }
 
-    private static async Task PrintSummary(TextWriter output, IRunStore store, string runDir, RunConfig c, long step)
+    private static void PrintSummary(TextWriter output, string runDir, RunConfig c, long step, IReadOnlyList<EvaluationRecorded> evals)
     {
-        var evals = await store.ListEvalsAsync();
         if (evals.Count >= 2)
         {
             var first = evals[0];
             var last = evals[^1];
-            static ProbeRow? Best(EvalResult e) => e.Probe.Where(p => p.Layer != "raw pixels").MaxBy(p => p.ValidationAccuracy);
+            static ProbeRow? Best(EvaluationRecorded e) => e.Probe.MaxBy(p => p.ValidationAccuracy);
             if (Best(first) is { } a && Best(last) is { } b)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"linear probe, best layer by validation: step {first.Step}: layer {a.Layer} test {100 * a.TestAccuracy:F2}%  ->  step {last.Step}: layer {b.Layer} test {100 * b.TestAccuracy:F2}%"));
+                    $"linear probe (in-run subsets), best layer by validation: step {first.Step}: layer {a.Layer} test {100 * a.TestAccuracy:F2}%  ->  step {last.Step}: layer {b.Layer} test {100 * b.TestAccuracy:F2}%"));
             if (!double.IsNaN(first.ValidationBits) && !double.IsNaN(last.ValidationBits))
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"validation loss: step {first.Step}: {first.ValidationBits:F4} bits/token  ->  step {last.Step}: {last.ValidationBits:F4} bits/token"));
@@ -155,5 +181,32 @@ public static class TrainCommand
         string weights = CheckpointWriter.WeightsPath(runDir, step);
         if (c.Checkpoint.ExportSafetensors && File.Exists(weights))
             output.WriteLine($"weights: {weights} (palette: {Path.Combine(runDir, "palette.json")})");
+    }
+
+    /// <summary>The evaluations of the run so far (from its history) and those of this process, by step.</summary>
+    private sealed class EvaluationLog(IReadOnlyList<EvaluationRecorded> before) : ITrainingObserver
+    {
+        private readonly SortedDictionary<long, EvaluationRecorded> _all = new(before.ToDictionary(e => e.Step));
+
+        public IReadOnlyList<EvaluationRecorded> All => _all.Values.ToList();
+
+        public void Evaluation(EvaluationRecorded result, string table) => _all[result.Step] = result;
+        public void Step(StepReport report) { }
+        public void CheckpointSaved(long step, double seconds, bool final) { }
+        public void Warning(string message) { }
+    }
+
+    /// <summary>Why the coordinated shutdown ran: Ctrl-C or SIGTERM.</summary>
+    private sealed class Interrupted(string what) : CoordinatedShutdown.Reason
+    {
+        public override int ExitCode => 130;
+        public override string ToString() => what;
+    }
+
+    /// <summary>The run ended (finished, failed or refused to start): the system shuts down.</summary>
+    private sealed class RunEnded : CoordinatedShutdown.Reason
+    {
+        public override int ExitCode => 0;
+        public override string ToString() => "the run ended";
     }
 }

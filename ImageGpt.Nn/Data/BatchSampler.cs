@@ -1,47 +1,6 @@
 using ImageGpt.Nn.Model;
 namespace ImageGpt.Nn.Data;
 
-/// <summary>A data set turned into palette tokens once: [N, T] tokens in raster order and N labels.</summary>
-public sealed class TokenSet : ISampleSource
-{
-    public ushort[] Tokens { get; }
-    public int[] Labels { get; }
-    public int Count { get; }
-    public int T { get; }
-
-    public TokenSet(ushort[] tokens, int[] labels, int t)
-    {
-        if (tokens.Length != labels.Length * t) throw new ArgumentException($"{tokens.Length} tokens for {labels.Length} labels of T={t}");
-        (Tokens, Labels, Count, T) = (tokens, labels, labels.Length, t);
-    }
-
-    /// <summary>Encodes every image of <paramref name="set"/> with <paramref name="palette"/> (row-major, so raster order).</summary>
-    public static TokenSet Encode(DataSet set, Palette.Palette palette)
-    {
-        if (palette.Channels != set.Channels) throw new ArgumentException($"palette has {palette.Channels} channels, data set {set.Channels}");
-        var tokens = new ushort[set.Count * set.PixelsPerImage];
-        palette.Encode(set.Images, tokens);
-        return new TokenSet(tokens, set.Labels, set.PixelsPerImage);
-    }
-
-    public ReadOnlySpan<ushort> Sequence(int i) => Tokens.AsSpan(i * T, T);
-
-    public int Read(int index, Span<ushort> tokens)
-    {
-        Sequence(index).CopyTo(tokens);
-        return Labels[index];
-    }
-}
-
-/// <summary>Which shard: the unit of work and of determinism.</summary>
-public readonly record struct ShardId(long Epoch, int Step, int Shard);
-
-/// <summary>One shard's content: b sequences of T tokens, their labels, and which samples they are.</summary>
-public sealed record ShardBatch(ShardId Id, ushort[] Tokens, int[] Labels, int[] SampleIndices, int T)
-{
-    public int B => Labels.Length;
-}
-
 /// <summary>
 /// Deterministic batches. Each epoch is a permutation of the samples seeded by (seed, epoch); step s
 /// takes permutation entries [s*batch, (s+1)*batch), split into S contiguous shards whose sizes differ
@@ -121,54 +80,10 @@ public sealed class BatchSampler
 
     /// <summary>The (epoch, step) of a global step counter.</summary>
     public (long Epoch, int Step) Cursor(long globalStep) => (globalStep / StepsPerEpoch, (int)(globalStep % StepsPerEpoch));
-}
 
-/// <summary>
-/// Records which shards were consumed at each step and which samples they carried, so that
-/// coverage (every sample used once per epoch) and completeness (every shard of a step reduced)
-/// can be checked.
-/// </summary>
-public sealed class BatchLedger
-{
-    private readonly SortedDictionary<(long Epoch, int Step), SortedDictionary<int, int[]>> _steps = new();
-    private readonly Lock _lock = new();
+    /// <summary>Shard <paramref name="shard"/> of global step <paramref name="globalStep"/>.</summary>
+    public ShardId Id(long globalStep, int shard) => new(globalStep / StepsPerEpoch, (int)(globalStep % StepsPerEpoch), shard);
 
-    /// <summary>Records a shard; recording the same shard twice is an error (a shard is reduced once).</summary>
-    public void Record(ShardId id, ReadOnlySpan<int> sampleIndices)
-    {
-        lock (_lock)
-        {
-            if (!_steps.TryGetValue((id.Epoch, id.Step), out var shards)) _steps[(id.Epoch, id.Step)] = shards = new();
-            if (!shards.TryAdd(id.Shard, sampleIndices.ToArray()))
-                throw new InvalidOperationException($"shard {id} recorded twice");
-        }
-    }
-
-    public void Record(ShardBatch batch) => Record(batch.Id, batch.SampleIndices);
-
-    /// <summary>Shard ids recorded for a step, ascending.</summary>
-    public IReadOnlyList<int> ShardsAt(long epoch, int step)
-    {
-        lock (_lock) return _steps.TryGetValue((epoch, step), out var s) ? s.Keys.ToArray() : [];
-    }
-
-    public bool IsComplete(long epoch, int step, int shardCount)
-    {
-        var s = ShardsAt(epoch, step);
-        return s.Count == shardCount && s[^1] == shardCount - 1;
-    }
-
-    /// <summary>How often each sample of the data set was used in the epoch.</summary>
-    public int[] UseCounts(long epoch, int sampleCount)
-    {
-        var counts = new int[sampleCount];
-        lock (_lock)
-        {
-            foreach (var ((e, _), shards) in _steps)
-                if (e == epoch)
-                    foreach (var idx in shards.Values)
-                        foreach (var i in idx) counts[i]++;
-        }
-        return counts;
-    }
+    /// <summary>The global step counter of a shard's step (the inverse of <see cref="Cursor"/>).</summary>
+    public long GlobalStep(ShardId id) => id.Epoch * StepsPerEpoch + id.Step;
 }

@@ -66,8 +66,7 @@ public static class FineTuner
         bool stopped = false;
         while (step < totalSteps && !stopped)
         {
-            var (epoch, s) = sampler.Cursor(step);
-            var shard = sampler.Shard(new ShardId(epoch, s, 0));
+            var shard = sampler.Shard(sampler.Id(step, 0));
             model.ZeroGrad();
             lossSum += model.Forward(shard.Tokens, shard.Labels);
             lossCount++;

@@ -10,7 +10,7 @@ namespace ImageGpt.Nn.IO;
 /// Weights in the safetensors format (what PyTorch and Hugging Face load): 8-byte little-endian
 /// header length N, N bytes of JSON {name: {dtype, shape, data_offsets:[begin,end]}, "__metadata__":
 /// {string: string}}, then the raw little-endian data; offsets count from the end of the header.
-/// Tensors are F32 with the NN_SPEC names; the model config travels in __metadata__ as strings
+/// Tensors are F32 with the PyTorch names of IGPT.md; the model config travels in __metadata__ as strings
 /// (the format allows only string values there).
 /// </summary>
 public static class SafeTensors

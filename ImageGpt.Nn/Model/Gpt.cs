@@ -80,7 +80,7 @@ public sealed class Gpt
         _clfWeights = new float[batchCapacity];
     }
 
-    /// <summary>Paper init from the config's seed (stds: NN_SPEC). Same seed, same bits, any machine.</summary>
+    /// <summary>Paper init from the config's seed (stds: IGPT.md "Init"). Same seed, same bits, any machine.</summary>
     public void Init() => Init(Config.Seed);
 
     public void Init(ulong seed)

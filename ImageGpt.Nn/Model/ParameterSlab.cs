@@ -5,7 +5,7 @@ public sealed record TensorSlot(string Name, int[] Shape, int Offset, int Length
 
 /// <summary>
 /// All parameters of a model in one float[] (llm.c style), sliced into named tensors in the
-/// NN_SPEC order. The same layout serves gradients and Adam's moments, so optimizer loops run over
+/// IGPT.md order. The same layout serves gradients and Adam's moments, so optimizer loops run over
 /// one flat array and a checkpoint is one blob.
 /// </summary>
 public sealed class ParameterSlab

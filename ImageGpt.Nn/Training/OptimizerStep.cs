@@ -40,28 +40,3 @@ public sealed class OptimizerStep
         return new StepStats(loss, norm, lr);
     }
 }
-
-/// <summary>
-/// The plain loop that the actor system must reproduce bit for bit: for each step, every shard in
-/// order on one worker, then the optimizer step. Tests use it as the oracle of determinism.
-/// </summary>
-public static class ReferenceTraining
-{
-    public static IReadOnlyList<StepStats> Run(OptimizerStep optimizer, Data.BatchSampler sampler, ShardWorker worker, long fromStep, long toStep)
-    {
-        var stats = new List<StepStats>();
-        var buffers = new float[sampler.Shards][];
-        var shards = new ShardGradient[sampler.Shards];
-        for (long s = fromStep; s < toStep; s++)
-        {
-            var (epoch, inEpoch) = sampler.Cursor(s);
-            for (int k = 0; k < shards.Length; k++)
-            {
-                buffers[k] ??= new float[optimizer.Parameters.Length];
-                shards[k] = worker.Compute(sampler.Shard(new Data.ShardId(epoch, inEpoch, k)), buffers[k]);
-            }
-            stats.Add(optimizer.Apply(shards, s));
-        }
-        return stats;
-    }
-}

@@ -9,7 +9,7 @@ namespace ImageGpt.Nn.Training;
 /// between steps) and keeps its own activations and gradient slab. The result depends only on the
 /// parameters and the batch, never on which worker computed it.
 /// </summary>
-public sealed class ShardWorker
+public sealed class ShardWorker : IShardWorker
 {
     private readonly Gpt _model;
     private readonly ulong _maskSeed;
@@ -42,6 +42,9 @@ public sealed class ShardWorker
         _model.Gradients.Data.CopyTo(into, 0);
         return new ShardGradient(into, loss, batch.B);
     }
+
+    /// <summary>Nothing to release: the replica's slabs are managed arrays.</summary>
+    public void Dispose() { }
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using ImageGpt.Actors.Runtime;
+using ImageGpt.Actors.Health;
+using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
 using ImageGpt.Host.Commands;
 using ImageGpt.Nn;
@@ -12,7 +13,6 @@ namespace ImageGpt.Host.Tests;
 public sealed class StatusCommandTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("status-command-").FullName;
-    private static readonly CheckpointSettings Sqlite = new(Every: 100, Keep: 0, Store: "sqlite", Postgres: "", ExportSafetensors: false);
 
     public void Dispose()
     {
@@ -28,25 +28,24 @@ public sealed class StatusCommandTests : IDisposable
     }
 
     private static RunStatus Status(int pid, DateTime updated) => new(
-        pid, updated, "training", Step: 230, Steps: 5000, Loss: 1.8765, TokensPerSecond: 12345, DataWaitFraction: 0.031, Error: null,
+        pid, updated, "status-run", RunPhase.Training, Step: 230, Steps: 5000, Loss: 1.8765, TokensPerSecond: 12345, DataWaitFraction: 0.031, Error: null,
         new HealthSnapshot("imagegpt", updated,
         [
-            new ActorHealth("akka://imagegpt/user", "Guardian", ActorState.Running, 0, 4, 0, 0, null, null),
-            new ActorHealth("akka://imagegpt/user/run", "RunSupervisor", ActorState.Running, 0, 57, 1.5, 0, null, updated),
-            new ActorHealth("akka://imagegpt/user/run/trainer-0", "Trainer", ActorState.Running, 3, 1234, 40.2, 2,
+            new ActorHealth("akka://imagegpt/user/run", nameof(RunActor), ActorState.Running, 0, 57, 1.5, 0, null, updated),
+            new ActorHealth("akka://imagegpt/user/run/aggregator", nameof(ParameterAggregator), ActorState.Running, 0, 900, 20.5, 0, null, updated),
+            new ActorHealth("akka://imagegpt/user/run/trainer-0/trainer", nameof(TrainerActor), ActorState.Running, 3, 1234, 40.2, 2,
                 new FailureInfo("System.InvalidOperationException", "shard 3 diverged", new DateTime(2026, 11, 23, 12, 3, 4, DateTimeKind.Utc)), updated),
-            new ActorHealth("akka://imagegpt/user/run/loader-0", "Loader", ActorState.Restarting, 0, 999, 39.9, 1, null, updated),
+            new ActorHealth("akka://imagegpt/user/run/loader-0/loader", nameof(DataLoaderActor), ActorState.Restarting, 0, 999, 39.9, 1, null, updated),
         ], DeadLetters: 5));
 
-    private static async Task FillStoreAsync(string runDir)
-    {
-        await using IRunStore store = SqlRunStore.Open(Sqlite, runDir);
-        foreach (long step in (long[])[100, 200])
-            await store.SaveCheckpointAsync(new Checkpoint(step, 0, (int)step, new float[1000], new float[1000], new float[1000], (int)step, "{}", "[]", 1));
-        await store.SaveEvalAsync(new EvalResult(100, 2.5, 2.5 / Math.Log(2), [new ProbeRow("layer 1", 1, 0.5, 0.5)], null, 3));
-        await store.SaveEvalAsync(new EvalResult(200, 2.0, 2.0 / Math.Log(2),
-            [new ProbeRow("pixels", 0.1, 0.81, 0.8), new ProbeRow("layer 3", 10, 0.875, 0.8625)], Path.Combine(runDir, "step-200.png"), 12.5));
-    }
+    private static readonly DateTimeOffset At = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
+
+    private static Task FillStoreAsync(string runDir) => RunFiles.RecordAsync(runDir, "status-run",
+        new RunStarted("status-run", "{}", "[]", 5000, At),
+        new CheckpointCommitted(100, 0, 100, 100, 1, "100-a", 12000, new string('a', 64), 0.1, At.AddMinutes(1)),
+        new CheckpointCommitted(200, 0, 200, 200, 1, "200-b", 3 << 20, "0123456789abcdef" + new string('b', 48), 0.1, At.AddMinutes(2)),
+        new EvaluationRecorded(100, 2.5, 2.5 / Math.Log(2), [new ProbeRow("layer 1", 1, 0.5, 0.5)], new ProbeRow("raw pixels", 0.1, 0.81, 0.8), null, 3, [], At),
+        new EvaluationRecorded(200, 2.0, 2.0 / Math.Log(2), [new ProbeRow("layer 3", 10, 0.875, 0.8625)], null, Path.Combine(runDir, "step-200.png"), 12.5, [], At));
 
     [Fact]
     public async Task Status_prints_progress_the_actor_tree_with_restarts_and_failures_the_last_checkpoint_and_the_latest_probe_table()
@@ -57,19 +56,22 @@ public sealed class StatusCommandTests : IDisposable
         string[] lines = Run("--run-dir", _dir);
 
         Assert.Equal($"run {_dir}", lines[0]);
-        Assert.Contains(lines, l => l.Contains("phase training") && l.Contains($"pid {Environment.ProcessId} (alive)") && !l.Contains("stale"));
+        Assert.Contains(lines, l => l.Contains("run id status-run, phase training") && l.Contains($"pid {Environment.ProcessId} (alive)") && !l.Contains("stale"));
         Assert.Contains(lines, l => l.Contains("step 230/5000") && l.Contains("loss 1.8765") && l.Contains("12345 tokens/s") && l.Contains("data wait 3.1%"));
         Assert.Contains(lines, l => l.Contains("dead letters 5"));
-        // Indented by depth under the two-space margin: /user at 0, /user/run at 1, its children at 2.
-        Assert.Contains(lines, l => l.StartsWith("  /user ", StringComparison.Ordinal));
+        // Indented by depth under the two-space margin: /user/run at 1, its children at 2, theirs at 3.
         Assert.Contains(lines, l => l.StartsWith("    /user/run ", StringComparison.Ordinal));
-        string trainer = Assert.Single(lines, l => l.StartsWith("      /user/run/trainer-0 ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("      /user/run/aggregator ", StringComparison.Ordinal));
+        string trainer = Assert.Single(lines, l => l.StartsWith("        /user/run/trainer-0/trainer ", StringComparison.Ordinal));
         Assert.Matches(@"Running\s+3\s+40\.2\s+1234\s+2\s+System\.InvalidOperationException: shard 3 diverged \(2026-11-23 12:03:04Z\)$", trainer);
-        string loader = Assert.Single(lines, l => l.Contains("/user/run/loader-0"));
+        string loader = Assert.Single(lines, l => l.Contains("/user/run/loader-0/loader"));
         Assert.Matches(@"Restarting\s+0\s+39\.9\s+999\s+1\s+-$", loader);
-        Assert.Contains(lines, l => l.Contains("checkpoints: 2, last step 200 at "));
+        Assert.Contains(lines, l => l.Contains("history of run 'status-run' in sqlite") && l.Contains("(5 events)"));
+        Assert.Contains(lines, l => l.Contains("started 2026-11-23 12:00:00Z for 5000 steps"));
+        Assert.Contains(lines, l => l.Contains("checkpoints: 2, last step 200 at 2026-11-23 12:02:00Z, 3.0 MiB, sha256 0123456789ab"));
         Assert.Contains(lines, l => l.Contains("evaluation of step 200 (12.5 s): validation loss 2.0000 nats, 2.8854 bits per token"));
-        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+pixels\s+0\.1\s+81\.00\s+80\.00$"));
+        // The raw-pixel baseline is measured once; the latest evaluation is shown with it.
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+raw pixels\s+0\.1\s+81\.00\s+80\.00$"));
         Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+layer 3\s+10\s+87\.50\s+86\.25$"));
         Assert.DoesNotContain(lines, l => l.Contains("layer 1"));
         Assert.Contains($"  completions: {Path.Combine(_dir, "step-200.png")}", lines);
@@ -93,7 +95,7 @@ public sealed class StatusCommandTests : IDisposable
     {
         await FillStoreAsync(_dir);
         string conf = Path.Combine(_dir, "run.conf");
-        File.WriteAllText(conf, $"run.dir = \"{_dir}\"\n");
+        File.WriteAllText(conf, $"run.dir = \"{_dir}\"\nrun.id = status-run\n");
 
         string[] lines = Run("--config", conf);
 

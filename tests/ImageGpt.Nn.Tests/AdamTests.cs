@@ -3,7 +3,7 @@ using ImageGpt.Nn.Optim;
 
 namespace ImageGpt.Nn.Tests;
 
-/// <summary>Adam, clipping and the schedule against NN_SPEC's formulas computed by hand in double.</summary>
+/// <summary>Adam, clipping and the schedule against IGPT.md's formulas computed by hand in double.</summary>
 public sealed class AdamTests
 {
     private static ParameterSlab Slab()

@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace ImageGpt.Nn.Tests;
 
 /// <summary>
-/// A PyTorch oracle file written by tools/make_fixtures.py (format in spec NN_SPEC.md, "Fixture files").
+/// A PyTorch oracle file written by tools/make_fixtures.py (format: its write_fixture).
 /// Little-endian: magic "IGPTFX01"; int32 jsonLen; UTF-8 JSON config; int32 tensorCount; then per
 /// tensor int32 nameLen, UTF-8 name, int32 ndim, int32[ndim] dims, float32[prod(dims)] data.
 /// Integer tensors (tokens, labels, mask) are stored as float32.

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace ImageGpt.Nn.Tests;
 
 /// <summary>
-/// The committed PyTorch fixtures are complete and shaped as NN_SPEC says, and the reader rejects
+/// The committed PyTorch fixtures are complete and shaped as tools/make_fixtures.py writes them, and the reader rejects
 /// damaged files with a message that names them.
 /// </summary>
 public sealed class FixtureFileTests
@@ -245,7 +245,7 @@ public sealed class FixtureFileTests
     private static string TempPath(string stem) =>
         Path.Combine(Path.GetTempPath(), $"igpt-fixture-{stem}-{Environment.ProcessId}.bin");
 
-    /// <summary>Writes the NN_SPEC format directly from its description, independently of the Python
+    /// <summary>Writes the fixture format (make_fixtures.py's write_fixture) directly, independently of the Python
     /// writer. BinaryWriter is little-endian on every platform.</summary>
     private static byte[] Write(string json, params (string Name, int[] Dims, float[] Data)[] tensors)
     {

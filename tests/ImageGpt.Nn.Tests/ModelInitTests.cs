@@ -2,7 +2,7 @@ using ImageGpt.Nn.Model;
 
 namespace ImageGpt.Nn.Tests;
 
-/// <summary>Seeded, portable initialisation (NN_SPEC "Init") and the config's derived numbers.</summary>
+/// <summary>Seeded, portable initialisation (IGPT.md "Init") and the config's derived numbers.</summary>
 public sealed class ModelInitTests
 {
     private static GptConfig Config(ulong seed, int layers = 2, int width = 16) =>

@@ -1,76 +1,26 @@
+using Akka.TestKit.Xunit2;
+using ImageGpt.Actors.History;
+using ImageGpt.Actors.Tests.Support;
 using ImageGpt.Actors.Training;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Model;
-using ImageGpt.Nn.Optim;
-using ImageGpt.Nn.Training;
+using static ImageGpt.Actors.Tests.Training.TrainingFixture;
 
 namespace ImageGpt.Actors.Tests.Training;
 
 /// <summary>
-/// The actor system against its oracle, the plain loop (ReferenceTraining): whatever the number of
-/// trainers, failures, deadlines and interruptions, the final weights must be the same bits.
+/// The actor system on Akka.NET against its oracle, the plain loop (ReferenceTraining): whatever the number of
+/// trainers, failures and interruptions, the final weights must be the same bits.
 /// </summary>
-public sealed class TrainingRunTests : IDisposable
+public sealed class TrainingRunTests() : TestKit(AkkaConfig()), IDisposable
 {
-    private const int Images = 64, Batch = 8, Shards = 4;
     private readonly string _dir = Directory.CreateTempSubdirectory("igpt-run-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static readonly GptConfig Model = new(2, 16, 2, 8, 6, 0, Objective.Autoregressive, 7);
-
-    private static TokenSet Data()
+    void IDisposable.Dispose()
     {
-        var rng = new SeededRandom(99);
-        int T = Model.Seq;
-        var tokens = new ushort[Images * T];
-        var labels = new int[Images];
-        for (int i = 0; i < Images; i++)
-        {
-            labels[i] = i % 3;
-            // Images with structure (a ramp per class plus noise) so the loss can fall.
-            for (int t = 0; t < T; t++) tokens[i * T + t] = (ushort)Math.Clamp((t * (labels[i] + 1) / 6 + rng.NextInt(2)) % Model.Vocab, 0, Model.Vocab - 1);
-        }
-        return new TokenSet(tokens, labels, T);
+        Dispose();
+        Directory.Delete(_dir, recursive: true);
     }
-
-    private RunConfig Config(int trainers, int steps = 12, int every = 5, Objective objective = Objective.Autoregressive, TimeSpan? deadline = null) => new(
-        Model with { Objective = objective },
-        new DataSettings("fashion-mnist", null, 0, 0.1, 1, 8, 1000, 10, 1),
-        new TrainSettings(Batch, Shards, 3e-3, 3, steps, 0.9, 0.95, 0, 1.0, 5),
-        new RuntimeSettings(trainers, 1, 2, deadline ?? TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(50), 10),
-        new CheckpointSettings(every, 0, "sqlite", "", ExportSafetensors: false),
-        new EvalSettings(false, 0, 0, 0, 0, 0, 0, 1, 1, [1.0]),
-        new LogSettings(1),
-        _dir);
-
-    private static float[] Reference(RunConfig c, long steps)
-    {
-        var parameters = new ParameterSlab(c.Model);
-        new Gpt(c.Model, 1, parameters).Init();
-        var t = c.Train;
-        var optimizer = new OptimizerStep(parameters, new LrSchedule(t.Lr, t.Warmup, t.Steps), (float)t.Beta1, (float)t.Beta2, (float)t.WeightDecay, (float)t.Clip);
-        var sampler = new BatchSampler(Data(), t.Batch, t.Shards, t.Seed);
-        var worker = new ShardWorker(parameters, t.Batch, 1, c.Model.Seed);
-        ReferenceTraining.Run(optimizer, sampler, worker, 0, steps);
-        return parameters.Data;
-    }
-
-    private sealed class Recorder(Action<StepReport>? onStep = null) : ITrainingObserver
-    {
-        public List<string> Warnings { get; } = [];
-        public List<StepReport> Steps { get; } = [];
-        public List<long> Checkpoints { get; } = [];
-        public void Step(StepReport report) { lock (Steps) Steps.Add(report); onStep?.Invoke(report); }
-        public void CheckpointSaved(long step, double seconds, bool final) { lock (Checkpoints) Checkpoints.Add(step); }
-        public void Evaluation(EvalResult result, string table) { }
-        public void Warning(string message) { lock (Warnings) Warnings.Add(message); }
-    }
-
-    private static Task<TrainingOutcome> Run(RunConfig c, IRunStore store, ITrainingObserver observer, Checkpoint? resume = null,
-        TrainingHooks? hooks = null, CancellationToken stop = default) =>
-        TrainingRun.RunAsync(c, new TrainingInputs(Data(), new Nn.Palette.Palette(1, [-0.9f, -0.6f, -0.3f, 0f, 0.2f, 0.4f, 0.6f, 0.9f]), null),
-            store, resume, "{\"identity\":1}", observer, hooks, stop);
 
     [Theory]
     [InlineData(1)]
@@ -78,8 +28,8 @@ public sealed class TrainingRunTests : IDisposable
     [InlineData(3)]
     public async Task Any_number_of_trainers_gives_the_plain_loops_weights_bit_for_bit(int trainers)
     {
-        var c = Config(trainers);
-        var outcome = await Run(c, new InMemoryRunStore(), new Recorder());
+        var c = Config(_dir, trainers);
+        var outcome = await Run(Sys, c, new InMemoryCheckpointStore(), new Recorder()).Bounded();
         Assert.Null(outcome.Error);
         Assert.Equal(12, outcome.Step);
         Assert.Equal(Reference(c, 12), outcome.Parameters.Data);
@@ -88,25 +38,73 @@ public sealed class TrainingRunTests : IDisposable
     [Fact]
     public async Task Bert_runs_are_also_independent_of_the_trainer_count()
     {
-        var one = await Run(Config(1, objective: Objective.Bert), new InMemoryRunStore(), new Recorder());
-        var two = await Run(Config(2, objective: Objective.Bert), new InMemoryRunStore(), new Recorder());
+        var one = await Run(Sys, Config(_dir, 1, objective: Objective.Bert), new InMemoryCheckpointStore(), new Recorder()).Bounded();
+        var two = await Run(Sys, Config(_dir, 2, objective: Objective.Bert), new InMemoryCheckpointStore(), new Recorder()).Bounded();
         Assert.Equal(one.Parameters.Data, two.Parameters.Data);
-        Assert.NotEqual(Reference(Config(1), 12), one.Parameters.Data);
+        Assert.NotEqual(Reference(Config(_dir, 1), 12), one.Parameters.Data);
     }
 
     [Fact]
-    public async Task Checkpoints_are_written_at_the_start_every_N_steps_and_at_the_end()
+    public async Task Checkpoints_are_written_at_the_start_every_N_steps_and_at_the_end_and_journaled_before_they_are_announced()
     {
-        var store = new InMemoryRunStore();
+        var store = new InMemoryCheckpointStore();
         var recorder = new Recorder();
-        await Run(Config(2), store, recorder);
-        Assert.Equal([0L, 5, 10, 12], (await store.ListCheckpointsAsync()).Select(i => i.Step));
-        var last = (await store.LoadLatestCheckpointAsync(_ => { }))!;
+        await Run(Sys, Config(_dir, 2), store, recorder).Bounded();
+        Assert.Equal([0L, 5, 10, 12], store.Steps);
+        Assert.Equal([0L, 5, 10, 12], recorder.Checkpoints);
+        var history = await HistoryOf(Sys);
+        Assert.Equal(RunId, history.Started!.RunId);
+        Assert.Equal([0L, 5, 10, 12], history.Checkpoints.Select(c => c.Step));
+        Assert.IsType<RunFinished>(history.Ended);
+        var last = ((ICheckpointStore)store).LoadLatest(history, w => Assert.Fail(w))!;
         Assert.Equal(12, last.AdamStep);
-        Assert.Equal(Reference(Config(1), 12), last.Parameters);
+        Assert.Equal(Reference(Config(_dir, 1), 12), last.Parameters);
         Assert.Equal(12, recorder.Steps.Count);
-        Assert.True(File.Exists(Path.Combine(_dir, RunStatus.FileName)));
-        Assert.Equal("finished", RunStatus.TryRead(_dir)!.Phase);
+        Assert.Equal(RunPhase.Finished, RunStatus.TryRead(_dir)!.Phase);
+    }
+
+    [Fact]
+    public async Task Old_checkpoints_are_pruned_event_first_and_their_payloads_deleted()
+    {
+        var store = new InMemoryCheckpointStore();
+        await Run(Sys, Config(_dir, 2, keep: 2), store, new Recorder()).Bounded();
+        Assert.Equal([10L, 12], store.Steps);
+        Assert.Equal([10L, 12], (await HistoryOf(Sys)).Checkpoints.Select(c => c.Step));
+    }
+
+    [Fact]
+    public async Task A_slow_store_holds_training_back_at_two_outstanding_checkpoints_and_every_checkpoint_is_written()
+    {
+        using var gate = new SemaphoreSlim(0);
+        var store = new GatedCheckpointStore(gate);
+        var recorder = new Recorder();
+        var run = Run(Sys, Config(_dir, 2, every: 1), store, recorder);
+        // Checkpoint 0 is being written, checkpoint 1 waits: the aggregator does not go past step 2 without the writer.
+        await AwaitConditionAsync(() => Task.FromResult(recorder.Steps.Count >= 2), TestRuns.Patience);
+        await Task.Delay(300);
+        Assert.Equal(2, recorder.Steps.Count);
+        gate.Release(1000);
+        var outcome = await run.Bounded();
+        Assert.Null(outcome.Error);
+        Assert.Equal(Enumerable.Range(0, 13).Select(i => (long)i), store.Steps);
+        Assert.Equal(Reference(Config(_dir, 1), 12), outcome.Parameters.Data);
+    }
+
+    /// <summary>A store whose writes wait for the test.</summary>
+    private sealed class GatedCheckpointStore(SemaphoreSlim gate) : ICheckpointStore
+    {
+        private readonly InMemoryCheckpointStore _inner = new();
+        public IReadOnlyList<long> Steps => _inner.Steps;
+
+        public BlobInfo Write(string runId, Checkpoint checkpoint)
+        {
+            Assert.True(gate.Wait(TestRuns.Patience));
+            return _inner.Write(runId, checkpoint);
+        }
+
+        public (Checkpoint? Checkpoint, string? Problem) Read(CheckpointCommitted committed) => _inner.Read(committed);
+        public void Delete(IEnumerable<string> blobIds) => _inner.Delete(blobIds);
+        public int Sweep(string runId, IReadOnlySet<string> named) => _inner.Sweep(runId, named);
     }
 
     [Fact]
@@ -121,11 +119,11 @@ public sealed class TrainingRunTests : IDisposable
             },
         };
         var recorder = new Recorder();
-        var outcome = await Run(Config(2), new InMemoryRunStore(), recorder, hooks: hooks);
+        var outcome = await Run(Sys, Config(_dir, 2), new InMemoryCheckpointStore(), recorder, hooks: hooks).Bounded();
         Assert.Equal(1, thrown);
         Assert.Null(outcome.Error);
         Assert.Contains(recorder.Warnings, w => w.Contains("injected trainer fault") && w.Contains("trainer-1"));
-        Assert.Equal(Reference(Config(1), 12), outcome.Parameters.Data);
+        Assert.Equal(Reference(Config(_dir, 1), 12), outcome.Parameters.Data);
     }
 
     [Fact]
@@ -141,50 +139,55 @@ public sealed class TrainingRunTests : IDisposable
                 if (trainer == 0 && id.Step == 6 && Interlocked.Exchange(ref thrown, 1) == 0) throw new IOException("injected loader fault");
             },
         };
-        var outcome = await Run(Config(2, steps: 16), new InMemoryRunStore(), new Recorder(), hooks: hooks);
+        var recorder = new Recorder();
+        var outcome = await Run(Sys, Config(_dir, 2, steps: 16), new InMemoryCheckpointStore(), recorder, hooks: hooks).Bounded();
         Assert.Equal(1, thrown);
-        Assert.Equal(Reference(Config(1, steps: 16), 16), outcome.Parameters.Data);
+        Assert.Contains(recorder.Warnings, w => w.Contains("injected loader fault") && w.Contains("loader-0"));
+        Assert.Equal(Reference(Config(_dir, 1, steps: 16), 16), outcome.Parameters.Data);
         // 64 images / batch 8 = 8 steps per epoch: 16 steps are two full epochs, each image once in each.
         Assert.All(ledger.UseCounts(0, Images), n => Assert.Equal(1, n));
         Assert.All(ledger.UseCounts(1, Images), n => Assert.Equal(1, n));
         for (int s = 0; s < 8; s++) Assert.True(ledger.IsComplete(1, s, Shards));
     }
 
-    [Fact]
-    public async Task A_hung_trainers_shards_are_recomputed_by_another_trainer_after_one_deadline()
+    [Theory]
+    [InlineData("trainer")]
+    [InlineData("loader")]
+    public async Task A_child_that_fails_past_its_restart_budget_stops_the_run_with_a_one_line_reason(string which)
     {
-        using var release = new ManualResetEventSlim();
-        var hooks = new TrainingHooks
-        {
-            BeforeShard = (trainer, step, shard) =>
-            {
-                if (trainer == 1 && step == 3) release.Wait(TimeSpan.FromSeconds(20));
-            },
-        };
-        // Trainer 1 hangs from step 3 until the last step is reduced: its shards must move to trainer 0
-        // once, not cost a deadline at every step.
-        var recorder = new Recorder(r => { if (r.Step >= 12) release.Set(); });
-        var outcome = await Run(Config(2, deadline: TimeSpan.FromSeconds(1)), new InMemoryRunStore(), recorder, hooks: hooks);
-        release.Set();
-        Assert.Contains(recorder.Warnings, w => w.Contains("step 3") && w.Contains("recomputing it on trainer-0"));
-        Assert.Contains(recorder.Warnings, w => w.Contains("trainer-1 is suspect"));
-        Assert.True(recorder.Warnings.Count(w => w.Contains("missed its")) == 2, string.Join("\n", recorder.Warnings));
-        Assert.Equal(Reference(Config(1), 12), outcome.Parameters.Data);
+        var hooks = which == "trainer"
+            ? new TrainingHooks { BeforeShard = (trainer, step, _) => { if (trainer == 1 && step >= 2) throw new InvalidOperationException("always failing"); } }
+            : new TrainingHooks { BeforeLoad = (trainer, id) => { if (trainer == 1 && id.Step >= 2) throw new IOException("always failing"); } };
+        var outcome = await Run(Sys, Config(_dir, 2, maxRestarts: 2), new InMemoryCheckpointStore(), new Recorder(), hooks: hooks).Bounded();
+        Assert.NotNull(outcome.Error);
+        Assert.Contains($"{which}-1 failed more than runtime.restart.max-restarts = 2 times", outcome.Error);
+        Assert.Contains("always failing", outcome.Error);
+        Assert.DoesNotContain('\n', outcome.Error);
+        var history = await HistoryOf(Sys);
+        Assert.Contains("runtime.restart.max-restarts", Assert.IsType<RunFailed>(history.Ended).Error);
+        // The checkpoint at step 0 stays the one to resume from.
+        Assert.Equal(0, history.Checkpoints[^1].Step);
     }
 
     [Fact]
     public async Task A_stopped_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_weights()
     {
-        var store = new InMemoryRunStore();
+        var store = new InMemoryCheckpointStore();
         using var stop = new CancellationTokenSource();
-        var first = await Run(Config(2), store, new Recorder(r => { if (r.Step == 7) stop.Cancel(); }), stop: stop.Token);
+        var first = await Run(Sys, Config(_dir, 2), store, new Recorder(r => { if (r.Step == 7) stop.Cancel(); }), stop: stop.Token).Bounded();
         Assert.True(first.Stopped);
         Assert.InRange(first.Step, 7, 11);
-        var checkpoint = (await store.LoadLatestCheckpointAsync(_ => { }))!;
+        var history = await HistoryOf(Sys);
+        Assert.IsType<RunStopped>(history.Ended);
+        var checkpoint = ((ICheckpointStore)store).LoadLatest(history, w => Assert.Fail(w))!;
         Assert.Equal(first.Step, checkpoint.Step);
-        var second = await Run(Config(1), store, new Recorder(), resume: checkpoint);
+
+        var second = await Run(Sys, Config(_dir, 1), store, new Recorder(), history, checkpoint).Bounded();
         Assert.False(second.Stopped);
         Assert.Equal(12, second.Step);
-        Assert.Equal(Reference(Config(1), 12), second.Parameters.Data);
+        Assert.Equal(Reference(Config(_dir, 1), 12), second.Parameters.Data);
+        var after = await HistoryOf(Sys);
+        Assert.Equal(first.Step, Assert.Single(after.Resumes).Step);
+        Assert.IsType<RunFinished>(after.Ended);
     }
 }
