@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using ImageGpt.Nn;
+using ImageGpt.Nn.Kernels;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Model;
 using ImageGpt.Nn.Optim;
@@ -14,13 +15,12 @@ namespace ImageGpt.Host.Commands;
 /// <summary>
 /// `imagegpt bench`: full training steps (forward, backward, clip, Adam) on synthetic tokens.
 /// Prints one line per timed step, then one JSON object as the last line (read by tools/bench_compare.sh).
+/// MFU is given against the nominal core ceiling (<see cref="Mfu.CoreCeilingGflops"/>) and against the
+/// FMA-only loop measured before and after the timed steps (the host moves the clock; see <see cref="FmaCeiling"/>).
 /// With --backend torch it times a trainer of each backend in the same process instead (see <see cref="RunBoth"/>).
 /// </summary>
 public static class BenchCommand
 {
-    /// <summary>Peak fp32 FMA throughput of one core of this machine (2 FMA units × 16 lanes × 2 flops × clock).</summary>
-    public const double PeakGflopsPerCore = 340.0;
-
     /// <summary>The model options of the benchmarks (the default run's model).</summary>
     internal sealed record ModelOptions(Option<int> Layers, Option<int> Width, Option<int> Heads, Option<int> Vocab, Option<int> Side, Option<ulong> Seed)
     {
@@ -45,7 +45,7 @@ public static class BenchCommand
     private static readonly Option<string> Backend = Cli.Text("--backend", "nn", "nn (ours alone) or torch (a libtorch trainer beside ours, alternating rounds)", "B");
     private static readonly Option<int> Rounds = Cli.Int("--rounds", 3, "timed rounds per backend with --backend torch");
 
-    public static Command Definition { get; } = Cli.Command("bench", "full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak, peak RSS",
+    public static Command Definition { get; } = Cli.Command("bench", "full training steps on synthetic tokens: tokens/s, GFLOP/s, MFU (nominal and measured ceiling), peak RSS",
         [.. Model.All, Bert, Batch, Steps, WarmupSteps, Threads, Profile, Backend, Rounds]);
 
     static BenchCommand() => Definition.SetAction(Run);
@@ -83,6 +83,7 @@ public static class BenchCommand
 
         Console.WriteLine($"bench: {config.Describe()}; batch {batch}, {batch * T} tokens/step, threads {threads}");
         double flopsPerStep = config.TrainingFlopsPerToken * batch * T;
+        double ceilingBefore = FmaCeiling.MeasureGflops();
         var sw = new Stopwatch();
         var process = Process.GetCurrentProcess();
         TimeSpan cpuStart = default;
@@ -112,11 +113,13 @@ public static class BenchCommand
             {
                 double s = (sw.Elapsed - t0).TotalSeconds;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"step {step - warmup + 1}/{steps}  loss {loss:F4}  {s * 1e3:F1} ms  {batch * T / s:F0} tokens/s  {flopsPerStep / s / 1e9:F1} GFLOP/s"));
+                    $"step {step - warmup + 1}/{steps}  loss {loss:F4}  {s * 1e3:F1} ms  {batch * T / s:F0} tokens/s  {flopsPerStep / s / 1e9:F1} GFLOP/s  MFU {100 * Mfu.Of(config, batch * T / s, threads):F1}%"));
             }
         }
         sw.Stop();
         KernelProfile.Enabled = false;
+        // The clock of the timed steps lies between the two measurements; the higher one is the fairer ceiling.
+        double ceilingNow = Math.Max(ceilingBefore, FmaCeiling.MeasureGflops());
         process.Refresh();
         // CPU seconds beside wall seconds: on a shared machine the wall clock counts time the process waited for a core.
         double cpuSeconds = (process.TotalProcessorTime - cpuStart).TotalSeconds;
@@ -127,7 +130,9 @@ public static class BenchCommand
         {
             tokens_per_s = Math.Round(tokensPerS, 1),
             gflops = Math.Round(gflops, 2),
-            peak_fraction = Math.Round(gflops / (PeakGflopsPerCore * threads), 4),
+            mfu = Math.Round(Mfu.Of(config, tokensPerS, threads), 4),
+            mfu_now = Math.Round(Mfu.Of(config, tokensPerS, threads, ceilingNow), 4),
+            ceiling_now_gflops = Math.Round(ceilingNow, 1),
             @params = config.ParameterCount,
             threads,
             tokens_per_cpu_s = Math.Round((double)steps * batch * T / cpuSeconds, 1),
