@@ -42,12 +42,12 @@ public sealed class ConsoleProgress : ITrainingObserver, IDisposable
     public static string Line(StepReport r, long startStep) =>
         string.Create(CultureInfo.InvariantCulture,
             $"step {r.Step}/{r.TotalSteps} ({100.0 * r.Step / r.TotalSteps:F1}%) epoch {r.Epoch} | loss {r.Loss:F4} ({r.Loss / Math.Log(2):F3} bits) | lr {r.Lr:0.###e0} | " +
-            $"{r.TokensPerSecond / 1000:F1}k tok/s | data wait {100 * r.DataWaitFraction:F1}%, trainers busy {100 * r.TrainerBusyFraction:F0}% | {Duration(r.ElapsedSeconds)} elapsed, eta {Duration(Eta(r, startStep))}");
+            $"{r.TokensPerSecond / 1000:F1}k tok/s, MFU {100 * r.Mfu:F1}% | data wait {100 * r.DataWaitFraction:F1}%, trainers busy {100 * r.TrainerBusyFraction:F0}% | {Duration(r.ElapsedSeconds)} elapsed, eta {Duration(Eta(r, startStep))}");
 
     /// <summary>The bar's caption: what a person watching wants at a glance.</summary>
     public static string Caption(StepReport r, long startStep) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"step {r.Step}/{r.TotalSteps} | loss {r.Loss:F4} ({r.Loss / Math.Log(2):F3} bits) | {r.TokensPerSecond / 1000:F1}k tok/s | eta {Duration(Eta(r, startStep))}");
+            $"step {r.Step}/{r.TotalSteps} | loss {r.Loss:F4} | {r.TokensPerSecond / 1000:F1}k tok/s, MFU {100 * r.Mfu:F0}% | eta {Duration(Eta(r, startStep))}");
 
     public void Step(StepReport r)
     {

@@ -108,7 +108,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers
         _writer = Watch(Context.ActorOf(Props.Create(() => new CheckpointWriter(writerSetup)), "checkpoints"), "checkpoint writer");
         var pool = new GradientPool(_s.Parameters.Length);
         var aggregatorSetup = new AggregatorSetup(_s.Optimizer, _s.Sampler, _s.Plan, _s.StartStep, c.Train.Steps, _s.StartStep == 0,
-            c.Checkpoint.Every, rt.StepDeadline, c.Train.Seed, pool, _progress, observer, _s.Hooks);
+            c.Checkpoint.Every, rt.StepDeadline, c.Train.Seed, pool, _progress, observer, _s.Hooks, rt.ThreadsPerTrainer);
         _aggregator = Watch(Context.ActorOf(Props.Create(() => new ParameterAggregator(aggregatorSetup)), "aggregator"), "parameter aggregator");
 
         int shardCapacity = (c.Train.Batch + c.Train.Shards - 1) / c.Train.Shards;

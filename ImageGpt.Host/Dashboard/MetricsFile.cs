@@ -53,7 +53,8 @@ public sealed class MetricsFile(string runDir)
             static float F(JsonElement v) => v.ValueKind == JsonValueKind.Number ? v.GetSingle() : float.NaN;
             return new StepReport(e.GetProperty("step").GetInt64(), 0, e.GetProperty("epoch").GetInt64(), F(e.GetProperty("loss")),
                 F(e.GetProperty("grad_norm")), F(e.GetProperty("lr")), e.GetProperty("tokens_per_s").GetDouble(), e.GetProperty("data_wait").GetDouble(),
-                e.GetProperty("trainer_busy").GetDouble(), e.GetProperty("elapsed_s").GetDouble());
+                e.GetProperty("trainer_busy").GetDouble(), e.GetProperty("elapsed_s").GetDouble(),
+                e.TryGetProperty("mfu", out JsonElement mfu) ? mfu.GetDouble() : double.NaN);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {

@@ -1,5 +1,6 @@
 using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
+using ImageGpt.Nn.Model;
 
 namespace ImageGpt.Host.Dashboard;
 
@@ -19,7 +20,7 @@ public static class ProgressReading
         return new RunProgress(
             runId, phase, live, status?.Pid, status?.UpdatedUtc, step, total, report?.Epoch,
             loss, loss / Math.Log(2), Finite(report?.Lr), Finite(tokens),
-            shape is null || tokens is not { } t ? null : Mfu.Estimate(shape.FlopsPerToken, t, shape.Cores),
+            Finite(report?.Mfu) ?? (shape is null || tokens is not { } t ? null : Mfu.Of(shape.FlopsPerToken, t, shape.Cores)),
             Finite(report?.TrainerBusyFraction), Finite(report?.DataWaitFraction ?? status?.DataWaitFraction),
             Finite(report?.ElapsedSeconds), Finite(eta), status?.Error,
             history?.Checkpoints.Count ?? 0, history?.Evaluations.Count ?? 0, history?.Events ?? 0, Describe(history?.Ended));

@@ -8,7 +8,7 @@ namespace ImageGpt.Host.Dashboard;
 public sealed record RunShape(long TokensPerStep, double FlopsPerToken, int Cores)
 {
     public static RunShape Of(RunConfig c) =>
-        new((long)c.Train.Batch * c.Model.Seq, c.Model.TrainingFlopsPerTokenCausal, Math.Min(c.Runtime.Trainers, c.Train.Shards) * c.Runtime.ThreadsPerTrainer);
+        new((long)c.Train.Batch * c.Model.Seq, c.Model.TrainingFlopsPerToken, Math.Min(c.Runtime.Trainers, c.Train.Shards) * c.Runtime.ThreadsPerTrainer);
 
     /// <summary>From the identity a run journaled at its start (RunStarted) and the number of trainers seen; null when it cannot be read.</summary>
     public static RunShape? FromIdentity(string identityJson, int trainers)
@@ -21,7 +21,7 @@ public sealed record RunShape(long TokensPerStep, double FlopsPerToken, int Core
                 m.GetProperty("vocab").GetInt32(), m.GetProperty("side").GetInt32(), m.GetProperty("classes").GetInt32(),
                 m.GetProperty("objective").GetString() == "bert" ? Objective.Bert : Objective.Autoregressive, m.GetProperty("seed").GetUInt64());
             int batch = doc.RootElement.GetProperty("train").GetProperty("batch").GetInt32();
-            return new RunShape((long)batch * model.Seq, model.TrainingFlopsPerTokenCausal, trainers);
+            return new RunShape((long)batch * model.Seq, model.TrainingFlopsPerToken, trainers);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {

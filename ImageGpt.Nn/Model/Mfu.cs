@@ -19,10 +19,16 @@ public static class Mfu
     public static double Of(GptConfig config, double tokensPerSecond, int cores, double coreCeilingGflops = CoreCeilingGflops)
     {
         ArgumentNullException.ThrowIfNull(config);
+        return Of(config.TrainingFlopsPerToken, tokensPerSecond, cores, coreCeilingGflops);
+    }
+
+    /// <summary>The same from the model FLOPs per token (<see cref="GptConfig.TrainingFlopsPerToken"/>).</summary>
+    public static double Of(double flopsPerToken, double tokensPerSecond, int cores, double coreCeilingGflops = CoreCeilingGflops)
+    {
         if (!(tokensPerSecond >= 0) || double.IsInfinity(tokensPerSecond))
             throw new ArgumentOutOfRangeException(nameof(tokensPerSecond), tokensPerSecond, "must be finite and >= 0");
         if (cores < 1) throw new ArgumentOutOfRangeException(nameof(cores), cores, "must be >= 1");
         if (!(coreCeilingGflops > 0)) throw new ArgumentOutOfRangeException(nameof(coreCeilingGflops), coreCeilingGflops, "must be > 0");
-        return tokensPerSecond * config.TrainingFlopsPerToken / (cores * coreCeilingGflops * 1e9);
+        return tokensPerSecond * flopsPerToken / (cores * coreCeilingGflops * 1e9);
     }
 }

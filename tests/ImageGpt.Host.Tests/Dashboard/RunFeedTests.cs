@@ -5,7 +5,7 @@ namespace ImageGpt.Host.Tests.Dashboard;
 
 public sealed class RunFeedTests
 {
-    private static StepReport Report(long step) => new(step, 1_000_000, 0, 1f / step, 0, 0, 0, 0, 0, 0);
+    private static StepReport Report(long step) => new(step, 1_000_000, 0, 1f / step, 0, 0, 0, 0, 0, 0, 0);
 
     [Fact]
     public void The_curve_keeps_every_step_until_it_is_full_then_thins_evenly_and_always_ends_at_the_last_step()
