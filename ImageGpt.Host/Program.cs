@@ -1,71 +1,75 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using ImageGpt.Host.Commands;
+using ImageGpt.Host.Dashboard;
 using ImageGpt.Nn;
 
 namespace ImageGpt.Host;
 
+/// <summary>
+/// <c>imagegpt &lt;command&gt; [options]</c> on System.CommandLine: <c>--help</c> on every command (each option with its
+/// default), <c>--version</c>. A mistake in the input is one line on standard error and exit code 2; a command
+/// interrupted by Ctrl-C exits 130; <c>train</c> exits 1 when the run fails.
+/// </summary>
 public static class Program
 {
-    private const string Usage = """
-        usage: imagegpt <command> [options]
+    /// <summary>Every command but help, in the order the help lists them.</summary>
+    public static IReadOnlyList<Command> Commands { get; } =
+    [
+        TrainCommand.Definition, DashboardCommand.Definition, StatusCommand.Definition, ConfigCommand.Definition,
+        ProbeCommand.Definition, SampleCommand.Definition, FinetuneCommand.Definition,
+        BenchCommand.Definition, BenchGemmCommand.Definition, BenchSampleCommand.Definition, BenchActorsCommand.Definition, BenchPersistCommand.Definition,
+        BenchDataplaneCommand.Definition,
+    ];
 
-        commands:
-          help           this text
-          train          the main job: pretrain with actors, checkpoints and evaluations in the run directory
-                         [--config FILE] [--set path=value ...] [--run-dir DIR] [--resume]
-          config         print the effective configuration as JSON: [--config FILE] [--set path=value ...]
-          status         the actor tree with health, last checkpoint, latest probe table: [--run-dir DIR] [--config FILE]
-          probe          linear probe of every layer + raw-pixel baseline: best C, val and test accuracy
-                         --weights W --palette P [--data-dir D --dataset fashion-mnist --train N --val N --test N --seed S]
-          sample         half-image completions of test images as a PNG grid
-                         --weights W --palette P --out FILE.png [--images N --completions K --temperature T --seed S]
-          finetune       classifier head, early stop on validation accuracy, test accuracy
-                         --weights W --palette P [--out W2 --epochs E --lr LR --batch B --train N --val N --test N --patience P --max-steps S]
-          bench          full training steps on synthetic tokens: tokens/s, GFLOP/s, fraction of peak, peak RSS
-                         [--layers --width --heads --side --vocab --batch --steps --threads --bert --profile]
-                         --backend torch: a libtorch trainer beside ours, alternating rounds: tokens/s, ratio, settings [--rounds 3]
-          bench-gemm     GFLOP/s of the matmul kernels on the iGPT shapes [--width 512 --threads 1]
-          bench-sample   KV-cached sampling vs re-running the full forward per token: tokens/s
-          bench-actors   actor ping-pong, messages/s [--pairs N --messages M --inflight K]
-          bench-persist  journal writes/s (Persist-style and batched) beside Akka.Persistence.Sql's figures
-                         [--events N --batch B --writers W --provider sqlite|postgres|both --pg CONN --sqlite PATH]
-        """;
+    private static readonly RootCommand Root = BuildRoot();
 
-    public static int Main(string[] argv)
+    private static RootCommand BuildRoot()
     {
-        if (argv.Length == 0 || argv[0] is "help" or "--help" or "-h")
+        var root = new RootCommand("imagegpt: pretrain Image GPT (Chen et al., 2020) on CPUs as actors on Akka.NET; evaluate, sample, fine-tune, watch");
+        foreach (Command c in Commands) root.Subcommands.Add(c);
+        var help = new Command("help", "this text (also: imagegpt --help, imagegpt <command> --help)");
+        help.SetAction(r => PrintHelp(r.InvocationConfiguration.Output));
+        root.Subcommands.Add(help);
+        return root;
+    }
+
+    public static int Main(string[] argv) => Run(argv, Console.Out, Console.Error);
+
+    public static int Run(string[] argv, TextWriter output, TextWriter error)
+    {
+        if (argv.Length == 0)
         {
-            Console.WriteLine(Usage);
-            return argv.Length == 0 ? 2 : 0;
+            PrintHelp(output);
+            return 2;
         }
-        string command = argv[0];
-        string[] rest = argv[1..];
+        ParseResult result = Root.Parse(argv);
+        string command = result.CommandResult.Command == Root ? "" : result.CommandResult.Command.Name;
+        bool helpOrVersion = result.Action is HelpAction || result.Action == Root.Options.OfType<VersionOption>().Single().Action;
+        if (result.Errors.Count > 0 && !helpOrVersion)
+        {
+            error.WriteLine(command.Length == 0
+                ? argv[0].StartsWith('-') ? $"imagegpt: error: unknown option '{argv[0]}'. HINT: see 'imagegpt --help'"
+                    : $"imagegpt: error: unknown command '{argv[0]}'. HINT: run 'imagegpt help' for the list"
+                : $"imagegpt {command}: error: {Cli.Error(result, command).Message}");
+            return 2;
+        }
         try
         {
-            return command switch
-            {
-                "train" => Commands.TrainCommand.Run(rest),
-                "bench" => Commands.BenchCommand.Run(rest),
-                "config" => ConfigCommand.Run(rest),
-                "status" => Commands.StatusCommand.Run(rest),
-                "bench-actors" => Commands.BenchActorsCommand.Run(rest),
-                "bench-sample" => Commands.BenchSampleCommand.Run(rest),
-                "bench-gemm" => Commands.BenchGemmCommand.Run(rest),
-                "bench-persist" => Commands.BenchPersistCommand.Run(rest),
-                "bench-dataplane" => Commands.BenchDataplaneCommand.Run(rest),
-                "probe" => Commands.ProbeCommand.Run(rest),
-                "sample" => Commands.SampleCommand.Run(rest),
-                "finetune" => Commands.FinetuneCommand.Run(rest),
-                _ => throw new UserError($"unknown command '{command}'. HINT: run 'imagegpt help' for the list"),
-            };
+            return result.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
         catch (UserError e)
         {
-            Console.Error.WriteLine($"imagegpt {command}: error: {e.Message}");
+            error.WriteLine($"imagegpt {command}: error: {e.Message}");
             return 2;
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine($"imagegpt {command}: cancelled");
+            error.WriteLine($"imagegpt {command}: cancelled");
             return 130;
         }
     }
+
+    private static int PrintHelp(TextWriter output) =>
+        Root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = output });
 }

@@ -42,7 +42,7 @@ cs = last_json(sys.argv[1], "imagegpt bench")
 pt = last_json(sys.argv[2], "bench_torch.py")
 ratio = cs["tokens_per_s"] / pt["tokens_per_s"]
 print(f"C#      {cs['tokens_per_s']:12.1f} tokens/s  {cs['gflops']:8.2f} GFLOP/s"
-      + (f"  peak fraction {cs['peak_fraction']:.3f}" if "peak_fraction" in cs else ""))
+      + (f"  MFU {cs['mfu']:.3f} (against the FMA loop measured in the run: {cs['mfu_now']:.3f} of {cs['ceiling_now_gflops']} GFLOP/s per core)" if "mfu" in cs else ""))
 print(f"PyTorch {pt['tokens_per_s']:12.1f} tokens/s  {pt['gflops']:8.2f} GFLOP/s  (torch {pt['torch']}, threads {pt['threads']})")
 print(f"ratio C#/PyTorch {ratio:.3f}")
 print(json.dumps({"cs_tokens_per_s": cs["tokens_per_s"], "torch_tokens_per_s": pt["tokens_per_s"],

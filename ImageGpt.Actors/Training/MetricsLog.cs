@@ -11,7 +11,7 @@ namespace ImageGpt.Actors.Training;
 /// </summary>
 public sealed class MetricsLog : ITrainingObserver, IDisposable
 {
-    private const string Header = "step,epoch,loss,grad_norm,lr,tokens_per_s,data_wait,trainer_busy,elapsed_s";
+    private const string Header = "step,epoch,loss,grad_norm,lr,tokens_per_s,data_wait,trainer_busy,elapsed_s,mfu";
     private readonly StreamWriter _jsonl;
     private readonly StreamWriter _csv;
     private readonly int _every;
@@ -32,9 +32,9 @@ public sealed class MetricsLog : ITrainingObserver, IDisposable
         if (r.Step % _every != 0 && r.Step != r.TotalSteps) return;
         var ci = CultureInfo.InvariantCulture;
         _jsonl.WriteLine(string.Create(ci,
-            $"{{\"step\":{r.Step},\"epoch\":{r.Epoch},\"loss\":{Num(r.Loss)},\"grad_norm\":{Num(r.GradNorm)},\"lr\":{Num(r.Lr)},\"tokens_per_s\":{r.TokensPerSecond:F1},\"data_wait\":{r.DataWaitFraction:F5},\"trainer_busy\":{r.TrainerBusyFraction:F4},\"elapsed_s\":{r.ElapsedSeconds:F3}}}"));
+            $"{{\"step\":{r.Step},\"epoch\":{r.Epoch},\"loss\":{Num(r.Loss)},\"grad_norm\":{Num(r.GradNorm)},\"lr\":{Num(r.Lr)},\"tokens_per_s\":{r.TokensPerSecond:F1},\"data_wait\":{r.DataWaitFraction:F5},\"trainer_busy\":{r.TrainerBusyFraction:F4},\"elapsed_s\":{r.ElapsedSeconds:F3},\"mfu\":{r.Mfu:F4}}}"));
         _csv.WriteLine(string.Create(ci,
-            $"{r.Step},{r.Epoch},{Num(r.Loss)},{Num(r.GradNorm)},{Num(r.Lr)},{r.TokensPerSecond:F1},{r.DataWaitFraction:F5},{r.TrainerBusyFraction:F4},{r.ElapsedSeconds:F3}"));
+            $"{r.Step},{r.Epoch},{Num(r.Loss)},{Num(r.GradNorm)},{Num(r.Lr)},{r.TokensPerSecond:F1},{r.DataWaitFraction:F5},{r.TrainerBusyFraction:F4},{r.ElapsedSeconds:F3},{r.Mfu:F4}"));
     }
 
     private static string Num(float v) => float.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : $"\"{v.ToString(CultureInfo.InvariantCulture)}\"";
@@ -46,11 +46,12 @@ public sealed class MetricsLog : ITrainingObserver, IDisposable
     private static void Truncate(string path, Func<string, long> stepOf, long keepThrough, string? header)
     {
         if (!File.Exists(path)) return;
-        var kept = new List<string>();
+        // The header is this version's (a run from before the mfu column keeps its rows, now under the new header).
+        var kept = header is null ? new List<string>() : [header];
         foreach (var line in File.ReadLines(path))
         {
             if (line.Length == 0) continue;
-            if (header is not null && line == header) { kept.Add(line); continue; }
+            if (header is not null && line.StartsWith("step,", StringComparison.Ordinal)) continue;
             try { if (stepOf(line) <= keepThrough) kept.Add(line); }
             catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or ArgumentException) { }
         }

@@ -12,7 +12,7 @@ namespace ImageGpt.Actors.Training;
 public sealed record AggregatorSetup(
     OptimizerStep Optimizer, BatchSampler Sampler, long StartStep, long TotalSteps, bool CheckpointAtStart,
     int CheckpointEvery, TimeSpan Deadline, ulong DataSeed, GradientPool Pool, LiveProgress Progress, ITrainingObserver Observer,
-    TrainingHooks? Hooks, Cluster.NodeDataPlane? Plane = null);
+    TrainingHooks? Hooks, int ThreadsPerTrainer = 1, Cluster.NodeDataPlane? Plane = null);
 
 /// <summary>
 /// Owns the parameters and the optimizer, and the run's trainers: nodes register theirs (<see cref="RegisterTrainer"/>),
@@ -327,7 +327,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         double waitFraction = busy > 0 ? (_wait - oldest.Wait) / busy : 0;
         double busyFraction = span > 0 ? busy / (span * Math.Max(1, _trainers.Count)) : 0;
         var report = new StepReport(_step, _s.TotalSteps, _s.Sampler.Cursor(_step - 1).Epoch, stats.Loss, stats.GradNorm, stats.Lr,
-            rate, waitFraction, busyFraction, now);
+            rate, waitFraction, busyFraction, now, Mfu.Of(_s.Optimizer.Parameters.Config, rate, _trainers.Count * _s.ThreadsPerTrainer));
         _s.Progress.Last = report;
         _s.Observer.Step(report);
     }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Akka.Actor;
 using ImageGpt.Nn;
@@ -12,15 +13,23 @@ namespace ImageGpt.Host.Commands;
 /// </summary>
 public static class BenchActorsCommand
 {
-    public static int Run(string[] rest)
+    private static readonly Option<int> Pairs = Cli.Int("--pairs", 2 * Environment.ProcessorCount, "ping-pong pairs (default: two per core)");
+    private static readonly Option<int> Messages = Cli.Int("--messages", 2_000_000, "messages per pair in total");
+    private static readonly Option<int> Inflight = Cli.Int("--inflight", 100, "messages in flight per pair at once");
+    private static readonly Option<int> Throughput = Cli.Int("--throughput", 100, "the dispatcher's throughput setting");
+    private static readonly Option<int> Rounds = Cli.Int("--rounds", 3, "timed rounds after one warm-up round");
+
+    public static Command Definition { get; } = Cli.Command("bench-actors", "Akka.NET local actor ping-pong: messages/s", Pairs, Messages, Inflight, Throughput, Rounds);
+
+    static BenchActorsCommand() => Definition.SetAction(Run);
+
+    private static int Run(ParseResult a)
     {
-        Args a = Args.Parse("bench-actors", rest, new HashSet<string>());
-        int pairs = a.Int("pairs", 2 * Environment.ProcessorCount);
-        int messages = a.Int("messages", 2_000_000);
-        int inflight = a.Int("inflight", 100);
-        int throughput = a.Int("throughput", 100);
-        int rounds = a.Int("rounds", 3);
-        a.RejectUnknown();
+        int pairs = a.GetValue(Pairs);
+        int messages = a.GetValue(Messages);
+        int inflight = a.GetValue(Inflight);
+        int throughput = a.GetValue(Throughput);
+        int rounds = a.GetValue(Rounds);
         if (pairs < 1) throw new UserError($"--pairs {pairs} must be at least 1");
         if (inflight < 1) throw new UserError($"--inflight {inflight} must be at least 1");
         if (messages < 2 * inflight) throw new UserError($"--messages {messages} must be at least twice --inflight {inflight}. HINT: raise --messages");

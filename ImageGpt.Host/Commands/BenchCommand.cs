@@ -1,7 +1,9 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using ImageGpt.Nn;
+using ImageGpt.Nn.Kernels;
 using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Model;
 using ImageGpt.Nn.Optim;
@@ -13,27 +15,50 @@ namespace ImageGpt.Host.Commands;
 /// <summary>
 /// `imagegpt bench`: full training steps (forward, backward, clip, Adam) on synthetic tokens.
 /// Prints one line per timed step, then one JSON object as the last line (read by tools/bench_compare.sh).
+/// MFU is given against the nominal core ceiling (<see cref="Mfu.CoreCeilingGflops"/>) and against the
+/// FMA-only loop measured before and after the timed steps (the host moves the clock; see <see cref="FmaCeiling"/>).
 /// With --backend torch it times a trainer of each backend in the same process instead (see <see cref="RunBoth"/>).
 /// </summary>
 public static class BenchCommand
 {
-    /// <summary>Peak fp32 FMA throughput of one core of this machine (2 FMA units × 16 lanes × 2 flops × clock).</summary>
-    public const double PeakGflopsPerCore = 340.0;
-
-    public static int Run(string[] argv)
+    /// <summary>The model options of the benchmarks (the default run's model).</summary>
+    internal sealed record ModelOptions(Option<int> Layers, Option<int> Width, Option<int> Heads, Option<int> Vocab, Option<int> Side, Option<ulong> Seed)
     {
-        var a = Args.Parse("bench", argv, new HashSet<string> { "bert", "profile" });
-        string backendText = a.String("backend") ?? "nn";
+        public static ModelOptions Create() => new(
+            Cli.Int("--layers", 8, "transformer blocks"), Cli.Int("--width", 64, "model width d"), Cli.Int("--heads", 4, "attention heads"),
+            Cli.Int("--vocab", 16, "palette size"), Cli.Int("--side", 14, "image side (sequence = side x side)"), Cli.Seed("--seed", 1, "initialisation seed"));
+
+        public Option[] All => [Layers, Width, Heads, Vocab, Side, Seed];
+
+        public GptConfig Read(ParseResult a, Objective objective) => new(
+            Layers: a.GetValue(Layers), Width: a.GetValue(Width), Heads: a.GetValue(Heads), Vocab: a.GetValue(Vocab), Side: a.GetValue(Side),
+            Classes: 0, Objective: objective, Seed: a.GetValue(Seed));
+    }
+
+    private static readonly ModelOptions Model = ModelOptions.Create();
+    private static readonly Option<bool> Bert = Cli.Flag("--bert", "the BERT objective instead of the autoregressive one");
+    private static readonly Option<int> Batch = Cli.Int("--batch", 32, "images per step");
+    private static readonly Option<int> Steps = Cli.Int("--steps", 20, "timed steps");
+    private static readonly Option<int> WarmupSteps = Cli.Int("--warmup-steps", 3, "untimed steps first");
+    private static readonly Option<int> Threads = Cli.Int("--threads", 1, "compute threads");
+    private static readonly Option<bool> Profile = Cli.Flag("--profile", "time every kernel");
+    private static readonly Option<string> Backend = Cli.Text("--backend", "nn", "nn (ours alone) or torch (a libtorch trainer beside ours, alternating rounds)", "B");
+    private static readonly Option<int> Rounds = Cli.Int("--rounds", 3, "timed rounds per backend with --backend torch");
+
+    public static Command Definition { get; } = Cli.Command("bench", "full training steps on synthetic tokens: tokens/s, GFLOP/s, MFU (nominal and measured ceiling), peak RSS",
+        [.. Model.All, Bert, Batch, Steps, WarmupSteps, Threads, Profile, Backend, Rounds]);
+
+    static BenchCommand() => Definition.SetAction(Run);
+
+    private static int Run(ParseResult a)
+    {
+        string backendText = a.GetValue(Backend)!;
         if (!ComputeBackends.TryParse(backendText, out var backend))
             throw new UserError($"--backend '{backendText}' is not a backend. HINT: use nn (ours alone) or torch (libtorch beside ours)");
-        int rounds = a.Int("rounds", 3);
-        var config = new GptConfig(
-            Layers: a.Int("layers", 8), Width: a.Int("width", 64), Heads: a.Int("heads", 4),
-            Vocab: a.Int("vocab", 16), Side: a.Int("side", 14), Classes: 0,
-            Objective: a.Flag("bert") ? Objective.Bert : Objective.Autoregressive, Seed: (ulong)a.Int("seed", 1));
-        int batch = a.Int("batch", 32), steps = a.Int("steps", 20), warmup = a.Int("warmup-steps", 3), threads = a.Int("threads", 1);
-        bool profile = a.Flag("profile");
-        a.RejectUnknown();
+        int rounds = a.GetValue(Rounds);
+        var config = Model.Read(a, a.GetValue(Bert) ? Objective.Bert : Objective.Autoregressive);
+        int batch = a.GetValue(Batch), steps = a.GetValue(Steps), warmup = a.GetValue(WarmupSteps), threads = a.GetValue(Threads);
+        bool profile = a.GetValue(Profile);
         config.Validate();
         if (batch < 1 || steps < 1 || warmup < 0) throw new UserError("--batch and --steps must be >= 1 and --warmup-steps >= 0");
         if (threads < 1 || threads > Environment.ProcessorCount)
@@ -58,6 +83,7 @@ public static class BenchCommand
 
         Console.WriteLine($"bench: {config.Describe()}; batch {batch}, {batch * T} tokens/step, threads {threads}");
         double flopsPerStep = config.TrainingFlopsPerToken * batch * T;
+        double ceilingBefore = FmaCeiling.MeasureGflops();
         var sw = new Stopwatch();
         var process = Process.GetCurrentProcess();
         TimeSpan cpuStart = default;
@@ -87,11 +113,13 @@ public static class BenchCommand
             {
                 double s = (sw.Elapsed - t0).TotalSeconds;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"step {step - warmup + 1}/{steps}  loss {loss:F4}  {s * 1e3:F1} ms  {batch * T / s:F0} tokens/s  {flopsPerStep / s / 1e9:F1} GFLOP/s"));
+                    $"step {step - warmup + 1}/{steps}  loss {loss:F4}  {s * 1e3:F1} ms  {batch * T / s:F0} tokens/s  {flopsPerStep / s / 1e9:F1} GFLOP/s  MFU {100 * Mfu.Of(config, batch * T / s, threads):F1}%"));
             }
         }
         sw.Stop();
         KernelProfile.Enabled = false;
+        // The clock of the timed steps lies between the two measurements; the higher one is the fairer ceiling.
+        double ceilingNow = Math.Max(ceilingBefore, FmaCeiling.MeasureGflops());
         process.Refresh();
         // CPU seconds beside wall seconds: on a shared machine the wall clock counts time the process waited for a core.
         double cpuSeconds = (process.TotalProcessorTime - cpuStart).TotalSeconds;
@@ -102,7 +130,9 @@ public static class BenchCommand
         {
             tokens_per_s = Math.Round(tokensPerS, 1),
             gflops = Math.Round(gflops, 2),
-            peak_fraction = Math.Round(gflops / (PeakGflopsPerCore * threads), 4),
+            mfu = Math.Round(Mfu.Of(config, tokensPerS, threads), 4),
+            mfu_now = Math.Round(Mfu.Of(config, tokensPerS, threads, ceilingNow), 4),
+            ceiling_now_gflops = Math.Round(ceilingNow, 1),
             @params = config.ParameterCount,
             threads,
             tokens_per_cpu_s = Math.Round((double)steps * batch * T / cpuSeconds, 1),

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
@@ -20,14 +21,21 @@ public static class BenchPersistCommand
     private const double AkkaPersist = 395;
     private const double AkkaBatched = 13_500;
 
-    public static int Run(string[] argv)
+    private static readonly Option<int> Events = Cli.Int("--events", 2000, "events per mode");
+    private static readonly Option<int> Batch = Cli.Int("--batch", 100, "events per batched write");
+    private static readonly Option<string> Provider = Cli.Text("--provider", "sqlite", "sqlite, postgres or both", "P");
+    private static readonly Option<string?> Pg = Cli.Optional("--pg", "PostgreSQL connection string, needed by --provider postgres|both (default: none)", "CONN");
+
+    public static Command Definition { get; } = Cli.Command("bench-persist", "journal writes/s (Persist-style and batched) beside Akka.Persistence.Sql's figures", Events, Batch, Provider, Pg);
+
+    static BenchPersistCommand() => Definition.SetAction(Run);
+
+    private static int Run(ParseResult a)
     {
-        var a = Args.Parse("bench-persist", argv, new HashSet<string>());
-        int events = a.Int("events", 2000);
-        int batch = a.Int("batch", 100);
-        string provider = a.String("provider") ?? "sqlite";
-        string? pg = a.String("pg");
-        a.RejectUnknown();
+        int events = a.GetValue(Events);
+        int batch = a.GetValue(Batch);
+        string provider = a.GetValue(Provider)!;
+        string? pg = a.GetValue(Pg);
         if (events < 1) throw new UserError($"--events {events} must be at least 1");
         if (batch < 1) throw new UserError($"--batch {batch} must be at least 1");
         if (provider is not ("sqlite" or "postgres" or "both"))

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -14,16 +15,23 @@ namespace ImageGpt.Host.Commands;
 /// </summary>
 public static class BenchSampleCommand
 {
-    public static int Run(string[] argv)
+    private static readonly BenchCommand.ModelOptions Model = BenchCommand.ModelOptions.Create();
+    private static readonly Option<int> Batch = Cli.Int("--batch", 8, "images sampled at once");
+    private static readonly Option<int> Repeats = Cli.Int("--repeats", 3, "timed repeats (the best counts)");
+    private static readonly Option<int> NaivePositions = Cli.Int("--naive-positions", 8, "tokens the full-forward baseline samples");
+    private static readonly Option<int> Threads = Cli.Int("--threads", 1, "compute threads");
+    private static readonly Option<double> Temperature = Cli.Number("--temperature", 1.0, "sampling temperature");
+
+    public static Command Definition { get; } = Cli.Command("bench-sample", "KV-cached sampling vs re-running the full forward per token: tokens/s",
+        [.. Model.All, Batch, Repeats, NaivePositions, Threads, Temperature]);
+
+    static BenchSampleCommand() => Definition.SetAction(Run);
+
+    private static int Run(ParseResult a)
     {
-        var a = Args.Parse("bench-sample", argv, new HashSet<string>());
-        var config = new GptConfig(
-            Layers: a.Int("layers", 8), Width: a.Int("width", 64), Heads: a.Int("heads", 4),
-            Vocab: a.Int("vocab", 16), Side: a.Int("side", 14), Classes: 0,
-            Objective: Objective.Autoregressive, Seed: (ulong)a.Int("seed", 1));
-        int batch = a.Int("batch", 8), repeats = a.Int("repeats", 3), naivePositions = a.Int("naive-positions", 8), threads = a.Int("threads", 1);
-        double temperature = a.Double("temperature", 1.0);
-        a.RejectUnknown();
+        var config = Model.Read(a, Objective.Autoregressive);
+        int batch = a.GetValue(Batch), repeats = a.GetValue(Repeats), naivePositions = a.GetValue(NaivePositions), threads = a.GetValue(Threads);
+        double temperature = a.GetValue(Temperature);
         config.Validate();
         Categorical.ValidateTemperature(temperature);
         if (batch < 1 || repeats < 1 || naivePositions < 1)

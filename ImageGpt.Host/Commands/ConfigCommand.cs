@@ -1,3 +1,4 @@
+using System.CommandLine;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Nn;
 
@@ -10,15 +11,24 @@ namespace ImageGpt.Host;
 /// </summary>
 public static class ConfigCommand
 {
-    public static int Run(string[] rest) => Run(rest, Console.Out);
+    private static readonly Option<string?> ConfigPath = ConfigFile("reference.conf alone");
+    private static readonly Option<string[]> Overrides = SetOption();
 
-    public static int Run(string[] rest, TextWriter output)
+    /// <summary>--config for a command; <paramref name="whenAbsent"/> says what it reads without one.</summary>
+    internal static Option<string?> ConfigFile(string whenAbsent) =>
+        Cli.Optional("--config", $"the run's HOCON file, layered over hocon/reference.conf (default: {whenAbsent})", "FILE");
+
+    internal static Option<string[]> SetOption() => Cli.Many("--set", "override one setting, e.g. --set train.lr=1e-3", "path=value");
+
+    public static Command Definition { get; } = Cli.Command("config", "print the effective configuration as JSON (reference.conf, the run's file, the --set overrides)", ConfigPath, Overrides);
+
+    static ConfigCommand() => Definition.SetAction(r => Run(r, Console.Out));
+
+    public static int Run(string[] rest, TextWriter output) => Run(Cli.Parse(Definition, rest), output);
+
+    private static int Run(ParseResult args, TextWriter output)
     {
-        Args args = Args.Parse("config", rest, new HashSet<string>(StringComparer.Ordinal));
-        string? file = args.String("config");
-        IReadOnlyList<string> sets = args.All("set");
-        args.RejectUnknown();
-        Config config = Load(file, sets);
+        Config config = Load(args.GetValue(ConfigPath), args.GetValue(Overrides) ?? []);
         output.WriteLine(config.ToJson(indented: true));
         return 0;
     }

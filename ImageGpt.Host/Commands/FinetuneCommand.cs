@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using ImageGpt.Nn;
 using ImageGpt.Nn.Eval;
@@ -12,23 +13,44 @@ namespace ImageGpt.Host.Commands;
 /// </summary>
 public static class FinetuneCommand
 {
-    public static int Run(string[] argv) => Run(argv, Console.Out, Console.Error);
+    private static readonly Option<string?> Weights = ProbeCommand.WeightsOption();
+    private static readonly Option<string?> PaletteFile = ProbeCommand.PaletteOption();
+    private static readonly Option<string?> Out = Cli.Optional("--out", "write the best weights (with the classifier) as safetensors here (default: not written)", "W2");
+    private static readonly Option<string?> DataDir = ProbeCommand.DataDirOption();
+    private static readonly Option<string> Dataset = ProbeCommand.DatasetOption();
+    private static readonly Option<int?> Train = ProbeCommand.SubsetOption("--train", "training");
+    private static readonly Option<int?> Val = ProbeCommand.SubsetOption("--val", "validation");
+    private static readonly Option<int?> Test = ProbeCommand.SubsetOption("--test", "test");
+    private static readonly Option<int> Epochs = Cli.Int("--epochs", 3, "passes over the training images");
+    private static readonly Option<double> Lr = Cli.Number("--lr", 1e-3, "Adam learning rate (constant)");
+    private static readonly Option<int> Batch = Cli.Int("--batch", 32, "images per step");
+    private static readonly Option<int> EvalEvery = Cli.Int("--eval-every", 0, "steps between validation checks (0: once per epoch)");
+    private static readonly Option<int> Patience = Cli.Int("--patience", 3, "validation checks without improvement before stopping");
+    private static readonly Option<double> Clip = Cli.Number("--clip", 1.0, "global gradient-norm clip");
+    private static readonly Option<ulong> SeedOption = Cli.Seed("--seed", 1, "seed of the subsets and the shuffling");
+    private static readonly Option<int> Threads = ProbeCommand.ThreadsOption();
+    private static readonly Option<int?> MaxSteps = Cli.OptionalInt("--max-steps", "stop after this many steps (default: no limit)");
 
-    public static int Run(string[] argv, TextWriter output, TextWriter log)
+    public static Command Definition { get; } = Cli.Command("finetune",
+        "fine-tune with a classifier head (L_gen + L_clf), early stop on validation accuracy, test accuracy",
+        Weights, PaletteFile, Out, DataDir, Dataset, Train, Val, Test, Epochs, Lr, Batch, EvalEvery, Patience, Clip, SeedOption, Threads, MaxSteps);
+
+    static FinetuneCommand() => Definition.SetAction(r => Run(r, Console.Out, Console.Error));
+
+    public static int Run(string[] argv, TextWriter output, TextWriter log) => Run(Cli.Parse(Definition, argv), output, log);
+
+    private static int Run(ParseResult a, TextWriter output, TextWriter log)
     {
-        var a = Args.Parse("finetune", argv, new HashSet<string>());
-        string weights = a.String("weights") ?? throw new UserError("--weights is required. HINT: imagegpt finetune --weights W.safetensors --palette P.json [--out W2.safetensors]");
-        string palette = a.String("palette") ?? throw new UserError("--palette is required. HINT: pass the palette JSON saved with the run");
-        string? outPath = a.String("out");
-        string? dataDir = a.String("data-dir");
-        string dataset = a.String("dataset") ?? "fashion-mnist";
-        var sizes = new SubsetSizes(ProbeCommand.Optional(a, "train"), ProbeCommand.Optional(a, "val"), ProbeCommand.Optional(a, "test"));
+        string weights = a.GetValue(Weights) ?? throw new UserError("--weights is required. HINT: imagegpt finetune --weights W.safetensors --palette P.json [--out W2.safetensors]");
+        string palette = a.GetValue(PaletteFile) ?? throw new UserError("--palette is required. HINT: pass the palette JSON saved with the run");
+        string? outPath = a.GetValue(Out);
+        string? dataDir = a.GetValue(DataDir);
+        string dataset = a.GetValue(Dataset)!;
+        var sizes = new SubsetSizes(ProbeCommand.Subset(a, Train), ProbeCommand.Subset(a, Val), ProbeCommand.Subset(a, Test));
         var options = new FineTuneOptions(
-            Epochs: a.Int("epochs", 3), Lr: a.Double("lr", 1e-3), Batch: a.Int("batch", 32),
-            EvalEvery: a.Int("eval-every", 0), Patience: a.Int("patience", 3), Clip: (float)a.Double("clip", 1.0),
-            Seed: (ulong)a.Int("seed", 1), Threads: a.Int("threads", Environment.ProcessorCount),
-            MaxSteps: a.String("max-steps") is null ? null : a.Int("max-steps", 0));
-        a.RejectUnknown();
+            Epochs: a.GetValue(Epochs), Lr: a.GetValue(Lr), Batch: a.GetValue(Batch),
+            EvalEvery: a.GetValue(EvalEvery), Patience: a.GetValue(Patience), Clip: (float)a.GetValue(Clip),
+            Seed: a.GetValue(SeedOption), Threads: a.GetValue(Threads), MaxSteps: a.GetValue(MaxSteps));
         options.Validate();
         if (outPath is not null && Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir))
             throw new UserError($"output folder '{dir}' of --out {outPath} does not exist. HINT: create it first or write elsewhere");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using ImageGpt.Nn;
 using ImageGpt.Nn.Eval;
@@ -11,20 +12,43 @@ namespace ImageGpt.Host.Commands;
 /// </summary>
 public static class ProbeCommand
 {
-    public static int Run(string[] argv) => Run(argv, Console.Out, Console.Error);
+    internal static Option<string?> WeightsOption() => Cli.Optional("--weights", "the checkpoint's safetensors file (required)", "W");
+    internal static Option<string?> PaletteOption() => Cli.Optional("--palette", "the palette JSON saved with the run (required)", "P");
+    internal static Option<string?> DataDirOption() => Cli.Optional("--data-dir", "where the data set's files are (default: searched in ~/.cache/imagegpt and /usr/share/datasets, else installed)", "D");
+    internal static Option<string> DatasetOption() => Cli.Text("--dataset", "fashion-mnist", "fashion-mnist, mnist, cifar-10 or cifar-100", "NAME");
+    internal static Option<int?> SubsetOption(string name, string split) => Cli.OptionalInt(name, $"images of the {split} split to use (default: the whole split)");
+    internal static Option<int> ThreadsOption() => Cli.Int("--threads", Environment.ProcessorCount, "compute threads (the default is one per core of this machine)");
 
-    public static int Run(string[] argv, TextWriter output, TextWriter log)
+    private static readonly Option<string?> Weights = WeightsOption();
+    private static readonly Option<string?> PaletteFile = PaletteOption();
+    private static readonly Option<string?> DataDir = DataDirOption();
+    private static readonly Option<string> Dataset = DatasetOption();
+    private static readonly Option<int?> Train = SubsetOption("--train", "training");
+    private static readonly Option<int?> Val = SubsetOption("--val", "validation");
+    private static readonly Option<int?> Test = SubsetOption("--test", "test");
+    private static readonly Option<ulong> SeedOption = Cli.Seed("--seed", 0, "seed of the subsets");
+    private static readonly Option<int> Batch = Cli.Int("--batch", 64, "images per forward pass");
+    private static readonly Option<int> Threads = ThreadsOption();
+    private static readonly Option<bool> NoBaseline = Cli.Flag("--no-baseline", "skip logistic regression on the raw pixels");
+
+    public static Command Definition { get; } = Cli.Command("probe",
+        "linear probe of every layer of a checkpoint + the raw-pixel baseline: best C, validation and test accuracy",
+        Weights, PaletteFile, DataDir, Dataset, Train, Val, Test, SeedOption, Batch, Threads, NoBaseline);
+
+    static ProbeCommand() => Definition.SetAction(r => Run(r, Console.Out, Console.Error));
+
+    public static int Run(string[] argv, TextWriter output, TextWriter log) => Run(Cli.Parse(Definition, argv), output, log);
+
+    private static int Run(ParseResult a, TextWriter output, TextWriter log)
     {
-        var a = Args.Parse("probe", argv, new HashSet<string> { "no-baseline" });
-        string weights = a.String("weights") ?? throw new UserError("--weights is required. HINT: imagegpt probe --weights W.safetensors --palette P.json");
-        string palette = a.String("palette") ?? throw new UserError("--palette is required. HINT: pass the palette JSON saved with the run");
-        string? dataDir = a.String("data-dir");
-        string dataset = a.String("dataset") ?? "fashion-mnist";
-        var sizes = new SubsetSizes(Optional(a, "train"), Optional(a, "val"), Optional(a, "test"));
-        ulong seed = (ulong)a.Int("seed", 0);
-        int batch = a.Int("batch", 64), threads = a.Int("threads", Environment.ProcessorCount);
-        bool baseline = !a.Flag("no-baseline");
-        a.RejectUnknown();
+        string weights = a.GetValue(Weights) ?? throw new UserError("--weights is required. HINT: imagegpt probe --weights W.safetensors --palette P.json");
+        string palette = a.GetValue(PaletteFile) ?? throw new UserError("--palette is required. HINT: pass the palette JSON saved with the run");
+        string? dataDir = a.GetValue(DataDir);
+        string dataset = a.GetValue(Dataset)!;
+        var sizes = new SubsetSizes(Subset(a, Train), Subset(a, Val), Subset(a, Test));
+        ulong seed = a.GetValue(SeedOption);
+        int batch = a.GetValue(Batch), threads = a.GetValue(Threads);
+        bool baseline = !a.GetValue(NoBaseline);
         if (batch < 1) throw new UserError($"--batch {batch} must be at least 1. HINT: e.g. --batch 64");
         if (threads < 1) throw new UserError($"--threads {threads} must be at least 1");
 
@@ -42,11 +66,10 @@ public static class ProbeCommand
         return 0;
     }
 
-    internal static int? Optional(Args a, string name)
+    internal static int? Subset(ParseResult a, Option<int?> option)
     {
-        int v = a.Int(name, -1);
-        if (a.String(name) is null) return null;
-        if (v < 1) throw new UserError($"--{name} {v} must be at least 1. HINT: a number of images, or leave it out for the whole split");
+        int? v = a.GetValue(option);
+        if (v is < 1) throw new UserError($"{option.Name} {v} must be at least 1. HINT: a number of images, or leave it out for the whole split");
         return v;
     }
 }

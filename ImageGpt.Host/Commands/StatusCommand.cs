@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
@@ -21,30 +22,26 @@ public static class StatusCommand
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static int Run(string[] rest) => Run(rest, Console.Out);
+    internal static Option<string?> RunDirOption() => Cli.Optional("--run-dir", "the run directory (default: run.dir of the config, runs/fashion-mnist for the default run)", "DIR");
 
-    public static int Run(string[] rest, TextWriter output)
+    private static readonly Option<string?> RunDir = RunDirOption();
+    private static readonly Option<string?> ConfigPath = ConfigCommand.ConfigFile("the default run; its store settings and run.id are used only when given");
+
+    public static Command Definition { get; } = Cli.Command("status", "a run's phase, progress, actor tree with health, checkpoints and latest probe table", RunDir, ConfigPath);
+
+    static StatusCommand() => Definition.SetAction(r => Run(r, Console.Out));
+
+    public static int Run(string[] rest, TextWriter output) => Run(Cli.Parse(Definition, rest), output);
+
+    private static int Run(ParseResult args, TextWriter output)
     {
-        Args args = Args.Parse("status", rest, new HashSet<string>(StringComparer.Ordinal));
-        string? runDirOption = args.String("run-dir");
-        string? file = args.String("config");
-        args.RejectUnknown();
+        string? runDirOption = args.GetValue(RunDir);
+        string? file = args.GetValue(ConfigPath);
 
-        // Without --config: the run `imagegpt train` starts by default, unless --run-dir names another. The store settings
-        // and the run id of a config are used only when the user points at one; a bare status reads the run.db it finds.
-        Config resolved = ConfigCommand.Load(file ?? TrainCommand.DefaultRun(ConfigCommand.FindReference()), []);
-        string runDir = runDirOption ?? resolved.GetString("run.dir");
-        if (!Directory.Exists(runDir))
-            throw new UserError($"run directory {runDir} not found. HINT: start a run with imagegpt train or pass --run-dir");
-
-        output.WriteLine($"run {runDir}");
-        RunStatus? status = RunStatus.TryRead(runDir);
-        WriteProcess(output, status);
-        var settings = file is not null
-            ? new CheckpointSettings(0, 0, resolved.GetString("checkpoint.store"), resolved.GetString("checkpoint.postgres"), false)
-            : new CheckpointSettings(0, 0, "sqlite", "", false);
-        string? runId = file is not null && resolved.GetString("run.id") is { Length: > 0 } id ? id : status?.RunId;
-        WriteHistory(output, runDir, settings, runId, resolved);
+        RunLocation run = RunLocation.Find(runDirOption, file);
+        output.WriteLine($"run {run.RunDir}");
+        WriteProcess(output, RunStatus.TryRead(run.RunDir));
+        WriteHistory(output, run);
         return 0;
     }
 
@@ -65,7 +62,7 @@ public static class StatusCommand
         WriteActors(o, s.Health);
     }
 
-    private static bool IsAlive(int pid)
+    internal static bool IsAlive(int pid)
     {
         try
         {
@@ -99,7 +96,7 @@ public static class StatusCommand
         }
     }
 
-    /// <summary>akka://system/user/run/trainer-0/trainer → /user/run/trainer-0/trainer.</summary>
+    /// <summary>akka://system/user/node/trainer-0/trainer → /user/node/trainer-0/trainer.</summary>
     private static string Local(string path)
     {
         int scheme = path.IndexOf("://", StringComparison.Ordinal);
@@ -110,35 +107,30 @@ public static class StatusCommand
 
     private static string Indent(string local) => new(' ', 2 * Math.Max(0, local.Count(c => c == '/') - 1));
 
-    private static void WriteHistory(TextWriter o, string runDir, CheckpointSettings settings, string? runId, Config resolved)
+    private static void WriteHistory(TextWriter o, RunLocation run)
     {
-        if (settings.Store == "sqlite" && !File.Exists(Path.Combine(runDir, RunStore.SqliteFileName)))
+        string runDir = run.RunDir;
+        if (run.Store.Store == "sqlite" && !File.Exists(Path.Combine(runDir, RunStore.SqliteFileName)))
         {
             o.WriteLine($"store: no {RunStore.SqliteFileName} in {runDir} yet");
             return;
         }
         RunStore store;
-        try { store = RunStore.Open(settings, runDir, mustExist: true); }
+        try { store = RunStore.Open(run.Store, runDir, mustExist: true); }
         catch (UserError error)
         {
             // The process part above is still worth seeing when the database is away.
             o.WriteLine($"store: unavailable: {error.Message}");
             return;
         }
-        using var system = ActorSystem.Create("imagegpt-status", AkkaSettings.Build(resolved, store, readOnly: true));
+        using var system = ActorSystem.Create("imagegpt-status", AkkaSettings.Build(run.Resolved, store, readOnly: true));
         try
         {
+            var (runId, why) = run.RunIdAsync(system, store).GetAwaiter().GetResult();
             if (runId is null)
             {
-                var ids = RunJournal.RunIdsAsync(system).GetAwaiter().GetResult();
-                string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(runDir)));
-                runId = ids.Count == 1 ? ids[0] : ids.Contains(name) ? name : null;
-                if (runId is null)
-                {
-                    o.WriteLine(ids.Count == 0 ? $"store {store.Where}: no run has journaled anything yet"
-                        : $"store {store.Where} holds runs {string.Join(", ", ids)}. HINT: pass --config with the run's run.id");
-                    return;
-                }
+                o.WriteLine(why);
+                return;
             }
             WriteRun(o, store, runId, RunJournal.ReadAsync(system, runId).GetAwaiter().GetResult());
         }

@@ -1,11 +1,13 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
+using System.Net;
 using Akka.Actor;
 using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
+using ImageGpt.Host.Dashboard;
 using ImageGpt.Nn;
 
 namespace ImageGpt.Host.Commands;
@@ -14,22 +16,37 @@ namespace ImageGpt.Host.Commands;
 /// <c>imagegpt train [--config FILE] [--set k=v ...] [--run-dir DIR] [--resume]</c>: the main job
 /// (without --config: hocon/fashion-mnist.conf, the default run).
 /// Reads and checks the config, opens the run's store, reads the run's history (refusing to start over an existing run
-/// unless --resume), prepares the data, runs the actor system to the last step and prints the evaluations.
-/// Ctrl-C and SIGTERM run Akka's coordinated shutdown, whose first task finishes the step and writes the final checkpoint.
+/// unless --resume), prepares the data, founds the run's cluster (it prints how <c>imagegpt node</c> adds members), runs
+/// the run to the last step and prints the evaluations.
+/// Ctrl-C and SIGTERM run Akka's coordinated shutdown, whose first task stops the whole run: its root finishes the step
+/// and writes the final checkpoint.
 /// Exit codes: 0 finished, 1 the run failed, 2 bad input, 130 stopped by Ctrl-C/SIGTERM (resumable).
 /// </summary>
 public static class TrainCommand
 {
-    public static int Run(string[] rest) => RunAsync(rest, Console.Out, !Console.IsOutputRedirected).GetAwaiter().GetResult();
+    private static readonly Option<string?> ConfigPath = ConfigCommand.ConfigFile("hocon/fashion-mnist.conf, the default run");
+    private static readonly Option<string[]> Overrides = ConfigCommand.SetOption();
+    private static readonly Option<string?> RunDir = Cli.Optional("--run-dir", "the run directory (default: run.dir of the config, runs/fashion-mnist for the default run)", "DIR");
+    private static readonly Option<bool> Resume = Cli.Flag("--resume", "continue the run from its newest verified checkpoint");
+    private static readonly Option<int?> Dashboard = DashboardOptions.PortOption("--dashboard", "serve the live dashboard of the run on this port");
+    private static readonly Option<string> DashboardBind = DashboardOptions.BindOption("--dashboard-bind");
 
-    public static async Task<int> RunAsync(string[] rest, TextWriter output, bool interactive)
+    public static Command Definition { get; } = Cli.Command("train", "the main job: pretrain with actors, checkpoints and evaluations in the run directory",
+        ConfigPath, Overrides, RunDir, Resume, Dashboard, DashboardBind);
+
+    static TrainCommand() => Definition.SetAction(r => RunAsync(r, Console.Out, !Console.IsOutputRedirected).GetAwaiter().GetResult());
+
+    public static Task<int> RunAsync(string[] rest, TextWriter output, bool interactive) => RunAsync(Cli.Parse(Definition, rest), output, interactive);
+
+    private static async Task<int> RunAsync(ParseResult args, TextWriter output, bool interactive)
     {
-        var args = Args.Parse("train", rest, new HashSet<string>(StringComparer.Ordinal) { "resume" });
-        string? file = args.String("config");
-        var sets = args.All("set");
-        string? runDirOverride = args.String("run-dir");
-        bool resume = args.Flag("resume");
-        args.RejectUnknown();
+        string? file = args.GetValue(ConfigPath);
+        var sets = args.GetValue(Overrides) ?? [];
+        string? runDirOverride = args.GetValue(RunDir);
+        bool resume = args.GetValue(Resume);
+        int? dashboardPort = DashboardOptions.Port(args, Dashboard);
+        var dashboard = dashboardPort is { } port ? new DashboardRequest(port, DashboardOptions.Address(args.GetValue(DashboardBind)!, "--dashboard-bind")) : null;
+        string[] rest = Cli.Arguments(args);
 
         string referencePath = ConfigCommand.FindReference();
         file ??= DefaultRun(referencePath);
@@ -49,7 +66,7 @@ public static class TrainCommand
         var shutdown = CoordinatedShutdown.Get(system);
         try
         {
-            return await TrainAsync(system, config, store, identity, resume, rest, output, interactive);
+            return await TrainAsync(system, config, store, identity, resume, rest, output, interactive, dashboard);
         }
         finally
         {
@@ -57,8 +74,11 @@ public static class TrainCommand
         }
     }
 
+    /// <summary>Where to serve the run's dashboard.</summary>
+    private sealed record DashboardRequest(int Port, IPAddress Bind);
+
     private static async Task<int> TrainAsync(ActorSystem system, RunConfig config, RunStore store, string identity, bool resume,
-        string[] rest, TextWriter output, bool interactive)
+        string[] rest, TextWriter output, bool interactive, DashboardRequest? dashboard)
     {
         string runDir = config.RunDir;
         var history = await RunJournal.ReadAsync(system, config.RunId);
@@ -87,6 +107,17 @@ public static class TrainCommand
             output.WriteLine($"--resume: no usable checkpoint of run '{config.RunId}' yet; starting at step 0");
         }
 
+        // Served before the data are prepared (the palette, a first download may take a while): the page answers from the start.
+        var feed = new RunFeed();
+        await using var server = dashboard is null ? null
+            : await DashboardServer.StartAsync(new LiveRunSource(system, config, feed), dashboard.Bind, dashboard.Port,
+                TokenCheck.Required(dashboard.Bind) ? RunSecret.Resolve(config) : null);
+        if (server is not null)
+        {
+            output.WriteLine($"dashboard: {server.Url}");
+            if (TokenCheck.Required(dashboard!.Bind)) output.WriteLine(DashboardCommand.Announce(dashboard.Bind));
+        }
+
         var palette = history.Started is { } s ? Nn.Palette.Palette.FromJson(s.PaletteJson, $"the history of run '{config.RunId}' in {store.Where}") : null;
         var inputs = RunData.Prepare(config, palette, output);
         if (history.Started is null) File.WriteAllText(Path.Combine(runDir, "palette.json"), inputs.Palette.ToJson());
@@ -97,25 +128,16 @@ public static class TrainCommand
         output.WriteLine($"cluster: {ClusterNode.Describe(system)}; add a node with: imagegpt node --config <this config> --seed {Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort()}");
 
         var shutdown = CoordinatedShutdown.Get(system);
-        int interrupts = 0;
-        void Interrupt(string what)
-        {
-            if (Interlocked.Increment(ref interrupts) > 1) Environment.Exit(130);
-            output.WriteLine($"\n{what}: finishing the current step and writing a checkpoint (again to quit at once)");
-            _ = shutdown.Run(new Interrupted(what));
-        }
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; Interrupt("Ctrl-C"); };
-        Console.CancelKeyPress += onCancel;
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Interrupt("SIGTERM"); });
+        using var interrupts = new Interrupts(system, output, "finishing the current step and writing a checkpoint");
 
-        var progress = new ConsoleProgress(output, interactive, config.Log.Every) { StartStep = existing?.Step ?? 0 };
+        var progress = new ConsoleProgress(output, interactive, config.Log.Every, existing?.Step ?? 0);
         using var metrics = new MetricsLog(runDir, config.Log.Every, existing?.Step ?? 0);
         var evaluations = new EvaluationLog(history.Evaluations);
         var clock = Stopwatch.StartNew();
         RunEnded outcome;
         try
         {
-            var ended = ClusterRun.Start(system, new ClusterNodeSetup(config, inputs, store, identity, new Observers(progress, metrics, evaluations)));
+            var ended = ClusterRun.Start(system, new ClusterNodeSetup(config, inputs, store, identity, new Observers(progress, metrics, evaluations, feed)));
             // Ctrl-C and SIGTERM on the first member stop the whole run: the root finishes its step and writes the final checkpoint.
             shutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "stop-the-run", () =>
             {
@@ -126,7 +148,7 @@ public static class TrainCommand
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
+            progress.Dispose();
         }
 
         if (outcome.Error is not null)
@@ -151,7 +173,7 @@ public static class TrainCommand
     /// <summary>Without --config, train runs the default run: fashion-mnist.conf beside reference.conf.</summary>
     public static string DefaultRun(string referencePath) => Path.Combine(Path.GetDirectoryName(referencePath)!, "fashion-mnist.conf");
 
-    private static void CheckRunDirectory(string runDir)
+    internal static void CheckRunDirectory(string runDir)
     {
         try
         {
@@ -208,13 +230,6 @@ public static class TrainCommand
         public void Step(StepReport report) { }
         public void CheckpointSaved(long step, double seconds, bool final) { }
         public void Warning(string message) { }
-    }
-
-    /// <summary>Why the coordinated shutdown ran: Ctrl-C or SIGTERM.</summary>
-    private sealed class Interrupted(string what) : CoordinatedShutdown.Reason
-    {
-        public override int ExitCode => 130;
-        public override string ToString() => what;
     }
 
     /// <summary>The run ended (finished, failed or refused to start): the system shuts down.</summary>

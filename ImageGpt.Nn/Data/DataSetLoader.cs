@@ -47,7 +47,7 @@ public static class DataSetLoader
         var dir = Locate(info, sources);
         if (dir is null && info.AptPackage is not null)
         {
-            sources.Log.WriteLine($"[data] {info.Name}: not found; trying apt-get install -y {info.AptPackage}");
+            sources.Log.WriteLine($"[data] {info.Name}: not found; installing the Debian package {info.AptPackage}");
             if (sources.Provisioner.TryAptInstall(info.AptPackage, sources.Log)) dir = Locate(info, sources);
         }
         if (dir is null && info.DownloadBaseUrl is not null)
@@ -152,7 +152,8 @@ public static class DataSetLoader
 }
 
 /// <summary>The real provisioner: apt-get as root, HttpClient for the official files.</summary>
-public sealed class SystemProvisioner : IDataProvisioner
+/// <param name="aptGet">the apt-get to run (tests pass a stand-in); by default /usr/bin/apt-get or /bin/apt-get</param>
+public sealed class SystemProvisioner(string? aptGet = null) : IDataProvisioner
 {
     public bool TryAptInstall(string package, TextWriter log)
     {
@@ -161,17 +162,18 @@ public sealed class SystemProvisioner : IDataProvisioner
             log.WriteLine($"[data] not root: skipping apt-get install {package}");
             return false;
         }
-        var aptGet = new[] { "/usr/bin/apt-get", "/bin/apt-get" }.FirstOrDefault(File.Exists);
+        aptGet ??= new[] { "/usr/bin/apt-get", "/bin/apt-get" }.FirstOrDefault(File.Exists);
         if (aptGet is null)
         {
             log.WriteLine("[data] apt-get not found: skipping");
             return false;
         }
-        // Another process may hold the dpkg lock for a while; retry instead of failing at once.
+        // apt prints dozens of progress lines; the user sees what is installed and the outcome, and apt's own output
+        // only when it fails. Another process may hold the dpkg lock for a while: retry instead of failing at once.
+        var clock = Stopwatch.StartNew();
         for (var attempt = 1; attempt <= 6; attempt++)
         {
-            log.WriteLine($"[data] {aptGet} install -y {package} (attempt {attempt})");
-            var psi = new ProcessStartInfo(aptGet, ["install", "-y", package])
+            var psi = new ProcessStartInfo(aptGet, ["install", "-y", "-q", package])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -179,14 +181,23 @@ public sealed class SystemProvisioner : IDataProvisioner
             };
             psi.Environment["DEBIAN_FRONTEND"] = "noninteractive";
             using var p = Process.Start(psi)!;
-            var stderrTask = p.StandardError.ReadToEndAsync();
-            string? line;
-            while ((line = p.StandardOutput.ReadLine()) is not null) log.WriteLine("[apt] " + line);
+            var stdoutTask = p.StandardOutput.ReadToEndAsync();
+            var err = p.StandardError.ReadToEnd();
             p.WaitForExit();
-            var err = stderrTask.Result;
-            foreach (var l in err.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log.WriteLine("[apt] " + l);
-            if (p.ExitCode == 0) return true;
-            if (!err.Contains("lock", StringComparison.OrdinalIgnoreCase)) return false;
+            var output = stdoutTask.Result;
+            if (p.ExitCode == 0)
+            {
+                log.WriteLine($"[data] installed {package} ({clock.Elapsed.TotalSeconds:F0} s)");
+                return true;
+            }
+            bool locked = err.Contains("lock", StringComparison.OrdinalIgnoreCase);
+            if (!locked || attempt == 6)
+            {
+                log.WriteLine($"[data] apt-get install {package} failed (exit code {p.ExitCode}); its output:");
+                foreach (var l in (output + err).Split('\n', StringSplitOptions.RemoveEmptyEntries)) log.WriteLine("[apt] " + l);
+                return false;
+            }
+            log.WriteLine($"[data] the dpkg lock is held by another process; trying again in 10 s (attempt {attempt} of 6)");
             Thread.Sleep(TimeSpan.FromSeconds(10));
         }
         return false;

@@ -6,32 +6,35 @@ using System.Runtime.Intrinsics.X86;
 namespace ImageGpt.Nn.Kernels;
 
 /// <summary>
-/// Multi-head scaled dot-product attention, one (batch, head) pair at a time. The head's keys and values
-/// are first copied transposed (HS x Tp, zero padded to a multiple of 64 keys) so that every inner loop
-/// runs SIMD over keys, which is long (T = 196) while the head size is short (HS = 8..32). Causal rows
-/// stop at their diagonal: masked keys are never computed. Threads take whole (batch, head) pairs and
-/// every output element is written by one thread in a fixed order, so results do not depend on `threads`.
+/// Multi-head scaled dot-product attention, one (batch, head) pair at a time. On AVX-512 with a head size
+/// that is a multiple of 8 (every model shape) the blocked path of AttentionBlocked.cs runs: 32 queries at a
+/// time in SIMD lanes, every product an 8 x 32 register tile. Otherwise this file's per-query path: the
+/// head's keys and values are copied transposed (HS x Tp, zero padded to a multiple of 64 keys) so that
+/// every inner loop runs SIMD over keys. q, k and v (and dq, dk, dv) may be the column blocks of one fused
+/// (B,T,3C) tensor (row stride ld). Causal rows stop at their diagonal. Threads take whole (batch, head)
+/// pairs and every output element is written by one thread in a fixed order, so results do not depend on `threads`.
 /// </summary>
-public static unsafe class Attention
+public static unsafe partial class Attention
 {
     // q,k,v (B,T,C), head h in columns [h*HS,(h+1)*HS); att (B,NH,T,T) softmax probabilities; out (B,T,C)
     public static void Forward(Span<float> @out, Span<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
-        => Forward(@out, att, q, k, v, B, T, C, NH, causal, threads, Vector512.IsHardwareAccelerated);
+        => Forward(@out, att, q, k, v, B, T, C, NH, causal, threads, Vector512.IsHardwareAccelerated, C);
 
+    /// <param name="ld">Row stride of q, k and v (C when separate; 3C when they are the column blocks of one fused (B,T,3C) tensor).</param>
     internal static void Forward(Span<float> @out, Span<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
-        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide)
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide, int ld)
     {
         int HS = CheckShape(B, T, C, NH);
         long btc = (long)B * T * C;
         CheckLength(@out.Length, btc, nameof(@out));
         CheckLength(att.Length, (long)B * NH * T * T, nameof(att));
-        CheckInputs(btc, q, k, v);
+        CheckInputs(B * T, C, ld, q, k, v);
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* o = @out, a = att, qp = q, kp = k, vp = v)
         {
             nint op = (nint)o, ap = (nint)a, qq = (nint)qp, kk = (nint)kp, vv = (nint)vp;
-            ForEachHead(B * NH, threads, new ForwardJob(op, ap, qq, kk, vv, T, C, NH, HS, causal, wide));
+            ForEachHead(B * NH, threads, new ForwardJob(op, ap, qq, kk, vv, T, C, NH, HS, ld, causal, wide));
         }
     }
 
@@ -39,7 +42,7 @@ public static unsafe class Attention
     /// Whether <see cref="ForwardStats"/> and <see cref="BackwardRecompute"/> run for this shape on this
     /// CPU (the blocked AVX-512 path: head size a multiple of 8). Otherwise use Forward/Backward with att.
     /// </summary>
-    internal static bool Recomputes(int C, int NH) =>
+    public static bool Recomputes(int C, int NH) =>
         Vector512.IsHardwareAccelerated && NH > 0 && C % NH == 0 && C / NH % 8 == 0;
 
     // q,k,v (B,T,C); out (B,T,C) overwritten; stats (B,NH,T,2): per query row the subtracted maximum
@@ -50,20 +53,25 @@ public static unsafe class Attention
     /// inputs, so it gets the bits Forward would have stored in att. Writing and rereading att is
     /// memory traffic of T*T floats per head, which costs more than the recomputation at small head sizes.
     /// </summary>
-    internal static void ForwardStats(Span<float> @out, Span<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+    public static void ForwardStats(Span<float> @out, Span<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+        => ForwardStats(@out, stats, q, k, v, B, T, C, NH, causal, threads, C);
+
+    /// <param name="ld">Row stride of q, k and v (3C for the column blocks of one fused (B,T,3C) tensor).</param>
+    internal static void ForwardStats(Span<float> @out, Span<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, int ld)
     {
         int HS = CheckShape(B, T, C, NH);
         if (!Recomputes(C, NH)) throw new ArgumentException($"no recomputing attention for C={C} NH={NH} on this CPU");
         long btc = (long)B * T * C;
         CheckLength(@out.Length, btc, nameof(@out));
         CheckLength(stats.Length, (long)B * NH * T * 2, nameof(stats));
-        CheckInputs(btc, q, k, v);
+        CheckInputs(B * T, C, ld, q, k, v);
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* o = @out, st = stats, qp = q, kp = k, vp = v)
         {
             nint op = (nint)o, sp = (nint)st, qq = (nint)qp, kk = (nint)kp, vv = (nint)vp;
-            ForEachHead(B * NH, threads, new ForwardStatsJob(op, sp, qq, kk, vv, T, C, NH, HS, causal));
+            ForEachHead(B * NH, threads, new ForwardStatsJob(op, sp, qq, kk, vv, T, C, NH, HS, ld, causal));
         }
     }
 
@@ -73,22 +81,27 @@ public static unsafe class Attention
     /// and the row statistics (bit for bit those of Forward). dq, dk and dv are written, not accumulated
     /// (each head zeroes its own columns first), so the caller need not clear them.
     /// </summary>
-    internal static void BackwardRecompute(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
+    public static void BackwardRecompute(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         int B, int T, int C, int NH, bool causal, int threads = 1)
+        => BackwardRecompute(dq, dk, dv, dout, stats, q, k, v, B, T, C, NH, causal, threads, C);
+
+    /// <param name="ld">Row stride of q, k, v, dq, dk and dv (3C for the column blocks of fused tensors).</param>
+    internal static void BackwardRecompute(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> stats, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        int B, int T, int C, int NH, bool causal, int threads, int ld)
     {
         int HS = CheckShape(B, T, C, NH);
         if (!Recomputes(C, NH)) throw new ArgumentException($"no recomputing attention for C={C} NH={NH} on this CPU");
-        long btc = (long)B * T * C;
-        CheckGradients(btc, dq, dk, dv, dout);
-        CheckInputs(btc, q, k, v);
+        CheckGradients(B * T, C, ld, dq, dk, dv, dout);
+        CheckInputs(B * T, C, ld, q, k, v);
         CheckLength(stats.Length, (long)B * NH * T * 2, nameof(stats));
         if (B == 0 || T == 0 || C == 0) return;
         fixed (float* dqp = dq, dkp = dk, dvp = dv, g = dout, st = stats, qp = q, kp = k, vp = v)
         {
             nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)st;
             nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
-            ForEachHead(B * NH, threads, new BackwardRecomputeJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal));
+            ForEachHead(B * NH, threads, new BackwardRecomputeJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, ld, causal));
         }
     }
 
@@ -97,7 +110,7 @@ public static unsafe class Attention
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
         => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
-            Vector512.IsHardwareAccelerated);
+            Vector512.IsHardwareAccelerated, C);
 
     /// <summary>
     /// Backward for dq, dk, dv that nothing else adds to: their old contents are never read (the caller
@@ -106,18 +119,17 @@ public static unsafe class Attention
     /// </summary>
     internal static void BackwardOverwrite(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
-        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1)
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads = 1, int ld = 0)
         => Backward(dq, dk, dv, scratch, dout, att, q, k, v, B, T, C, NH, causal, threads,
-            Vector512.IsHardwareAccelerated, overwrite: true);
+            Vector512.IsHardwareAccelerated, ld == 0 ? C : ld, overwrite: true);
 
     internal static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
         ReadOnlySpan<float> dout, ReadOnlySpan<float> att, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
-        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide, bool overwrite = false)
+        ReadOnlySpan<float> v, int B, int T, int C, int NH, bool causal, int threads, bool wide, int ld, bool overwrite = false)
     {
         int HS = CheckShape(B, T, C, NH);
-        long btc = (long)B * T * C;
-        CheckGradients(btc, dq, dk, dv, dout);
-        CheckInputs(btc, q, k, v);
+        CheckGradients(B * T, C, ld, dq, dk, dv, dout);
+        CheckInputs(B * T, C, ld, q, k, v);
         CheckLength(att.Length, (long)B * NH * T * T, nameof(att));
         // The contract reserves B*NH*T*T floats of scratch; this kernel works in per-thread buffers instead.
         CheckLength(scratch.Length, (long)B * NH * T * T, nameof(scratch));
@@ -126,7 +138,7 @@ public static unsafe class Attention
         {
             nint p0 = (nint)dqp, p1 = (nint)dkp, p2 = (nint)dvp, p3 = (nint)g, p4 = (nint)a;
             nint p5 = (nint)qp, p6 = (nint)kp, p7 = (nint)vp;
-            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, causal, wide, overwrite));
+            ForEachHead(B * NH, threads, new BackwardJob(p0, p1, p2, p3, p4, p5, p6, p7, T, C, NH, HS, ld, causal, wide, overwrite));
         }
     }
 
@@ -137,21 +149,33 @@ public static unsafe class Attention
         return C / NH;
     }
 
-    // q, k, v (B,T,C)
-    private static void CheckInputs(long btc, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    /// <summary>
+    /// Rows of `C` floats every `ld` (C, or 3C for one column block of a fused tensor): `rows` of them
+    /// need (rows-1)*ld + C floats from the span's start.
+    /// </summary>
+    private static long Strided(int rows, int C, int ld)
     {
-        CheckLength(q.Length, btc, nameof(q));
-        CheckLength(k.Length, btc, nameof(k));
-        CheckLength(v.Length, btc, nameof(v));
+        if (ld < C) throw new ArgumentException($"row stride {ld} is below the width C={C}", nameof(ld));
+        return rows == 0 ? 0 : (long)(rows - 1) * ld + C;
     }
 
-    // dq, dk, dv, dout (B,T,C)
-    private static void CheckGradients(long btc, Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout)
+    // q, k, v (B,T,C) rows of stride ld
+    private static void CheckInputs(int rows, int C, int ld, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
     {
-        CheckLength(dq.Length, btc, nameof(dq));
-        CheckLength(dk.Length, btc, nameof(dk));
-        CheckLength(dv.Length, btc, nameof(dv));
-        CheckLength(dout.Length, btc, nameof(dout));
+        long n = Strided(rows, C, ld);
+        CheckLength(q.Length, n, nameof(q));
+        CheckLength(k.Length, n, nameof(k));
+        CheckLength(v.Length, n, nameof(v));
+    }
+
+    // dq, dk, dv (B,T,C) rows of stride ld; dout (B,T,C)
+    private static void CheckGradients(int rows, int C, int ld, Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout)
+    {
+        long n = Strided(rows, C, ld);
+        CheckLength(dq.Length, n, nameof(dq));
+        CheckLength(dk.Length, n, nameof(dk));
+        CheckLength(dv.Length, n, nameof(dv));
+        CheckLength(dout.Length, (long)rows * C, nameof(dout));
     }
 
     private static void CheckLength(int actual, long needed, string name)
@@ -162,75 +186,84 @@ public static unsafe class Attention
 
     private interface IHeadJob { void Run(int bh); }
 
-    private readonly struct ForwardJob(nint o, nint a, nint q, nint k, nint v, int T, int C, int NH, int HS, bool causal, bool wide) : IHeadJob
+    // Each job finds head h of image b: q, k, v (and dq, dk, dv) rows of stride ld, out (and dout) of stride C,
+    // att (T x T) and stats (T x 2) per (b, h).
+    private readonly struct ForwardJob(nint o, nint a, nint q, nint k, nint v, int T, int C, int NH, int HS, int ld, bool causal, bool wide) : IHeadJob
     {
-        public void Run(int bh) =>
-            ForwardHead((float*)o, (float*)a, (float*)q, (float*)k, (float*)v, bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+        public void Run(int bh)
+        {
+            nint x = (nint)(bh / NH) * T * ld + bh % NH * HS, y = (nint)(bh / NH) * T * C + bh % NH * HS;
+            if (wide && HS % 8 == 0)
+                ForwardHeadBlocked((float*)o + y, (float*)a + (nint)bh * T * T, null, (float*)q + x, (float*)k + x,
+                    (float*)v + x, T, C, ld, HS, causal);
+            else ForwardHead((float*)o + y, (float*)a + (nint)bh * T * T, (float*)q + x, (float*)k + x, (float*)v + x, T, C, ld, HS, causal, wide);
+        }
     }
 
     private readonly struct BackwardJob(nint dq, nint dk, nint dv, nint dout, nint att, nint q, nint k, nint v,
-        int T, int C, int NH, int HS, bool causal, bool wide, bool overwrite) : IHeadJob
+        int T, int C, int NH, int HS, int ld, bool causal, bool wide, bool overwrite) : IHeadJob
     {
         public void Run(int bh)
         {
-            if (overwrite) ClearHead((float*)dq, (float*)dk, (float*)dv, bh / NH, bh % NH, T, C, HS);
-            BackwardHead((float*)dq, (float*)dk, (float*)dv, (float*)dout, (float*)att, (float*)q, (float*)k, (float*)v,
-                bh / NH, bh % NH, T, C, NH, HS, causal, wide);
+            nint x = (nint)(bh / NH) * T * ld + bh % NH * HS, y = (nint)(bh / NH) * T * C + bh % NH * HS;
+            float* a = (float*)att + (nint)bh * T * T;
+            if (wide && HS % 8 == 0)
+            {
+                BackwardHeadBlocked((float*)dq + x, (float*)dk + x, (float*)dv + x, (float*)dout + y, a, null,
+                    (float*)q + x, (float*)k + x, (float*)v + x, T, C, ld, HS, causal, overwrite);
+                return;
+            }
+            if (overwrite) ClearHead((float*)dq + x, (float*)dk + x, (float*)dv + x, T, ld, HS);
+            BackwardHead((float*)dq + x, (float*)dk + x, (float*)dv + x, (float*)dout + y, a, (float*)q + x, (float*)k + x,
+                (float*)v + x, T, C, ld, HS, causal, wide);
         }
     }
 
-    private readonly struct ForwardStatsJob(nint o, nint stats, nint q, nint k, nint v, int T, int C, int NH, int HS, bool causal) : IHeadJob
+    private readonly struct ForwardStatsJob(nint o, nint stats, nint q, nint k, nint v, int T, int C, int NH, int HS, int ld, bool causal) : IHeadJob
     {
-        public void Run(int bh) =>
-            ForwardHeadBlocked((float*)o, null, (float*)stats + (nint)bh * T * 2, (float*)q, (float*)k, (float*)v,
-                bh / NH, bh % NH, T, C, NH, HS, causal);
+        public void Run(int bh)
+        {
+            nint x = (nint)(bh / NH) * T * ld + bh % NH * HS, y = (nint)(bh / NH) * T * C + bh % NH * HS;
+            ForwardHeadBlocked((float*)o + y, null, (float*)stats + (nint)bh * T * 2, (float*)q + x, (float*)k + x,
+                (float*)v + x, T, C, ld, HS, causal);
+        }
     }
 
     private readonly struct BackwardRecomputeJob(nint dq, nint dk, nint dv, nint dout, nint stats, nint q, nint k, nint v,
-        int T, int C, int NH, int HS, bool causal) : IHeadJob
+        int T, int C, int NH, int HS, int ld, bool causal) : IHeadJob
     {
         public void Run(int bh)
         {
-            ClearHead((float*)dq, (float*)dk, (float*)dv, bh / NH, bh % NH, T, C, HS);
-            BackwardHeadBlocked((float*)dq, (float*)dk, (float*)dv, (float*)dout, null, (float*)stats + (nint)bh * T * 2,
-                (float*)q, (float*)k, (float*)v, bh / NH, bh % NH, T, C, NH, HS, causal);
+            nint x = (nint)(bh / NH) * T * ld + bh % NH * HS, y = (nint)(bh / NH) * T * C + bh % NH * HS;
+            BackwardHeadBlocked((float*)dq + x, (float*)dk + x, (float*)dv + x, (float*)dout + y, null,
+                (float*)stats + (nint)bh * T * 2, (float*)q + x, (float*)k + x, (float*)v + x, T, C, ld, HS, causal, overwrite: true);
         }
     }
 
-    /// <summary>Zeroes head h's columns of image b in dq, dk and dv (the head's own T x HS elements).</summary>
-    private static void ClearHead(float* dq, float* dk, float* dv, int b, int h, int T, int C, int HS)
+    /// <summary>Zeroes one head's T x HS elements of dq, dk and dv (pointers at the head's first element, rows every ld).</summary>
+    private static void ClearHead(float* dq, float* dk, float* dv, int T, int ld, int HS)
     {
-        nint head = (nint)b * T * C + h * HS;
         for (int t = 0; t < T; t++)
         {
-            nint row = head + (nint)t * C;
+            nint row = (nint)t * ld;
             new Span<float>(dq + row, HS).Clear();
             new Span<float>(dk + row, HS).Clear();
             new Span<float>(dv + row, HS).Clear();
         }
     }
 
-    /// <summary>
-    /// Runs heads [0, count) split into `threads` fixed contiguous ranges. The job is a struct and the
-    /// parallel path lives in its own method, so the single-thread path allocates nothing (no closure).
-    /// </summary>
-    private static void ForEachHead<TJob>(int count, int threads, TJob job) where TJob : struct, IHeadJob
-    {
-        threads = Math.Clamp(threads, 1, Math.Max(1, count));
-        if (threads == 1)
-        {
-            for (int i = 0; i < count; i++) job.Run(i);
-            return;
-        }
-        ForEachHeadParallel(count, threads, job);
-    }
+    /// <summary>Runs heads [0, count) split into `threads` fixed contiguous ranges.</summary>
+    private static void ForEachHead<TJob>(int count, int threads, TJob job) where TJob : struct, IHeadJob =>
+        KernelThreads.Run(Math.Clamp(threads, 1, Math.Max(1, count)), new HeadRanges<TJob>(count, job));
 
-    private static void ForEachHeadParallel<TJob>(int count, int threads, TJob job) where TJob : struct, IHeadJob =>
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+    private readonly struct HeadRanges<TJob>(int count, TJob job) : IPieceJob where TJob : struct, IHeadJob
+    {
+        public void Run(int t, int threads)
         {
             int i0 = (int)((long)count * t / threads), i1 = (int)((long)count * (t + 1) / threads);
             for (int i = i0; i < i1; i++) job.Run(i);
-        });
+        }
+    }
 
     /// <summary>Per-thread working memory, grown on demand and reused across calls.</summary>
     private sealed class Buffers
@@ -251,39 +284,33 @@ public static unsafe class Attention
 
     private static int Pad(int n, int to) => (n + to - 1) / to * to;
 
-    /// <summary>dst (HS, Tp) = src rows t (stride C) transposed, zero beyond T.</summary>
+    /// <summary>dst (HS, Tp) = src rows t (stride ld) transposed, zero beyond T.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose(float* dst, float* src, int T, int Tp, int C, int HS)
+    private static void Transpose(float* dst, float* src, int T, int Tp, int ld, int HS)
     {
         for (int d = 0; d < HS; d++)
         {
             float* row = dst + (nint)d * Tp;
-            for (int t = 0; t < T; t++) row[t] = src[(nint)t * C + d];
+            for (int t = 0; t < T; t++) row[t] = src[(nint)t * ld + d];
             new Span<float>(row + T, Tp - T).Clear();
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardHead(float* @out, float* att, float* q, float* k, float* v, int b, int h,
-        int T, int C, int NH, int HS, bool causal, bool wide)
+    private static void ForwardHead(float* @out, float* att, float* q, float* k, float* v,
+        int T, int C, int ld, int HS, bool causal, bool wide)
     {
-        if (wide && HS % 8 == 0)
-        {
-            ForwardHeadBlocked(@out, att, null, q, k, v, b, h, T, C, NH, HS, causal);
-            return;
-        }
         int Tp = Pad(T, 64);
         float* buf = Buffers.Mine.Get(2 * HS * Tp + Tp);
         float* kt = buf, vt = buf + HS * Tp, s = buf + 2 * HS * Tp;
-        nint head = (nint)b * T * C + h * HS;
-        Transpose(kt, k + head, T, Tp, C, HS);
-        Transpose(vt, v + head, T, Tp, C, HS);
+        Transpose(kt, k, T, Tp, ld, HS);
+        Transpose(vt, v, T, Tp, ld, HS);
         float scale = 1f / MathF.Sqrt(HS);
         for (int i = 0; i < T; i++)
         {
             int L = causal ? i + 1 : T;
-            float* qi = q + head + (nint)i * C;
-            float* attRow = att + (((nint)b * NH + h) * T + i) * T;
+            float* qi = q + (nint)i * ld;
+            float* attRow = att + (nint)i * T;
             // preatt[j] = scale * q_i . k_j for the L visible keys; att = softmax(preatt)
             KeyDots(s, qi, kt, HS, Tp, L, wide);
             if (wide) SoftmaxWide(s, L, scale);
@@ -291,7 +318,7 @@ public static unsafe class Attention
             new ReadOnlySpan<float>(s, L).CopyTo(new Span<float>(attRow, L));
             new Span<float>(attRow + L, T - L).Clear();
             // out_i[d] = sum_j att[j] * v_j[d]
-            KeyWeightedSums(@out + head + (nint)i * C, s, vt, HS, Tp, L, wide, accumulate: false);
+            KeyWeightedSums(@out + (nint)i * C, s, vt, HS, Tp, L, wide, accumulate: false);
         }
     }
 
@@ -307,13 +334,9 @@ public static unsafe class Attention
         new Span<float>(s + L, Pad(L, 16) - L).Clear();
     }
 
-    /// <summary>
-    /// The same softmax in three vector passes (max, exp and sum, scale), lanes past L masked to zero;
-    /// with attRow set, the probabilities are also written there, followed by zeros up to T. Returns the
-    /// subtracted maximum and the reciprocal sum: probability j is Exp(FMA(s_j, scale, -max)) * inv.
-    /// </summary>
+    /// <summary>The same softmax in three vector passes (max, exp and sum, scale), lanes past L masked to zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (float Max, float Inv) SoftmaxWide(float* s, int L, float scale, float* attRow = null, int T = 0)
+    private static void SoftmaxWide(float* s, int L, float scale)
     {
         var vMax = Vector512.Create(float.NegativeInfinity);
         int j = 0;
@@ -341,50 +364,8 @@ public static unsafe class Attention
             e.Store(s + j);
             sum += e;
         }
-        float invSum = 1f / Vector512.Sum(sum);
-        var inv = Vector512.Create(invSum);
-        for (j = 0; j + 16 <= L; j += 16)
-        {
-            var x = Vector512.Load(s + j) * inv;
-            x.Store(s + j);
-            if (attRow != null) x.Store(attRow + j);
-        }
-        if (j < L)
-        {
-            var x = Vector512.Load(s + j) * inv;
-            x.Store(s + j);
-            if (attRow != null)
-            {
-                // The lanes past L are already zero, as att must be there, so a whole vector may go out
-                // whenever it ends inside the row.
-                if (j + 16 <= T) { x.Store(attRow + j); j += 16; }
-                else for (int t = j; t < L; t++) attRow[t] = s[t];
-            }
-        }
-        if (attRow != null && j < T) new Span<float>(attRow + Math.Max(j, L), T - Math.Max(j, L)).Clear();
-        return (max, invSum);
-    }
-
-    /// <summary>
-    /// p[0..L) = Exp(FMA(p, scale, -max)) * inv, SoftmaxWide's last two passes with its saved statistics
-    /// (so the same bits as the probabilities it produced); p[L..n) = 0, n a multiple of 16.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SoftmaxReplay(float* p, int L, int n, float scale, float max, float inv)
-    {
-        var vScale = Vector512.Create(scale);
-        var vNegMax = Vector512.Create(-max);
-        var vInv = Vector512.Create(inv);
-        int j = 0;
-        for (; j + 16 <= L; j += 16)
-            (Exp(Vector512.FusedMultiplyAdd(Vector512.Load(p + j), vScale, vNegMax)) * vInv).Store(p + j);
-        if (j < L)
-        {
-            var e = Exp(Vector512.FusedMultiplyAdd(Vector512.Load(p + j), vScale, vNegMax)) * vInv;
-            Vector512.ConditionalSelect(TailMask(L - j), e, Vector512<float>.Zero).Store(p + j);
-            j += 16;
-        }
-        for (; j < n; j += 16) Vector512<float>.Zero.Store(p + j);
+        var inv = Vector512.Create(1f / Vector512.Sum(sum));
+        for (j = 0; j < L; j += 16) (Vector512.Load(s + j) * inv).Store(s + j);
     }
 
     /// <summary>
@@ -395,7 +376,8 @@ public static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Exp(Vector512<float> x)
     {
-        x = Vector512.Max(x, Vector512.Create(-87.3f));
+        // vmaxps with the bound first returns x when x is NaN, as Vector512.Max does, without its -0/NaN fix-ups.
+        x = Avx512F.IsSupported ? Avx512F.Max(Vector512.Create(-87.3f), x) : Vector512.Max(x, Vector512.Create(-87.3f));
         var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
@@ -420,32 +402,26 @@ public static unsafe class Attention
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardHead(float* dq, float* dk, float* dv, float* dout, float* att, float* q, float* k,
-        float* v, int b, int h, int T, int C, int NH, int HS, bool causal, bool wide)
+        float* v, int T, int C, int ld, int HS, bool causal, bool wide)
     {
-        if (wide && HS % 8 == 0)
-        {
-            BackwardHeadBlocked(dq, dk, dv, dout, att, null, q, k, v, b, h, T, C, NH, HS, causal);
-            return;
-        }
         int Tp = Pad(T, 64);
         float* buf = Buffers.Mine.Get(4 * HS * Tp + 2 * Tp);
         float* kt = buf, vt = buf + HS * Tp, dkt = buf + 2 * HS * Tp, dvt = buf + 3 * HS * Tp;
         float* ds = buf + 4 * HS * Tp, p = ds + Tp;
-        nint head = (nint)b * T * C + h * HS;
-        Transpose(kt, k + head, T, Tp, C, HS);
-        Transpose(vt, v + head, T, Tp, C, HS);
+        Transpose(kt, k, T, Tp, ld, HS);
+        Transpose(vt, v, T, Tp, ld, HS);
         new Span<float>(dkt, 2 * HS * Tp).Clear();
         float scale = 1f / MathF.Sqrt(HS);
         for (int i = 0; i < T; i++)
         {
             int L = causal ? i + 1 : T, Lv = Pad(L, 16);
-            nint row = head + (nint)i * C;
+            nint row = (nint)i * ld, outRow = (nint)i * C;
             // The visible probabilities, zero padded to whole vectors.
-            new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i) * T, L).CopyTo(new Span<float>(p, L));
+            new ReadOnlySpan<float>(att + (nint)i * T, L).CopyTo(new Span<float>(p, L));
             new Span<float>(p + L, Lv - L).Clear();
             // forward: out_i[d] = sum_j att[i,j] * v_j[d]
             // datt[j] = dout_i . v_j
-            KeyDots(ds, dout + row, vt, HS, Tp, L, wide);
+            KeyDots(ds, dout + outRow, vt, HS, Tp, L, wide);
             // forward: att[i,:] = softmax(preatt[i,:]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
             // forward: preatt[i,j] = scale * q_i . k_j; the scale is folded into dpreatt here
             var pRow = new Span<float>(p, Lv);
@@ -457,216 +433,16 @@ public static unsafe class Attention
             // dq_i[d] += sum_j dpreatt[j] * k_j[d]
             KeyWeightedSums(dq + row, ds, kt, HS, Tp, L, wide, accumulate: true);
             // dk_j[d] += dpreatt[j] * q_i[d];  dv_j[d] += att[i,j] * dout_i[d]
-            OuterUpdates(dkt, dvt, ds, p, q + row, dout + row, HS, Tp, Lv, wide);
+            OuterUpdates(dkt, dvt, ds, p, q + row, dout + outRow, HS, Tp, Lv, wide);
         }
         for (int t = 0; t < T; t++)
         {
-            float* dkt0 = dk + head + (nint)t * C, dvt0 = dv + head + (nint)t * C;
+            float* dkt0 = dk + (nint)t * ld, dvt0 = dv + (nint)t * ld;
             for (int d = 0; d < HS; d++)
             {
                 dkt0[d] += dkt[(nint)d * Tp + t];
                 dvt0[d] += dvt[(nint)d * Tp + t];
             }
-        }
-    }
-
-    // The blocked paths below handle 8 queries at a time with the GEMM register tiles (8 x 32, FMA over
-    // an inner dimension), so each loaded key or value vector feeds 8 rows: S = Q K^T and dP = dO V^T run
-    // over the head dimension, out = P V and dQ = dS K over the visible keys, and dK^T += Q^T dS,
-    // dV^T += dO^T P over the 8 rows of the block. Causal blocks stop at the block's last visible key.
-
-    /// <summary>The block's rows of src (stride C) when all 8 exist; otherwise a zero-padded copy (stride HS).</summary>
-    private static float* RowBlock(float* src, int rows, int C, int HS, float* tmp, out int stride)
-    {
-        if (rows == 8) { stride = C; return src; }
-        new Span<float>(tmp, 8 * HS).Clear();
-        for (int r = 0; r < rows; r++)
-            new ReadOnlySpan<float>(src + (nint)r * C, HS).CopyTo(new Span<float>(tmp + r * HS, HS));
-        stride = HS;
-        return tmp;
-    }
-
-    /// <summary>dst (T, HSp) = src rows (stride C), columns HS..HSp zero: a B operand in 32- and 16-column strips.</summary>
-    private static void PadRows(float* dst, float* src, int T, int C, int HS, int HSp)
-    {
-        for (int t = 0; t < T; t++)
-        {
-            new ReadOnlySpan<float>(src + (nint)t * C, HS).CopyTo(new Span<float>(dst + (nint)t * HSp, HS));
-            new Span<float>(dst + (nint)t * HSp + HS, HSp - HS).Clear();
-        }
-    }
-
-    /// <summary>
-    /// c (8, HSp) = a (8 rows, stride lda, keys wide) @ b (keys, HSp), HSp a multiple of 16: 32-column
-    /// register tiles, and a 16-column one for a remaining half strip (head size 16 pads to 16, not 32).
-    /// </summary>
-    private static void ValueStrips(float* a, nint lda, float* b, int HSp, int keys, float* c)
-    {
-        int d0 = 0;
-        for (; d0 + 32 <= HSp; d0 += 32)
-            Gemm.Kernel512Rows(a, lda, b + d0, HSp, keys, c + d0, HSp, false);
-        if (d0 < HSp)
-            Gemm.Kernel512Rows16(a, lda, b + d0, HSp, keys, c + d0, HSp);
-    }
-
-    /// <remarks>With stats set (T x 2 for this head), att is not written: each row's statistics are kept instead.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardHeadBlocked(float* @out, float* att, float* stats, float* q, float* k, float* v, int b, int h,
-        int T, int C, int NH, int HS, bool causal)
-    {
-        int Tp = Pad(T, 64), HSp = Pad(HS, 16);
-        float* buf = Buffers.Mine.Get(HS * Tp + T * HSp + 8 * Tp + 8 * HS + 8 * HSp);
-        float* kt = buf, vp = kt + HS * Tp, s = vp + T * HSp, qtmp = s + 8 * Tp, otmp = qtmp + 8 * HS;
-        nint head = (nint)b * T * C + h * HS;
-        Transpose(kt, k + head, T, Tp, C, HS);
-        PadRows(vp, v + head, T, C, HS, HSp);
-        float scale = 1f / MathF.Sqrt(HS);
-        for (int i0 = 0; i0 < T; i0 += 8)
-        {
-            int rows = Math.Min(8, T - i0);
-            int keys = causal ? i0 + rows : T;
-            float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
-            // preatt[r, j] = q_r . k_j for the block's visible keys (whole 32-key strips, within Tp)
-            for (int j0 = 0; j0 < keys; j0 += 32)
-                Gemm.Kernel512Rows(qb, qStride, kt + j0, Tp, HS, s + j0, Tp, false);
-            int keysPadded = Pad(keys, 32);
-            for (int r = 0; r < 8; r++)
-            {
-                float* sr = s + (nint)r * Tp;
-                if (r >= rows)
-                {
-                    new Span<float>(sr, keysPadded).Clear();
-                    continue;
-                }
-                int L = causal ? i0 + r + 1 : T;
-                if (stats == null)
-                    SoftmaxWide(sr, L, scale, att + (((nint)b * NH + h) * T + i0 + r) * T, T);
-                else
-                    (stats[2 * (i0 + r)], stats[2 * (i0 + r) + 1]) = SoftmaxWide(sr, L, scale);
-                // Keys this row may not see weigh zero in the block's value product (SoftmaxWide zeroed
-                // the lanes up to the next multiple of 16; whole vectors here, no call per row).
-                for (int j = Pad(L, 16); j < keysPadded; j += 16) Vector512<float>.Zero.Store(sr + j);
-            }
-            // out[r, d] = sum_j att[r, j] * v_j[d]
-            ValueStrips(s, Tp, vp, HSp, keys, otmp);
-            for (int r = 0; r < rows; r++)
-                CopyHead(@out + head + (nint)(i0 + r) * C, otmp + r * HSp, HS);
-        }
-    }
-
-    /// <remarks>
-    /// With stats set (T x 2 for this head, from ForwardHeadBlocked), att is not read: each block's
-    /// probabilities are recomputed as the forward pass made them (scores, then SoftmaxReplay).
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardHeadBlocked(float* dq, float* dk, float* dv, float* dout, float* att, float* stats,
-        float* q, float* k, float* v, int b, int h, int T, int C, int NH, int HS, bool causal)
-    {
-        int Tp = Pad(T, 64), HSp = Pad(HS, 16);
-        int ktLength = stats == null ? 0 : HS * Tp;
-        float* buf = Buffers.Mine.Get(3 * HS * Tp + T * HSp + 16 * Tp + 16 * HS + 8 * HSp + ktLength);
-        float* vt = buf, dkt = vt + HS * Tp, dvt = dkt + HS * Tp, kp = dvt + HS * Tp;
-        float* p = kp + T * HSp, ds = p + 8 * Tp, qtmp = ds + 8 * Tp, gtmp = qtmp + 8 * HS, dqtmp = gtmp + 8 * HS;
-        float* kt = dqtmp + 8 * HSp;
-        nint head = (nint)b * T * C + h * HS;
-        Transpose(vt, v + head, T, Tp, C, HS);
-        PadRows(kp, k + head, T, C, HS, HSp);
-        if (stats != null) Transpose(kt, k + head, T, Tp, C, HS);
-        new Span<float>(dkt, 2 * HS * Tp).Clear();
-        float scale = 1f / MathF.Sqrt(HS);
-        for (int i0 = 0; i0 < T; i0 += 8)
-        {
-            int rows = Math.Min(8, T - i0);
-            int keys = causal ? i0 + rows : T;
-            int keysPadded = Pad(keys, 32);
-            float* qb = RowBlock(q + head + (nint)i0 * C, rows, C, HS, qtmp, out int qStride);
-            float* gb = RowBlock(dout + head + (nint)i0 * C, rows, C, HS, gtmp, out int gStride);
-            if (stats == null)
-            {
-                // The block's visible probabilities, zero for masked keys and missing rows.
-                for (int r = 0; r < 8; r++)
-                {
-                    float* pr = p + (nint)r * Tp;
-                    int L = r >= rows ? 0 : causal ? i0 + r + 1 : T;
-                    new ReadOnlySpan<float>(att + (((nint)b * NH + h) * T + i0 + r) * T, L).CopyTo(new Span<float>(pr, L));
-                    new Span<float>(pr + L, keysPadded - L).Clear();
-                }
-            }
-            else
-            {
-                // forward: preatt[r, j] = q_r . k_j (the same strips as ForwardHeadBlocked); att = softmax(scale * preatt)
-                for (int j0 = 0; j0 < keys; j0 += 32)
-                    Gemm.Kernel512Rows(qb, qStride, kt + j0, Tp, HS, p + j0, Tp, false);
-                for (int r = 0; r < 8; r++)
-                {
-                    float* pr = p + (nint)r * Tp;
-                    if (r >= rows) new Span<float>(pr, keysPadded).Clear();
-                    else SoftmaxReplay(pr, causal ? i0 + r + 1 : T, keysPadded, scale, stats[2 * (i0 + r)], stats[2 * (i0 + r) + 1]);
-                }
-            }
-            // forward: out[r, d] = sum_j att[r, j] * v_j[d]
-            // datt[r, j] = dout_r . v_j;  dv_j[d] += sum_r att[r, j] * dout_r[d]
-            for (int j0 = 0; j0 < keys; j0 += 32)
-                Gemm.Kernel512Rows(gb, gStride, vt + j0, Tp, HS, ds + j0, Tp, false);
-            for (int d0 = 0; d0 < HS; d0 += 8)
-                for (int j0 = 0; j0 < keys; j0 += 32)
-                    Gemm.Kernel512Cols(gb + d0, gStride, p + j0, Tp, 8, dvt + (nint)d0 * Tp + j0, Tp, true);
-            // forward: att[r, :] = softmax(preatt[r, :]); dpreatt[j] = att[j] * (datt[j] - sum_j' att[j'] datt[j'])
-            // forward: preatt[r, j] = scale * q_r . k_j; the scale is folded into dpreatt here
-            for (int r = 0; r < rows; r++)
-                SoftmaxBackwardWide(p + (nint)r * Tp, ds + (nint)r * Tp, keysPadded, scale);
-            // dq_r[d] += sum_j dpreatt[r, j] * k_j[d];  dk_j[d] += sum_r dpreatt[r, j] * q_r[d]
-            ValueStrips(ds, Tp, kp, HSp, keys, dqtmp);
-            for (int r = 0; r < rows; r++)
-                AddHead(dq + head + (nint)(i0 + r) * C, dqtmp + r * HSp, HS);
-            for (int d0 = 0; d0 < HS; d0 += 8)
-                for (int j0 = 0; j0 < keys; j0 += 32)
-                    Gemm.Kernel512Cols(qb + d0, qStride, ds + j0, Tp, 8, dkt + (nint)d0 * Tp + j0, Tp, true);
-        }
-        for (int t = 0; t < T; t++)
-        {
-            float* dkRow = dk + head + (nint)t * C, dvRow = dv + head + (nint)t * C;
-            for (int d = 0; d < HS; d++)
-            {
-                dkRow[d] += dkt[(nint)d * Tp + t];
-                dvRow[d] += dvt[(nint)d * Tp + t];
-            }
-        }
-    }
-
-    // One head's row (HS a multiple of 8, as on the blocked paths) in 8-float vectors: the rows are as
-    // short as 16 floats, where a span call per row costs about as much as the row's arithmetic.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyHead(float* dst, float* src, int HS)
-    {
-        for (int d = 0; d < HS; d += 8) Vector256.Load(src + d).Store(dst + d);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddHead(float* dst, float* src, int HS)
-    {
-        for (int d = 0; d < HS; d += 8) (Vector256.Load(dst + d) + Vector256.Load(src + d)).Store(dst + d);
-    }
-
-    /// <summary>d[j] = scale * p[j] * (d[j] - sum_j' p[j'] d[j']) over n (a multiple of 16) entries.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SoftmaxBackwardWide(float* p, float* d, int n, float scale)
-    {
-        var acc0 = Vector512<float>.Zero;
-        var acc1 = Vector512<float>.Zero;
-        int j = 0;
-        for (; j + 32 <= n; j += 32)
-        {
-            acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(d + j), acc0);
-            acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j + 16), Vector512.Load(d + j + 16), acc1);
-        }
-        for (; j < n; j += 16) acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(p + j), Vector512.Load(d + j), acc0);
-        var dot = Vector512.Create(Vector512.Sum(acc0 + acc1));
-        var vScale = Vector512.Create(scale);
-        for (j = 0; j < n; j += 16)
-        {
-            var pv = Vector512.Load(p + j);
-            (pv * vScale * (Vector512.Load(d + j) - dot)).Store(d + j);
         }
     }
 

@@ -122,7 +122,6 @@ public static unsafe class Gelu2
     /// sigmoid(K x) from e = exp(-|K x|) ≤ 1 with the softmax's fast exp (valid for arguments ≤ 0):
     /// 1/(1+e) for x ≥ 0, e/(1+e) = 1 − 1/(1+e) without its cancellation for x &lt; 0.
     /// </summary>
-    // The parallel paths live in their own methods so that the one-thread path allocates no closure.
     // Each thread takes a fixed contiguous piece whose start is a multiple of 16.
     private static (int Start, int Length) Piece(int N, int threads, int t)
     {
@@ -132,19 +131,29 @@ public static unsafe class Gelu2
     }
 
     private static void ForwardParallel(nint y, nint x, int N, int threads) =>
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        KernelThreads.Run(threads, new ForwardJob(y, x, N));
+
+    private static void BackwardParallel(nint dx, nint x, nint dy, int N, int threads, bool accumulate) =>
+        KernelThreads.Run(threads, new BackwardJob(dx, x, dy, N, accumulate));
+
+    private readonly struct ForwardJob(nint y, nint x, int N) : IPieceJob
+    {
+        public void Run(int t, int threads)
         {
             var (start, n) = Piece(N, threads, t);
             ForwardWide(new Span<float>((float*)y + start, n), new ReadOnlySpan<float>((float*)x + start, n));
-        });
+        }
+    }
 
-    private static void BackwardParallel(nint dx, nint x, nint dy, int N, int threads, bool accumulate) =>
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+    private readonly struct BackwardJob(nint dx, nint x, nint dy, int N, bool accumulate) : IPieceJob
+    {
+        public void Run(int t, int threads)
         {
             var (start, n) = Piece(N, threads, t);
             BackwardWide(new Span<float>((float*)dx + start, n), new ReadOnlySpan<float>((float*)x + start, n),
                 new ReadOnlySpan<float>((float*)dy + start, n), accumulate);
-        });
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Sigmoid(Vector512<float> x)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ImageGpt.Nn.Kernels;
 
@@ -18,6 +19,14 @@ internal static unsafe class Gemm
 {
     internal enum Isa { Scalar, V256, V512 }
 
+    /// <summary>
+    /// What happens to each finished C tile while it is still in L1 (after its last K block): Add makes
+    /// c = c + e, e a matrix of C's shape and stride (a residual connection), so the product itself is
+    /// never stored and read back. (gelu2 and its slope were tried here too and made a training step 5%
+    /// slower: reading a (BT, 4C) operand tile by tile streams worse than a pass of its own.)
+    /// </summary>
+    internal enum Epilogue { None, Add }
+
     /// <summary>The widest instruction set this CPU runs fast; tests pass the others to cover the fallbacks.</summary>
     internal static readonly Isa Best =
         Vector512.IsHardwareAccelerated ? Isa.V512 : Vector256.IsHardwareAccelerated ? Isa.V256 : Isa.Scalar;
@@ -32,25 +41,31 @@ internal static unsafe class Gemm
     private const int KcColumnMajorA = 128;
     // Rows of A per pass over the B strips: MC x KC of A (64 KiB) stays in L2 across the strips.
     private const int MC = 96;
-    // Longest B row (floats) read in place rather than packed: 1 KiB strides still spread over L2.
-    private const int DirectMaxStride = 256;
+    // Longest B row (floats) read in place rather than packed. A strip read in place has a row every bRow
+    // floats, and at 128 floats (512 B) or more its lines crowd into a quarter of L1's sets or fewer and
+    // evict each other: packing such a B made the width-128 dweight products ~25% faster (59-65% -> 76-83%
+    // of the FMA ceiling), while width 64 (256 B rows) gains nothing from the copy.
+    private const int DirectMaxStride = 64;
     // Most rows of A for which B is read in place: beyond this the packing pass is amortized.
     private const int DirectMaxRows = 1024;
 
     public static void Run(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
-        int M, int N, int K, bool accumulate, int threads, Isa isa)
+        int M, int N, int K, bool accumulate, int threads, Isa isa, Epilogue epilogue = Epilogue.None, float* e = null)
     {
         Debug.Assert(M >= 0 && N >= 0 && K >= 0);
+        Debug.Assert((epilogue == Epilogue.None) == (e == null));
         if (M == 0 || N == 0) return;
         if (K == 0)
         {
             if (!accumulate)
                 for (int m = 0; m < M; m++) new Span<float>(c + (nint)m * ldc, N).Clear();
+            if (epilogue != Epilogue.None) ApplyEpilogue(epilogue, c, e, ldc, M, N, isa);
             return;
         }
         if (isa == Isa.Scalar)
         {
             Scalar(c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate);
+            if (epilogue != Epilogue.None) ApplyEpilogue(epilogue, c, e, ldc, M, N, isa);
             return;
         }
         int mr = isa == Isa.V512 ? 8 : 6, nr = isa == Isa.V512 ? 32 : 16;
@@ -63,26 +78,39 @@ internal static unsafe class Gemm
         threads = Math.Clamp(threads, 1, units);
         if (threads == 1)
         {
-            Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate);
+            Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate, epilogue, e);
             return;
         }
-        RunParallel(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate, threads, units, splitM);
+        KernelThreads.Run(threads, new TilesJob(isa, mr, nr, (nint)c, ldc, (nint)a, aRow, aCol, (nint)b, bRow, bCol, M, N, K,
+            accumulate, units, splitM, epilogue, (nint)e));
     }
 
-    // Its own method: the closure's captures would otherwise be allocated on every call, one thread or not.
-    private static void RunParallel(Isa isa, int mr, int nr, float* c, int ldc, float* a, int aRow, int aCol,
-        float* b, int bRow, int bCol, int M, int N, int K, bool accumulate, int threads, int units, bool splitM)
+    private readonly struct TilesJob(Isa isa, int mr, int nr, nint c, int ldc, nint a, int aRow, int aCol, nint b, int bRow,
+        int bCol, int M, int N, int K, bool accumulate, int units, bool splitM, Epilogue epilogue, nint e) : IPieceJob
     {
-        nint cp = (nint)c, ap = (nint)a, bp = (nint)b;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        public void Run(int t, int threads)
         {
             int u0 = (int)((long)units * t / threads), u1 = (int)((long)units * (t + 1) / threads);
             int m0 = 0, m1 = M, n0 = 0, n1 = N;
             if (splitM) { m0 = u0 * mr; m1 = Math.Min(M, u1 * mr); }
             else { n0 = u0 * nr; n1 = Math.Min(N, u1 * nr); }
-            Serial(isa, mr, nr, (float*)cp, ldc, (float*)ap, aRow, aCol, (float*)bp, bRow, bCol,
-                M, m0, m1, n0, n1, K, accumulate);
-        });
+            Serial(isa, mr, nr, (float*)c, ldc, (float*)a, aRow, aCol, (float*)b, bRow, bCol, M, m0, m1, n0, n1, K, accumulate,
+                epilogue, (float*)e);
+        }
+    }
+
+    /// <summary>The epilogue on rows x cols of c and e (stride ldc): 16 lanes at a time on AVX-512, scalar elsewhere and in a row's tail.</summary>
+    private static void ApplyEpilogue(Epilogue epilogue, float* c, float* e, int ldc, int rows, int cols, Isa isa)
+    {
+        Debug.Assert(epilogue == Epilogue.Add);
+        for (int i = 0; i < rows; i++)
+        {
+            float* cr = c + (nint)i * ldc, er = e + (nint)i * ldc;
+            int j = 0;
+            if (isa == Isa.V512)
+                for (; j + 16 <= cols; j += 16) (Vector512.Load(cr + j) + Vector512.Load(er + j)).Store(cr + j);
+            for (; j < cols; j++) cr[j] = cr[j] + er[j];
+        }
     }
 
     /// <summary>Per-thread packing buffers, allocated once per thread and reused by every call.</summary>
@@ -105,7 +133,7 @@ internal static unsafe class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Serial(Isa isa, int mr, int nr, float* c, int ldc, float* a, int aRow, int aCol,
-        float* b, int bRow, int bCol, int M, int m0, int m1, int n0, int n1, int K, bool accumulate)
+        float* b, int bRow, int bCol, int M, int m0, int m1, int n0, int n1, int K, bool accumulate, Epilogue epilogue, float* e)
     {
         var buffers = Buffers.Mine;
         float* packedB = Buffers.Aligned(buffers.PackedB);
@@ -154,11 +182,39 @@ internal static unsafe class Gemm
                             else
                                 EdgeTile(isa, mr, nr, aBlock, aRow, aCol, strip, bs, kc, cBlock, ldc, acc, rows, cols,
                                     packedA, tile);
+                            if (epilogue != Epilogue.None && pc + kc == K)
+                                ApplyEpilogue(epilogue, cBlock, e + (cBlock - c), ldc, rows, cols, isa);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// <summary>dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 block (unpack, shuffle, then 128-bit lane swaps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
+        var r2 = Avx.LoadVector256(src + 2 * lds); var r3 = Avx.LoadVector256(src + 3 * lds);
+        var r4 = Avx.LoadVector256(src + 4 * lds); var r5 = Avx.LoadVector256(src + 5 * lds);
+        var r6 = Avx.LoadVector256(src + 6 * lds); var r7 = Avx.LoadVector256(src + 7 * lds);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>Packs B[0..kc, 0..nc] into NR-wide k-major strips: strip s holds B[k, s*NR + j] at k*NR + j.</summary>
@@ -170,7 +226,17 @@ internal static unsafe class Gemm
             int cols = Math.Min(nr, nc - s * nr);
             float* d = dst + (nint)s * kc * nr;
             float* src = b + (nint)s * nr * bCol;
-            if (bCol == 1 && cols == nr)
+            if (bCol == 1 && cols == nr && nr == 32)
+            {
+                // Two vector copies per row (a span copy per 128-byte row costs a call each).
+                for (int k = 0; k < kc; k++)
+                {
+                    float* row = src + (nint)k * bRow, o = d + (nint)k * 32;
+                    Vector512.Load(row).Store(o);
+                    Vector512.Load(row + 16).Store(o + 16);
+                }
+            }
+            else if (bCol == 1 && cols == nr)
             {
                 for (int k = 0; k < kc; k++)
                     new ReadOnlySpan<float>(src + (nint)k * bRow, nr).CopyTo(new Span<float>(d + (nint)k * nr, nr));
@@ -306,12 +372,17 @@ internal static unsafe class Gemm
     // 8 x 16 tile for a last strip only 16 wide (attention's head size 16 or 48): the same loop as
     // Kernel512Rows with one B vector, so a half strip does not cost a full one.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel512Rows16(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc)
+    internal static void Kernel512Rows16(float* a, nint lda, float* b, nint bs, int kc, float* c, nint ldc, bool acc)
     {
         float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
         float* a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
         Vector512<float> c4 = default, c5 = default, c6 = default, c7 = default;
+        if (acc)
+        {
+            c0 = Vector512.Load(c); c1 = Vector512.Load(c + ldc); c2 = Vector512.Load(c + 2 * ldc); c3 = Vector512.Load(c + 3 * ldc);
+            c4 = Vector512.Load(c + 4 * ldc); c5 = Vector512.Load(c + 5 * ldc); c6 = Vector512.Load(c + 6 * ldc); c7 = Vector512.Load(c + 7 * ldc);
+        }
         for (nint k = 0; k < kc; k++)
         {
             Vector512<float> b0 = Vector512.Load(b);

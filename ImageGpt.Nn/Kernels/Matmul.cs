@@ -29,6 +29,24 @@ public static unsafe class Matmul
         }
     }
 
+    // inp (BT,C), weight (OC,C), residual (BT,OC), out (BT,OC): out = residual + inp @ weight^T
+    /// <summary>
+    /// Forward followed by the residual add (<see cref="Residual.Forward"/>), fused: each finished tile gets
+    /// the residual added while it is in L1, so the product itself is never stored. The same bits as the
+    /// two calls (one float add per element, a + b = b + a).
+    /// </summary>
+    internal static void ForwardResidual(Span<float> @out, ReadOnlySpan<float> residual, ReadOnlySpan<float> inp,
+        ReadOnlySpan<float> weight, int BT, int C, int OC, int threads = 1, Gemm.Isa? isa = null)
+    {
+        Check(BT, C, OC);
+        CheckLength(@out.Length, (long)BT * OC, nameof(@out));
+        CheckLength(residual.Length, (long)BT * OC, nameof(residual));
+        CheckLength(inp.Length, (long)BT * C, nameof(inp));
+        CheckLength(weight.Length, (long)OC * C, nameof(weight));
+        fixed (float* o = @out, r = residual, x = inp, w = weight)
+            Gemm.Run(o, OC, x, C, 1, w, 1, C, BT, OC, C, accumulate: false, threads, isa ?? Gemm.Best, Gemm.Epilogue.Add, r);
+    }
+
     // dout (BT,OC), inp (BT,C), weight (OC,C); dinp (BT,C) overwritten, dweight (OC,C) accumulates
     /// <summary>
     /// Backward for a dinp nobody else adds to: dinp is written, never read, so the caller need not clear

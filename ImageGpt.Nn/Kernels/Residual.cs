@@ -19,15 +19,20 @@ public static unsafe class Residual
         TensorPrimitives.Add(a[..N], b[..N], @out[..N]);
     }
 
-    // Its own method, so that the one-thread path allocates no closure; pieces start at multiples of 16.
     private static void ForwardParallel(nint o, nint a, nint b, int N, int threads) =>
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        KernelThreads.Run(threads, new ForwardJob(o, a, b, N));
+
+    // Pieces start at multiples of 16.
+    private readonly struct ForwardJob(nint o, nint a, nint b, int N) : IPieceJob
+    {
+        public void Run(int t, int threads)
         {
             int start = (int)((long)N * t / threads) & ~15;
             int end = t == threads - 1 ? N : (int)((long)N * (t + 1) / threads) & ~15;
             TensorPrimitives.Add(new ReadOnlySpan<float>((float*)a + start, end - start),
                 new ReadOnlySpan<float>((float*)b + start, end - start), new Span<float>((float*)o + start, end - start));
-        });
+        }
+    }
 
     public static void Backward(Span<float> da, Span<float> db, ReadOnlySpan<float> dout, int N)
     {

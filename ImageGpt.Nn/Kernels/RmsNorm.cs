@@ -100,31 +100,40 @@ public static unsafe class RmsNorm
         }
     }
 
-    // The parallel paths live in their own methods so that the one-thread path allocates no closure.
     private static (int Start, int End) Piece(int n, int threads, int t) =>
         ((int)((long)n * t / threads), (int)((long)n * (t + 1) / threads));
 
     private static void ForwardParallel(nint y, nint rstd, nint x, nint g, int BT, int C, int threads) =>
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        KernelThreads.Run(threads, new ForwardJob(y, rstd, x, g, BT, C));
+
+    private readonly struct ForwardJob(nint y, nint rstd, nint x, nint g, int BT, int C) : IPieceJob
+    {
+        public void Run(int t, int threads)
         {
             var (r0, r1) = Piece(BT, threads, t);
             int n = r1 - r0;
             ForwardWide(new Span<float>((float*)y + (nint)r0 * C, n * C), new Span<float>((float*)rstd + r0, n),
                 new ReadOnlySpan<float>((float*)x + (nint)r0 * C, n * C), new ReadOnlySpan<float>((float*)g, C), n, C);
-        });
+        }
+    }
 
     /// <summary>
     /// Each worker adds dinp for its own rows and dgain for its own columns over all rows, in row order:
     /// dgain's sums are the one-thread sums, so any thread count gives the same bits.
     /// </summary>
     private static void BackwardParallel(nint dx, nint dg, nint dy, nint x, nint g, nint rstd, int BT, int C, int threads) =>
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        KernelThreads.Run(threads, new BackwardJob(dx, dg, dy, x, g, rstd, BT, C));
+
+    private readonly struct BackwardJob(nint dx, nint dg, nint dy, nint x, nint g, nint rstd, int BT, int C) : IPieceJob
+    {
+        public void Run(int t, int threads)
         {
             var (r0, r1) = Piece(BT, threads, t);
             var (v0, v1) = Piece(C / 16, threads, t);
             BackwardRows((float*)dx, (float*)dy, (float*)x, (float*)g, (float*)rstd, r0, r1, C);
             BackwardGain((float*)dg, (float*)dy, (float*)x, (float*)rstd, BT, C, 16 * v0, 16 * v1);
-        });
+        }
+    }
 
     /// <summary>dinp rows [r0, r1): BackwardWide's row loop without the dgain update.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -18,18 +18,14 @@ public sealed class Activations
     // Per layer l (BT = B*T): Norm1 -> q,k,v -> attention -> projection -> residual, Norm2 -> MLP -> residual.
     public Region[] Ln1 { get; }        // (B,T,C)
     public Region[] Ln1Rstd { get; }    // (B,T)
-    public Region[] Q { get; }          // (B,T,C)
-    public Region[] K { get; }          // (B,T,C)
-    public Region[] V { get; }          // (B,T,C)
+    public Region[] Qkv { get; }        // (B,T,3C): q, k, v side by side in each row, the output of one fused product
     public Region[] Att { get; }        // (B,NH,T,T) softmax probabilities, or (B,NH,T,2) row statistics when attention recomputes them
     public Region[] AttY { get; }       // (B,T,C) attention output before the projection
-    public Region[] AttProj { get; }    // (B,T,C)
     public Region[] Res2 { get; }       // (B,T,C) residual after attention
     public Region[] Ln2 { get; }        // (B,T,C)
     public Region[] Ln2Rstd { get; }    // (B,T)
     public Region[] Fch { get; }        // (B,T,4C)
     public Region[] FchGelu { get; }    // (B,T,4C)
-    public Region[] FcProj { get; }     // (B,T,C)
     public Region[] Res3 { get; }       // (B,T,C) residual after the MLP = input of block l+1
 
     public Region Encoded { get; }      // (B,T,C) embeddings, input of block 0
@@ -48,7 +44,7 @@ public sealed class Activations
     /// <param name="gradients">
     /// Layout for the gradients of the activations: attention backward needs one (B,NH,T,T) scratch
     /// instead of a probability matrix per layer, so Att is empty and Scratch is allocated; the residual
-    /// stream's gradient lives in Encoded alone (AttProj, Res2, FcProj and Res3 are empty), and all layers
+    /// stream's gradient lives in Encoded alone (Res2 and Res3 are empty), and all layers
     /// share one set of per-layer regions (with no Fch: FchGelu's region holds that gradient too).
     /// </param>
     public Activations(GptConfig cfg, int batch, bool gradients)
@@ -78,15 +74,16 @@ public sealed class Activations
 
         Encoded = Take(BT * C);
         Ln1 = PerLayer(BT * C); Ln1Rstd = PerLayer(BT);
-        Q = PerLayer(BT * C); K = PerLayer(BT * C); V = PerLayer(BT * C);
+        Qkv = PerLayer(3 * BT * C);
         // The residual stream's gradient is the same tensor at every point of the stream (out = a + b
         // passes dout to both), so the gradient layout keeps one copy of it, in Encoded, and no
-        // per-layer AttProj, Res2, FcProj or Res3.
+        // per-layer Res2 or Res3. The projections' outputs are never stored: their products add the
+        // residual in their epilogue and write Res2 and Res3 directly.
         long residual = gradients ? 0 : BT * C;
-        Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); AttProj = PerLayer(residual); Res2 = PerLayer(residual);
+        Att = PerLayer(gradients ? 0 : att); AttY = PerLayer(BT * C); Res2 = PerLayer(residual);
         Ln2 = PerLayer(BT * C); Ln2Rstd = PerLayer(BT);
         // Backward turns the gradient of FchGelu into that of Fch in place, so the gradient layout has no Fch.
-        Fch = PerLayer(gradients ? 0 : BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); FcProj = PerLayer(residual); Res3 = PerLayer(residual);
+        Fch = PerLayer(gradients ? 0 : BT * 4 * C); FchGelu = PerLayer(BT * 4 * C); Res3 = PerLayer(residual);
         LnF = Take(BT * C); LnFRstd = Take(BT);
         Logits = Take(BT * cfg.Vocab); Probs = Take(BT * cfg.Vocab);
         Losses = Take(BT); LossWeights = Take(BT);

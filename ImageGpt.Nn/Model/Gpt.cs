@@ -2,14 +2,23 @@ using ImageGpt.Nn.Kernels;
 
 namespace ImageGpt.Nn.Model;
 
-/// <summary>The tensors of one transformer block, as slots of the parameter slab.</summary>
+/// <summary>
+/// The tensors of one transformer block, as slots of the parameter slab. Qkv spans the slab's adjacent
+/// q, k and v (each [C, C]) as one [3C, C] weight, so one product makes all three (the slab and the
+/// safetensors keep the names q, k, v).
+/// </summary>
 internal readonly record struct BlockSlots(
-    TensorSlot Ln1, TensorSlot Q, TensorSlot K, TensorSlot V, TensorSlot Proj,
-    TensorSlot Ln2, TensorSlot Fc, TensorSlot FcProj)
+    TensorSlot Ln1, TensorSlot Qkv, TensorSlot Proj, TensorSlot Ln2, TensorSlot Fc, TensorSlot FcProj)
 {
-    public static BlockSlots Of(ParameterSlab p, int l) => new(
-        p.Slot($"h.{l}.ln_1.g"), p.Slot($"h.{l}.attn.q"), p.Slot($"h.{l}.attn.k"), p.Slot($"h.{l}.attn.v"),
-        p.Slot($"h.{l}.attn.c_proj"), p.Slot($"h.{l}.ln_2.g"), p.Slot($"h.{l}.mlp.c_fc"), p.Slot($"h.{l}.mlp.c_proj"));
+    public static BlockSlots Of(ParameterSlab p, int l)
+    {
+        TensorSlot q = p.Slot($"h.{l}.attn.q"), k = p.Slot($"h.{l}.attn.k"), v = p.Slot($"h.{l}.attn.v");
+        if (k.Offset != q.Offset + q.Length || v.Offset != k.Offset + k.Length || k.Length != q.Length || v.Length != q.Length)
+            throw new InvalidOperationException($"h.{l}.attn.q, k, v are not adjacent in the slab; the fused q/k/v product needs them so");
+        var qkv = new TensorSlot($"h.{l}.attn.qkv", [3 * q.Shape[0], q.Shape[1]], q.Offset, 3 * q.Length);
+        return new(p.Slot($"h.{l}.ln_1.g"), qkv, p.Slot($"h.{l}.attn.c_proj"), p.Slot($"h.{l}.ln_2.g"),
+            p.Slot($"h.{l}.mlp.c_fc"), p.Slot($"h.{l}.mlp.c_proj"));
+    }
 }
 
 /// <summary>
@@ -116,30 +125,33 @@ public sealed class Gpt
         // h += Proj(Attn(Norm1(h)))
         RmsNorm.Forward(a[a.Ln1[l], N], a[a.Ln1Rstd[l], BT], resIn, P(w.Ln1), BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
-        Matmul.Forward(a[a.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
-        Matmul.Forward(a[a.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
-        Matmul.Forward(a[a.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
+        // q, k, v = Wq·ln1, Wk·ln1, Wv·ln1 as one product: qkv (BT, 3C) = ln1 @ [Wq; Wk; Wv]^T
+        var qkv = a[a.Qkv[l], 3 * N];
+        Matmul.Forward(qkv, a[a.Ln1[l], N], P(w.Qkv), BT, C, 3 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
+        // q, k and v are the column blocks of qkv: rows of C floats every 3C.
+        ReadOnlySpan<float> q = qkv, k = qkv[C..], v = qkv[(2 * C)..];
         if (_recomputeAttention)
-            Attention.ForwardStats(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * 2], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+            Attention.ForwardStats(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * 2], q, k, v, B, _T, C, _NH, Config.Causal, th, 3 * C);
         else
-            Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+            Attention.Forward(a[a.AttY[l], N], a[a.Att[l], B * _NH * _T * _T], q, k, v, B, _T, C, _NH, Config.Causal, th,
+                System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, 3 * C);
         KernelProfile.Lap(ref t, KernelKind.AttentionForward);
-        Matmul.Forward(a[a.AttProj[l], N], a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
+        // res2 = resIn + Proj(attY): the residual add is the product's epilogue
+        Matmul.ForwardResidual(a[a.Res2[l], N], resIn, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Residual.Forward(a[a.Res2[l], N], resIn, a[a.AttProj[l], N], N, th);
-        KernelProfile.Lap(ref t, KernelKind.Residual);
         // h += W2 · gelu2(W1 · Norm2(h))
         RmsNorm.Forward(a[a.Ln2[l], N], a[a.Ln2Rstd[l], BT], a[a.Res2[l], N], P(w.Ln2), BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Fch[l], 4 * N], a[a.Ln2[l], N], P(w.Fc), BT, C, 4 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
+        // gelu2 in a pass of its own: in the product's epilogue it read fch tile by tile, and the training
+        // step was 5% slower (one sequential pass streams better than 8-row tiles of a (BT, 4C) tensor).
         Gelu2.Forward(a[a.FchGelu[l], 4 * N], a[a.Fch[l], 4 * N], 4 * N, th);
         KernelProfile.Lap(ref t, KernelKind.Gelu);
-        Matmul.Forward(a[a.FcProj[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
+        // res3 = res2 + W2 · gelu2(fch), the add again in the epilogue
+        Matmul.ForwardResidual(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FchGelu[l], 4 * N], P(w.FcProj), BT, 4 * C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        Residual.Forward(a[a.Res3[l], N], a[a.Res2[l], N], a[a.FcProj[l], N], N, th);
-        KernelProfile.Lap(ref t, KernelKind.Residual);
     }
 
     /// <summary>
@@ -290,20 +302,20 @@ public sealed class Gpt
         // forward: ln2 = Norm2(res2)
         RmsNorm.Backward(dRes, G(w.Ln2), d[d.Ln2[l], N], a[a.Res2[l], N], P(w.Ln2), a[a.Ln2Rstd[l], BT], BT, C, th);
         KernelProfile.Lap(ref t, KernelKind.Norm);
-        // forward: res2 = resIn + Proj(Attn(q, k, v)); dAttY, dq, dk, dv are written whole, not accumulated
+        // forward: res2 = resIn + Proj(Attn(q, k, v)); dAttY and dqkv are written whole, not accumulated
         Matmul.BackwardOverwrite(d[d.AttY[l], N], G(w.Proj), dRes, a[a.AttY[l], N], P(w.Proj), BT, C, C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
+        Span<float> dqkv = d[d.Qkv[l], 3 * N];
+        ReadOnlySpan<float> qkv = a[a.Qkv[l], 3 * N], q = qkv, k = qkv[C..], v = qkv[(2 * C)..];
         if (_recomputeAttention)
-            Attention.BackwardRecompute(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.AttY[l], N],
-                a[a.Att[l], B * _NH * _T * 2], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+            Attention.BackwardRecompute(dqkv, dqkv[C..], dqkv[(2 * C)..], d[d.AttY[l], N],
+                a[a.Att[l], B * _NH * _T * 2], q, k, v, B, _T, C, _NH, Config.Causal, th, 3 * C);
         else
-            Attention.BackwardOverwrite(d[d.Q[l], N], d[d.K[l], N], d[d.V[l], N], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
-                a[a.Att[l], B * _NH * _T * _T], a[a.Q[l], N], a[a.K[l], N], a[a.V[l], N], B, _T, C, _NH, Config.Causal, th);
+            Attention.BackwardOverwrite(dqkv, dqkv[C..], dqkv[(2 * C)..], d[d.Scratch, B * _NH * _T * _T], d[d.AttY[l], N],
+                a[a.Att[l], B * _NH * _T * _T], q, k, v, B, _T, C, _NH, Config.Causal, th, 3 * C);
         KernelProfile.Lap(ref t, KernelKind.AttentionBackward);
-        // forward: q, k, v = Wq·ln1, Wk·ln1, Wv·ln1
-        Matmul.BackwardOverwrite(d[d.Ln1[l], N], G(w.Q), d[d.Q[l], N], a[a.Ln1[l], N], P(w.Q), BT, C, C, th);
-        Matmul.Backward(d[d.Ln1[l], N], G(w.K), d[d.K[l], N], a[a.Ln1[l], N], P(w.K), BT, C, C, th);
-        Matmul.Backward(d[d.Ln1[l], N], G(w.V), d[d.V[l], N], a[a.Ln1[l], N], P(w.V), BT, C, C, th);
+        // forward: qkv = ln1 @ [Wq; Wk; Wv]^T (one product, so one backward: dln1 over K = 3C, dW for all three)
+        Matmul.BackwardOverwrite(d[d.Ln1[l], N], G(w.Qkv), dqkv, a[a.Ln1[l], N], P(w.Qkv), BT, C, 3 * C, th);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);
         // forward: ln1 = Norm1(resIn)
         RmsNorm.Backward(dRes, G(w.Ln1), d[d.Ln1[l], N], resIn, P(w.Ln1), a[a.Ln1Rstd[l], BT], BT, C, th);

@@ -2,10 +2,13 @@ using System.Diagnostics;
 
 namespace ImageGpt.Nn.Model;
 
-/// <summary>The kernel kinds a training step is split into by <see cref="KernelProfile"/>.</summary>
+/// <summary>
+/// The kernel kinds a training step is split into by <see cref="KernelProfile"/>. The residual adds run in
+/// the epilogues of the projections' products, so their time is the matmuls'.
+/// </summary>
 public enum KernelKind
 {
-    MatmulForward, MatmulBackward, AttentionForward, AttentionBackward, Norm, Gelu, Residual,
+    MatmulForward, MatmulBackward, AttentionForward, AttentionBackward, Norm, Gelu,
     Embedding, CrossEntropy, Adam, Clip, Other,
 }
 

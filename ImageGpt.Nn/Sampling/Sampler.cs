@@ -28,7 +28,7 @@ public sealed class Sampler
     private readonly TensorSlot _wte, _wpe, _sos, _lnf, _head;
     private readonly BlockSlots[] _blocks;
     // (B,C) rows of the current position, (B,4C) for the MLP, (B,V) logits, (T) attention scores
-    private readonly float[] _x, _ln, _rstd, _q, _k, _v, _y, _proj, _fch, _fcg, _logits, _scores;
+    private readonly float[] _x, _ln, _rstd, _q, _qkv, _y, _proj, _fch, _fcg, _logits, _scores;
     private readonly int[] _prev;
 
     public Sampler(Gpt model, int batchCapacity) : this(model.Config, model.Parameters, batchCapacity) { }
@@ -49,7 +49,7 @@ public sealed class Sampler
         (_wte, _wpe, _sos, _lnf, _head) = (_p.Slot("wte"), _p.Slot("wpe"), _p.Slot("sos"), _p.Slot("ln_f.g"), _p.Slot("head"));
         _blocks = Enumerable.Range(0, config.Layers).Select(l => BlockSlots.Of(_p, l)).ToArray();
         int BC = batchCapacity * _C;
-        (_x, _ln, _q, _k, _v, _y, _proj) = (new float[BC], new float[BC], new float[BC], new float[BC], new float[BC], new float[BC], new float[BC]);
+        (_x, _ln, _q, _qkv, _y, _proj) = (new float[BC], new float[BC], new float[BC], new float[3 * BC], new float[BC], new float[BC]);
         (_fch, _fcg) = (new float[4 * BC], new float[4 * BC]);
         _rstd = new float[batchCapacity];
         _logits = new float[batchCapacity * _V];
@@ -98,20 +98,21 @@ public sealed class Sampler
             Embedding.Forward(x0, previous, default, P(_wte), wpeT, P(_sos), B, 1, C, shifted: false);
 
         Span<float> ln = _ln.AsSpan(0, N), rstd = _rstd.AsSpan(0, B), y = _y.AsSpan(0, N), proj = _proj.AsSpan(0, N);
-        Span<float> q = _q.AsSpan(0, N), k = _k.AsSpan(0, N), v = _v.AsSpan(0, N);
+        Span<float> q = _q.AsSpan(0, N), qkv = _qkv.AsSpan(0, 3 * N);
         Span<float> fch = _fch.AsSpan(0, 4 * N), fcg = _fcg.AsSpan(0, 4 * N);
         for (int l = 0; l < _blocks.Length; l++)
         {
             var w = _blocks[l];
             // h += Proj(Attn(Norm1(h))), attention over the cache extended by this position
             RmsNorm.Forward(ln, rstd, x0, P(w.Ln1), B, C);
-            Matmul.Forward(q, ln, P(w.Q), B, C, C, th);
-            Matmul.Forward(k, ln, P(w.K), B, C, C, th);
-            Matmul.Forward(v, ln, P(w.V), B, C, C, th);
+            // q, k, v in one product (rows of 3C), as the model makes them; k and v go to the cache
+            Matmul.Forward(qkv, ln, P(w.Qkv), B, C, 3 * C, th);
             for (int b = 0; b < B; b++)
             {
-                k.Slice(b * C, C).CopyTo(Cache.Keys(l, b).Slice(t * C, C));
-                v.Slice(b * C, C).CopyTo(Cache.Values(l, b).Slice(t * C, C));
+                var row = qkv.Slice(3 * b * C, 3 * C);
+                row[..C].CopyTo(q.Slice(b * C, C));
+                row.Slice(C, C).CopyTo(Cache.Keys(l, b).Slice(t * C, C));
+                row.Slice(2 * C, C).CopyTo(Cache.Values(l, b).Slice(t * C, C));
             }
             CachedAttention.Forward(y, _scores, q, Cache, l, B, t, C, _NH);
             Matmul.Forward(proj, y, P(w.Proj), B, C, C, th);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using ImageGpt.Actors.History;
 using ImageGpt.Host.Commands;
 using ImageGpt.Nn;
@@ -16,14 +17,14 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    private static string Repo()
+    internal static string Repo()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "ImageGpt.sln"))) return d.FullName;
         throw new InvalidOperationException("repository root not found");
     }
 
-    private static readonly string[] Tiny =
+    internal static readonly string[] Tiny =
     [
         "--config", Path.Combine(Repo(), "hocon", "fashion-mnist.conf"),
         "--set", "model.layers=2", "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.side=8",
@@ -99,7 +100,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         Assert.True(killed, output);
         Assert.NotNull(live);
         Assert.Contains(live, l => l.Contains("run id stopped, phase training") && l.Contains("(alive)"));
-        Assert.Contains(live, l => l.Contains("/user/run/trainer-1/trainer") && l.Contains("Running"));
+        Assert.Contains(live, l => l.Contains("/user/node/trainer-1/trainer") && l.Contains("Running"));
         Assert.Contains(live, l => l.Contains("history of run 'stopped'"));
         Assert.Contains(live, l => l.Contains("running, or ended without a word"));
         Assert.Contains(live, l => l.Contains("checkpoints: ") && l.Contains("last step "));
@@ -304,6 +305,47 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Contains(set.Split('=')[0], line);
         Assert.Contains(named, line);
         Assert.False(Directory.Exists(dir));
+    }
+
+    [Fact]
+    public async Task A_read_only_run_directory_is_one_line_on_stderr_exit_2_and_its_run_is_left_as_it_was()
+    {
+        // Root writes through file permissions, so as root the run directory is a tmpfs remounted read-only.
+        string dir = Path.Combine(_root, "readonly");
+        Directory.CreateDirectory(dir);
+        bool root = Environment.UserName == "root";
+        if (root) Sh($"mount -t tmpfs -o size=64m tmpfs '{dir}'");
+        try
+        {
+            // In a child process: this one would keep run.db open in its connection pool, and a busy mount cannot turn read-only.
+            Assert.Equal((0, ""), await RunCommand(["train", .. TinyIn(dir, "--set", "train.steps=6")]));
+            var before = Hashes(dir);
+            if (root) Sh($"mount -o remount,ro '{dir}'");
+            else Sh($"chmod a-w '{dir}'");
+
+            var (exit, stderr) = await RunCommand(["train", .. TinyIn(dir, "--set", "train.steps=10", "--resume")]);
+            Assert.Equal(2, exit);
+            string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("imagegpt train: error: ", line);
+            Assert.Contains(dir, line);
+            Assert.Contains("HINT", line);
+            Assert.Equal(before, Hashes(dir));
+        }
+        finally
+        {
+            if (root) Sh($"umount '{dir}'");
+            else Sh($"chmod u+w '{dir}'");
+        }
+    }
+
+    private static Dictionary<string, string> Hashes(string dir) =>
+        Directory.GetFiles(dir).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
+
+    private static void Sh(string command)
+    {
+        using var p = Process.Start(new ProcessStartInfo("sh", ["-c", command]) { RedirectStandardError = true })!;
+        string error = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(30_000) && p.ExitCode == 0, $"{command}: {error}");
     }
 
     private static async Task<(int Exit, string Stderr)> RunCommand(string[] args)

@@ -37,6 +37,7 @@ public sealed class AttentionTests
         { 1, 70, 96, 3 },   // HS = 32
         { 1, 67, 96, 2 },   // HS = 48: a 32- and a 16-column value strip
         { 1, 130, 5, 1 },   // HS = 5, T crosses two 64-key blocks
+        { 1, 100, 128, 2 }, // HS = 64: two 32-column strips; T = 3 x 32 + 4, a short first block
     };
 
     private static void Check(int B, int T, int C, int NH, bool causal, int threads, bool wide)
@@ -50,7 +51,7 @@ public sealed class AttentionTests
         AttentionNaive.Forward(expectedOut, expectedAtt, q, k, v, B, T, C, NH, causal);
         // Garbage in out and att proves they are overwritten.
         float[] @out = Random(B * T * C, 9), att = Random(attLen, 10);
-        Attention.Forward(@out, att, q, k, v, B, T, C, NH, causal, threads, wide);
+        Attention.Forward(@out, att, q, k, v, B, T, C, NH, causal, threads, wide, C);
         string shape = $"B={B} T={T} C={C} NH={NH} causal={causal} threads={threads} wide={wide}";
         AssertClose(expectedAtt, att, 1e-5, "att " + shape);
         AssertClose(expectedOut, @out, 1e-5, "out " + shape);
@@ -64,7 +65,7 @@ public sealed class AttentionTests
         float[] edq = (float[])dq0.Clone(), edk = (float[])dk0.Clone(), edv = (float[])dv0.Clone();
         AttentionNaive.Backward(edq, edk, edv, new float[attLen], dout, expectedAtt, q, k, v, B, T, C, NH, causal);
         float[] dq = (float[])dq0.Clone(), dk = (float[])dk0.Clone(), dv = (float[])dv0.Clone();
-        Attention.Backward(dq, dk, dv, Random(attLen, 14), dout, expectedAtt, q, k, v, B, T, C, NH, causal, threads, wide);
+        Attention.Backward(dq, dk, dv, Random(attLen, 14), dout, expectedAtt, q, k, v, B, T, C, NH, causal, threads, wide, C);
         // Compare the increments, so the accumulated start values do not hide small errors.
         AssertClose(Minus(edq, dq0), Minus(dq, dq0), 4e-5, "dq " + shape);
         AssertClose(Minus(edk, dk0), Minus(dk, dk0), 4e-5, "dk " + shape);
@@ -72,6 +73,68 @@ public sealed class AttentionTests
     }
 
     private static float[] Minus(float[] a, float[] b) => a.Zip(b, (x, y) => x - y).ToArray();
+
+    /// <summary>(B*T, 3C) rows holding x, y, z side by side, as the model's fused q/k/v product writes them.</summary>
+    private static float[] Interleave(float[] x, float[] y, float[] z, int rows, int C)
+    {
+        var r = new float[3 * rows * C];
+        for (int i = 0; i < rows; i++)
+        {
+            x.AsSpan(i * C, C).CopyTo(r.AsSpan(3 * i * C, C));
+            y.AsSpan(i * C, C).CopyTo(r.AsSpan(3 * i * C + C, C));
+            z.AsSpan(i * C, C).CopyTo(r.AsSpan(3 * i * C + 2 * C, C));
+        }
+        return r;
+    }
+
+    /// <summary>Column block `part` (0, 1, 2) of (rows, 3C) rows, as a (rows, C) tensor.</summary>
+    private static float[] Part(float[] fused, int part, int rows, int C)
+    {
+        var r = new float[rows * C];
+        for (int i = 0; i < rows; i++) fused.AsSpan(3 * i * C + part * C, C).CopyTo(r.AsSpan(i * C, C));
+        return r;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void QkvAsColumnBlocksOfOneFusedTensorGiveTheBitsOfSeparateTensors(int B, int T, int C, int NH)
+    {
+        int BT = B * T;
+        float[] q = Random(BT * C, 51, 2f), k = Random(BT * C, 52, 2f), v = Random(BT * C, 53), dout = Random(BT * C, 54);
+        float[] qkv = Interleave(q, k, v, BT, C);
+        foreach (bool causal in new[] { true, false })
+            foreach (bool wide in new[] { true, false })
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    if (wide && !Vector512.IsHardwareAccelerated) continue;
+                    string shape = $"B={B} T={T} C={C} NH={NH} causal={causal} wide={wide} threads={threads}";
+                    float[] out1 = new float[BT * C], att1 = new float[B * NH * T * T];
+                    float[] out3 = Random(BT * C, 55), att3 = Random(att1.Length, 56);
+                    Attention.Forward(out1, att1, q, k, v, B, T, C, NH, causal, threads, wide, C);
+                    Attention.Forward(out3, att3, qkv, qkv.AsSpan(C), qkv.AsSpan(2 * C), B, T, C, NH, causal, threads, wide, 3 * C);
+                    Assert.True(out1.AsSpan().SequenceEqual(out3), "out " + shape);
+                    Assert.True(att1.AsSpan().SequenceEqual(att3), "att " + shape);
+
+                    float[] dq = new float[BT * C], dk = new float[BT * C], dv = new float[BT * C];
+                    Attention.Backward(dq, dk, dv, new float[att1.Length], dout, att1, q, k, v, B, T, C, NH, causal, threads, wide, C);
+                    // Garbage in the fused gradient proves every element is written.
+                    float[] dqkv = Random(3 * BT * C, 57);
+                    Attention.Backward(dqkv, dqkv.AsSpan(C), dqkv.AsSpan(2 * C), new float[att1.Length], dout, att1,
+                        qkv, qkv.AsSpan(C), qkv.AsSpan(2 * C), B, T, C, NH, causal, threads, wide, 3 * C, overwrite: true);
+                    Assert.True(dq.AsSpan().SequenceEqual(Part(dqkv, 0, BT, C)), "dq " + shape);
+                    Assert.True(dk.AsSpan().SequenceEqual(Part(dqkv, 1, BT, C)), "dk " + shape);
+                    Assert.True(dv.AsSpan().SequenceEqual(Part(dqkv, 2, BT, C)), "dv " + shape);
+
+                    if (!wide || !Attention.Recomputes(C, NH)) continue;
+                    float[] stats = new float[B * NH * T * 2], outS = Random(BT * C, 58);
+                    Attention.ForwardStats(outS, stats, qkv, qkv.AsSpan(C), qkv.AsSpan(2 * C), B, T, C, NH, causal, threads, 3 * C);
+                    Assert.True(out1.AsSpan().SequenceEqual(outS), "stats out " + shape);
+                    float[] dqkvS = Random(3 * BT * C, 59);
+                    Attention.BackwardRecompute(dqkvS, dqkvS.AsSpan(C), dqkvS.AsSpan(2 * C), dout, stats,
+                        qkv, qkv.AsSpan(C), qkv.AsSpan(2 * C), B, T, C, NH, causal, threads, 3 * C);
+                    Assert.True(dqkv.AsSpan().SequenceEqual(dqkvS), "recomputed dqkv " + shape);
+                }
+    }
 
     [Theory]
     [MemberData(nameof(Shapes))]

@@ -162,4 +162,27 @@ public sealed class MatmulTests
         Matmul.Forward(@out, [], [], 2, 0, 1);
         Assert.Equal([0f, 0f], @out);
     }
+
+    [Theory]
+    [InlineData(37, 24, 64)]
+    [InlineData(1100, 256, 64)]  // the small model's MLP projection, over 1024 rows, K crossing a block
+    [InlineData(19, 29, 37)]     // tails everywhere
+    public void ForwardWithTheResidualInItsEpilogueGivesTheBitsOfForwardThenResidual(int BT, int C, int OC)
+    {
+        float[] inp = Random(BT * C, 71), weight = Random(OC * C, 72), residual = Random(BT * OC, 73);
+        foreach (var isa in new[] { Gemm.Isa.V512, Gemm.Isa.V256, Gemm.Isa.Scalar })
+        {
+            if (!Runs(isa)) continue;
+            foreach (int threads in new[] { 1, 2 })
+            {
+                float[] product = new float[BT * OC], expected = new float[BT * OC];
+                Matmul.Forward(product, inp, weight, BT, C, OC, threads, isa);
+                Residual.Forward(expected, residual, product, BT * OC);
+                // Garbage in out proves it is written, not accumulated.
+                float[] @out = Random(BT * OC, 74);
+                Matmul.ForwardResidual(@out, residual, inp, weight, BT, C, OC, threads, isa);
+                Assert.Equal(expected, @out);
+            }
+        }
+    }
 }

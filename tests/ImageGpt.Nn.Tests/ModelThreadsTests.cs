@@ -46,4 +46,28 @@ public sealed class ModelThreadsTests
             Assert.Equal(one.Gradients, many.Gradients);
         }
     }
+
+    [Fact]
+    public void Threaded_training_steps_after_the_first_allocate_nothing_on_the_calling_thread()
+    {
+        // Shapes above every kernel's parallel threshold, so that each kernel hands pieces to the workers.
+        var config = new GptConfig(2, 32, 2, 8, 8, 0, Objective.Autoregressive, 11);
+        var model = new Gpt(config, 16) { Threads = 2 };
+        model.Init();
+        var tokens = Enumerable.Range(0, 16 * config.Seq).Select(i => i % config.Vocab).ToArray();
+        var adam = new Optim.Adam(model.Parameters);
+        void Step()
+        {
+            model.ZeroGrad();
+            model.Forward(tokens);
+            model.Backward();
+            Optim.Adam.ClipGradNorm(model.Gradients.Data, 1f);
+            adam.Update(model.Gradients.Data, 1e-3f);
+        }
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

@@ -163,3 +163,39 @@ public class DataSetLoaderTests
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data)), DataSetLoader.ContentSha256(t.File("a")));
     }
 }
+
+/// <summary>apt-get's output is kept from the user unless it fails (a stand-in apt-get script; the tests run as root, as CI does).</summary>
+public class AptInstallTests
+{
+    private static string FakeAptGet(TempDir t, int exitCode)
+    {
+        string script = t.File("apt-get");
+        File.WriteAllText(script, $"#!/bin/sh\nfor i in $(seq 1 37); do echo \"Unpacking line $i\"; done\necho 'E: something broke' >&2\nexit {exitCode}\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return script;
+    }
+
+    [Fact]
+    public void A_successful_install_prints_one_line_and_none_of_apts()
+    {
+        Assert.True(DataSetLoader.IsRoot(), "this test runs apt-get's stand-in as root, as CI does");
+        using var t = new TempDir();
+        var log = new StringWriter();
+        Assert.True(new SystemProvisioner(FakeAptGet(t, 0)).TryAptInstall("dataset-fashion-mnist", log));
+        var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^\[data\] installed dataset-fashion-mnist \(\d+ s\)$", Assert.Single(lines));
+    }
+
+    [Fact]
+    public void A_failed_install_prints_apts_output()
+    {
+        Assert.True(DataSetLoader.IsRoot(), "this test runs apt-get's stand-in as root, as CI does");
+        using var t = new TempDir();
+        var log = new StringWriter();
+        Assert.False(new SystemProvisioner(FakeAptGet(t, 100)).TryAptInstall("dataset-fashion-mnist", log));
+        string text = log.ToString();
+        Assert.Contains("[data] apt-get install dataset-fashion-mnist failed (exit code 100); its output:", text);
+        Assert.Contains("[apt] Unpacking line 37", text);
+        Assert.Contains("[apt] E: something broke", text);
+    }
+}
