@@ -27,6 +27,37 @@ public static class ClusterNode
     }
 
     /// <summary>
+    /// The actor system of a member: <paramref name="akka"/> (from <see cref="AkkaSettings.Build"/>) with the run's store.
+    /// A remoting port that is taken is a user error, checked before Akka tries it (Akka would log its failure first).
+    /// </summary>
+    public static ActorSystem CreateSystem(ClusterOptions options, Akka.Configuration.Config akka, History.RunStore store)
+    {
+        string host = akka.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1");
+        int port = akka.GetInt("akka.remote.dot-netty.tcp.port", 0);
+        if (port != 0) CheckFree(host, port);
+        try { return RunStoreSetup.CreateSystem(options.SystemName, akka, store); }
+        catch (Exception e) when (InUse(e)) { throw PortInUse(host, port); }
+    }
+
+    private static void CheckFree(string host, int port)
+    {
+        var address = System.Net.IPAddress.TryParse(host, out var a) ? a : System.Net.IPAddress.Any;
+        using var probe = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        // As Akka binds it (tcp-reuse-addr): a port with connections of a previous process still closing is free.
+        if (!OperatingSystem.IsWindows()) probe.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
+        try { probe.Bind(new System.Net.IPEndPoint(address, port)); }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse) { throw PortInUse(host, port); }
+    }
+
+    private static bool InUse(Exception e) =>
+        e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
+        || (e.InnerException is { } inner && InUse(inner))
+        || (e is AggregateException all && all.InnerExceptions.Any(InUse));
+
+    private static UserError PortInUse(string host, int port) =>
+        new($"akka.remote.dot-netty.tcp.port = {port} is in use on {host}. HINT: choose a free port for this member, or 0 for any (imagegpt train prints the one it got)");
+
+    /// <summary>
     /// Joins the seeds the system was configured with, or founds the cluster when there are none, and waits until this
     /// member is Up. A seed that does not answer within <paramref name="timeout"/> is a user error.
     /// </summary>
@@ -44,6 +75,9 @@ public static class ClusterNode
                 "HINT: check that imagegpt train (or another node) runs there and that the address is the one it printed; a node of another run has another system name and cannot be joined");
         }
     }
+
+    /// <summary>"host:port" of a member: what --seed takes, and the prefix of its trainers' names.</summary>
+    public static string Endpoint(Akka.Actor.Address address) => $"{address.Host}:{address.Port}";
 
     /// <summary>"akka.tcp://system@host:port, roles aggregator, trainer, data".</summary>
     public static string Describe(ActorSystem system)

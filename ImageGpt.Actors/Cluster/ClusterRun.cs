@@ -31,13 +31,14 @@ public static class ClusterRun
     public static Task<RunEnded> Start(ActorSystem system, ClusterNodeSetup s)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
+        string secret = RunSecret.Resolve(s.Config);
         var plane = NodeDataPlane.Get(system);
         // On the address remoting binds (and advertises), so a node reachable for control messages is for tensors too.
         var remoting = system.Settings.Config.GetConfig("akka.remote.dot-netty.tcp");
         string publicHost = remoting.GetString("public-hostname", "");
         plane.Start(system, new DataPlane.DataPlaneOptions
         {
-            Secret = RunSecret.Resolve(s.Config),
+            Secret = secret,
             Host = remoting.GetString("hostname", "127.0.0.1"),
             PublicHost = publicHost.Length > 0 ? publicHost : null,
             Port = (s.Config.Cluster ?? throw new ArgumentException("the config has no cluster settings", nameof(s))).DataPlanePort,
@@ -69,8 +70,11 @@ public static class ClusterRun
             var replica = new ParameterSlab(c.Model);
             var source = new ReplicaParameters(LocalAggregators.Get(system), c.RunId, replica, plane.Client);
             var nodeSetup = new NodeSetup(c with { Runtime = c.Runtime with { Trainers = trainers } }, s.Inputs.Train, replica, source, proxy,
-                new LiveProgress(), s.Observer, s.Hooks, $"{cluster.SelfAddress.HostPort()}/");
-            system.ActorOf(Props.Create(() => new NodeActor(nodeSetup)), "node");
+                new LiveProgress(), s.Observer, s.Hooks, $"{ClusterNode.Endpoint(cluster.SelfAddress)}/", secret);
+            var node = system.ActorOf(Props.Create(() => new NodeActor(nodeSetup)), "node");
+            // A node that shuts down (Ctrl-C, SIGTERM) says so before its trainers stop, so that their shards move at once.
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "leave-the-run", () =>
+                node.Ask<Akka.Done>(LeaveRun.Instance, TimeSpan.FromSeconds(2)).ContinueWith(_ => Akka.Done.Instance, TaskScheduler.Default));
         }
         return ended.Task;
     }

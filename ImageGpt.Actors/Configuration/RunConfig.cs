@@ -73,7 +73,8 @@ public sealed record EvalSettings(
 /// <param name="LeaseTtl">How long the aggregator's lease lasts without renewal (the failover time of a dead aggregator node).</param>
 /// <param name="JoinTimeout">How long a member waits for its seeds to answer before it gives up.</param>
 /// <param name="DataPlanePort">The port of this member's data plane (tensors and batches); 0 = any free port.</param>
-public sealed record ClusterSettings(TimeSpan LeaseTtl, TimeSpan JoinTimeout, int DataPlanePort);
+/// <param name="MinTrainers">Trainers a new run waits for before its first step (so that nodes started together all train from step 0).</param>
+public sealed record ClusterSettings(TimeSpan LeaseTtl, TimeSpan JoinTimeout, int DataPlanePort, int MinTrainers = 1);
 
 /// <summary>Console progress and metrics files.</summary>
 /// <param name="Every">Steps between progress lines (plain output) and metrics rows.</param>

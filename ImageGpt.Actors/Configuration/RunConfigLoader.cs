@@ -106,7 +106,8 @@ public static class RunConfigLoader
         int dataPlanePort = r.Int("cluster.data-plane-port", min: 0, hint: "set cluster.data-plane-port to a free TCP port, or 0 for any");
         if (dataPlanePort > 65535)
             throw r.Invalid("cluster.data-plane-port", r.Text("cluster.data-plane-port"), "is not a TCP port", "set cluster.data-plane-port to a free port in 1..65535, or 0 for any");
-        return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId, secret, new ClusterSettings(leaseTtl, joinTimeout, dataPlanePort));
+        int minTrainers = r.Int("cluster.min-trainers", min: 1, hint: "set cluster.min-trainers to the number of trainers the run waits for before its first step (1: none)");
+        return new RunConfig(model, data, train, runtime, checkpoint, eval, log, runDir, runId, secret, new ClusterSettings(leaseTtl, joinTimeout, dataPlanePort, minTrainers));
     }
 
     private static DataSettings ReadData(Reader r, GptConfig model)

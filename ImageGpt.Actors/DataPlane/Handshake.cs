@@ -86,7 +86,7 @@ internal static class Handshake
         return ours;
     }
 
-    private static byte[] Mac(byte[] key, byte[] label, byte[] first, byte[] second)
+    internal static byte[] Mac(byte[] key, byte[] label, byte[] first, byte[] second)
     {
         byte[] message = [.. label, .. first, .. second];
         return HMACSHA256.HashData(key, message);

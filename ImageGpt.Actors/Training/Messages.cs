@@ -34,6 +34,15 @@ public sealed record TrainerReady(string Trainer);
 /// </summary>
 public sealed record RegisterTrainer(string Name, IActorRef Trainer, IActorRef Node);
 
+/// <summary>This process's shutdown → its <c>/user/node</c> (Ask, answers <see cref="Akka.Done"/>): tell the run's root that the node leaves.</summary>
+public sealed record LeaveRun
+{
+    public static readonly LeaveRun Instance = new();
+}
+
+/// <summary>Node → the run's root, then the aggregator: this node leaves the run (Ctrl-C, SIGTERM); its trainers' shards go to the others now.</summary>
+public sealed record NodeLeaving(IActorRef Node);
+
 /// <summary>
 /// Aggregator → nodes: from step <c>FromStep</c> on, the run's trainers are <c>Trainers</c> in this order (shard k's home
 /// is trainer k mod N), so each node points its loaders at its trainers' home shards.
@@ -81,8 +90,11 @@ public sealed record HandOver
     public static readonly HandOver Instance = new();
 }
 
-/// <summary>The run's root → every member's <c>/user/run-watch</c>: the run is over (or stopped) and each process may exit.</summary>
-public sealed record RunEnded(long Step, bool Stopped, string? Error);
+/// <summary>
+/// The run's root → every member's <c>/user/run-watch</c>: the run is over (or stopped) and each process may exit.
+/// <c>Refused</c>: from this node's own NodeActor, the run did not admit it (<c>Error</c> says why).
+/// </summary>
+public sealed record RunEnded(long Step, bool Stopped, string? Error, bool Refused = false);
 
 /// <summary>A new run root → every member's <c>/user/node</c>: register your trainers with me (the aggregator moved).</summary>
 public sealed record RegisterAgain

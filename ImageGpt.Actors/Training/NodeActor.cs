@@ -13,14 +13,17 @@ namespace ImageGpt.Actors.Training;
 /// <param name="Parameters">The parameters the trainers read: the aggregator's own slab in its process, a replica elsewhere.</param>
 /// <param name="Source">Brings <c>Parameters</c> to a step's version (nothing to do when they are the aggregator's own slab).</param>
 /// <param name="NamePrefix">Prefixes trainer names so that they are unique in the run ("" on a single node).</param>
+/// <param name="Secret">The run's secret, which the node proves it knows before its trainers are registered (<see cref="Cluster.AdmissionGate"/>);
+/// null when the run's root is in this process and asks for no proof.</param>
 public sealed record NodeSetup(
     RunConfig Config, ISampleSource Train, ParameterSlab Parameters, IParameterSource Source, IActorRef Coordinator, LiveProgress Progress,
-    ITrainingObserver Observer, TrainingHooks? Hooks, string NamePrefix);
+    ITrainingObserver Observer, TrainingHooks? Hooks, string NamePrefix, string? Secret = null);
 
 /// <summary>
 /// One node's part of a run (<c>/user/node</c>): its trainers (runtime.trainers, each a model replica on its own thread)
 /// and a loader per trainer, each under a backoff supervisor with the run's restart budget. It registers its trainers
-/// with the aggregator and, when the aggregator announces the run's trainers (<see cref="PlanChanged"/>), points each
+/// with the run's root (in a cluster once each has proved to the other that it knows the run's secret, and again with
+/// every new root: <see cref="RegisterAgain"/>) and, when the aggregator announces the run's trainers (<see cref="PlanChanged"/>), points each
 /// loader at its trainer's home shards. Failures in its subtree are reported one line each; a child past its restart
 /// budget stops the run.
 /// </summary>
@@ -31,16 +34,51 @@ public sealed class NodeActor : MonitoredActor
     private readonly List<(string Name, BatchLane Lane, IActorRef Trainer)> _trainers = [];
     private readonly Dictionary<IActorRef, string> _supervised = [];
     private readonly Dictionary<string, string> _lastFailureOf = [];
+    private readonly byte[]? _key;
+    /// <summary>The nonce of the admission under way (answers that do not echo it belong to an earlier one).</summary>
+    private byte[]? _nodeNonce;
+    private byte[]? _rootNonce;
+    /// <summary>The root this node's trainers are registered with.</summary>
+    private IActorRef _root = ActorRefs.Nobody;
 
     public NodeActor(NodeSetup setup)
     {
         _s = setup;
+        _key = setup.Secret is null ? null : DataPlane.Handshake.Key(setup.Secret);
         Receive<PlanChanged>(OnPlan);
         Receive<RegisterAgain>(_ =>
         {
             // A new root resumes from its last checkpoint, which may be behind the steps this node has seen.
             Volatile.Write(ref _s.Progress.CurrentStep, 0);
-            foreach (var (name, _, trainer) in _trainers) _s.Coordinator.Tell(new RegisterTrainer(name, trainer, Self), Self);
+            Join(Sender);
+        });
+        Receive<LeaveRun>(_ =>
+        {
+            if (!_root.IsNobody()) _root.Tell(new NodeLeaving(Self), Self);
+            Sender.Tell(Akka.Done.Instance);
+        });
+        Receive<Cluster.AdmissionChallenge>(m =>
+        {
+            if (!Current(m.NodeNonce)) return;
+            _rootNonce = m.RootNonce;
+            Sender.Tell(new Cluster.AdmissionProof(_nodeNonce!, Cluster.AdmissionGate.NodeProof(_key!, m.RootNonce, _nodeNonce!)), Self);
+        });
+        Receive<Cluster.AdmissionGranted>(m =>
+        {
+            if (!Current(m.NodeNonce) || _rootNonce is null) return;
+            if (!Cluster.AdmissionGate.RootProved(_key!, _nodeNonce!, _rootNonce, m))
+            {
+                Refused($"the run's root at {Sender.Path.Address} admitted this node but could not prove it knows the run's secret: it is not this run's. " +
+                    "HINT: check --seed and that every node has the same run.secret");
+                return;
+            }
+            _nodeNonce = null;
+            Register(Sender);
+        });
+        Receive<Cluster.AdmissionRefused>(m =>
+        {
+            if (Current(m.NodeNonce))
+                Refused($"the run refused this node: {m.Reason}. HINT: every node of a run needs its secret: the same run.secret (or IGPT_SECRET), or the file '{RunSecret.FileName}' of the first node's run directory");
         });
         Receive<Error>(e =>
         {
@@ -68,8 +106,37 @@ public sealed class NodeActor : MonitoredActor
                 _s.Progress, rt.StepDeadline, _s.Observer, _s.Hooks, rt.Backend, rt.Device);
             var trainer = Supervise(Context.ActorOf(Supervision.Backoff(Props.Create(() => new TrainerActor(trainerSetup)), "trainer", rt), $"trainer-{local}"), $"trainer-{local}");
             _trainers.Add((name, lane, trainer));
-            _s.Coordinator.Tell(new RegisterTrainer(name, trainer, Self), Self);
         }
+        Join(_s.Coordinator);
+    }
+
+    /// <summary>Registers this node's trainers with <paramref name="root"/>, after the admission when the run asks for one.</summary>
+    private void Join(IActorRef root)
+    {
+        if (_key is null)
+        {
+            Register(root);
+            return;
+        }
+        _nodeNonce = Cluster.AdmissionGate.Nonce();
+        _rootNonce = null;
+        root.Tell(new Cluster.AdmissionHello(_nodeNonce), Self);
+    }
+
+    private bool Current(byte[] nodeNonce) => _nodeNonce is not null && nodeNonce.AsSpan().SequenceEqual(_nodeNonce);
+
+    private void Register(IActorRef root)
+    {
+        _root = root;
+        foreach (var (name, _, trainer) in _trainers) root.Tell(new RegisterTrainer(name, trainer, Self), Self);
+    }
+
+    /// <summary>This node may not take part: it ends its part of the run, and its process says why.</summary>
+    private void Refused(string why)
+    {
+        _nodeNonce = null;
+        Context.System.ActorSelection($"/user/{Cluster.RunWatcher.Name}").Tell(new RunEnded(-1, false, why, Refused: true));
+        Context.Stop(Self);
     }
 
     protected override void PostStop()

@@ -12,7 +12,7 @@ namespace ImageGpt.Actors.Training;
 public sealed record AggregatorSetup(
     OptimizerStep Optimizer, BatchSampler Sampler, long StartStep, long TotalSteps, bool CheckpointAtStart,
     int CheckpointEvery, TimeSpan Deadline, ulong DataSeed, GradientPool Pool, LiveProgress Progress, ITrainingObserver Observer,
-    TrainingHooks? Hooks, int ThreadsPerTrainer = 1, Cluster.NodeDataPlane? Plane = null);
+    TrainingHooks? Hooks, int ThreadsPerTrainer = 1, Cluster.NodeDataPlane? Plane = null, int MinTrainers = 1);
 
 /// <summary>
 /// Owns the parameters and the optimizer, and the run's trainers: nodes register theirs (<see cref="RegisterTrainer"/>),
@@ -43,6 +43,8 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
     private readonly HashSet<string> _computedBefore = [];
     private ShardPlan? _plan;
     private TimeSpan _deadline;
+    /// <summary>Trainers the first step waits for (<c>MinTrainers</c>); 0 once a step has begun.</summary>
+    private int _waitingFor;
     // Parameters offered to trainers in other processes: two copies in turn, so that a step's offer is never written
     // while a straggler may still read it; each buffer's withdrawal is awaited before it is written again.
     private readonly float[]?[] _published = new float[]?[2];
@@ -72,6 +74,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
     {
         _s = setup;
         _step = setup.StartStep;
+        _waitingFor = setup.MinTrainers;
         _slots = new ShardGradient?[setup.Sampler.Shards];
         _owner = new int[setup.Sampler.Shards];
         _tokensPerStep = (long)setup.Sampler.BatchSize * setup.Sampler.Data.T;
@@ -89,7 +92,11 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         {
             if (_started && !_inFlight && !_waitingForWriter && !_finishing) NextStep();
         });
-        Receive<Terminated>(t => OnTrainerGone(t.ActorRef));
+        Receive<Terminated>(t => OnTrainerGone(t.ActorRef, departed: t.AddressTerminated));
+        Receive<NodeLeaving>(m =>
+        {
+            foreach (var trainer in _trainers.Concat(_joining).Where(x => x.Node.Equals(m.Node)).ToList()) OnTrainerGone(trainer.Ref, departed: true);
+        });
         Receive<ShardDone>(OnShard);
         Receive<ShardOffered>(OnOffered);
         Receive<FetchFailed>(m =>
@@ -127,6 +134,12 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         if (_step >= _s.TotalSteps || _stopReason is not null) { Finish(); return; }
         ApplyMembership();
         if (_trainers.Count == 0) return;
+        if (_trainers.Count < _waitingFor)
+        {
+            _s.Observer.Warning($"waiting for {_waitingFor} trainers (cluster.min-trainers) before the first step: {_trainers.Count} registered");
+            return;
+        }
+        _waitingFor = 0;
         Array.Clear(_slots);
         _inFlight = true;
         Volatile.Write(ref _s.Progress.CurrentStep, _step);
@@ -218,6 +231,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         _joining.RemoveAll(j => j.Name == m.Name);
         if (known >= 0) _leaving.Add(m.Name);
         _joining.Add(new Trainer(m.Name, m.Trainer, m.Node));
+        if (_plan is not null) _s.Observer.Warning($"{m.Name} joins the run at the next step");
         // Behind the registrations already in the mailbox (a node registers all its trainers at once).
         if (_started && !_inFlight) Self.Tell(BeginStep.Instance);
     }
@@ -228,15 +242,17 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         public static readonly BeginStep Instance = new();
     }
 
-    /// <summary>A trainer's supervisor stopped (its node left or died, or it gave up): it leaves at the step boundary,
-    /// and what it owed of this step is computed by the others now rather than after a deadline.</summary>
-    private void OnTrainerGone(IActorRef actor)
+    /// <summary>
+    /// A trainer leaves at the step boundary. When its node departed (it said it leaves, or its member is gone), what it
+    /// owed of this step is computed by the others now rather than after a deadline. A trainer that gave up while its
+    /// node lives is a failure its node reports, which ends the run; its shards wait for that (or for the deadline).
+    /// </summary>
+    private void OnTrainerGone(IActorRef actor, bool departed)
     {
         int t = _trainers.FindIndex(x => x.Ref.Equals(actor));
         _joining.RemoveAll(j => j.Ref.Equals(actor));
-        if (t < 0) return;
-        _leaving.Add(_trainers[t].Name);
-        if (!_inFlight) return;
+        if (t < 0 || !_leaving.Add(_trainers[t].Name)) return;
+        if (!_inFlight || !departed) return;
         var others = Enumerable.Range(0, _trainers.Count).Where(i => i != t && !_leaving.Contains(_trainers[i].Name)).ToArray();
         if (others.Length == 0) return;
         int attempt = 0;

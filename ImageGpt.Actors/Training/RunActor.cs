@@ -57,6 +57,8 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
     private long _startStep;
     private Fence? _fence;
     private string? _node;
+    /// <summary>In a cluster: which members proved they know the run's secret; the root takes trainers and orders only from them.</summary>
+    private Cluster.AdmissionGate? _gate;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -96,15 +98,23 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
         });
         Receive<RunHistoryActor.WriteFailed>(m => _lastFailure = m.Reason);
         Receive<Terminated>(t => OnTerminated(t.ActorRef));
-        Receive<TrainingFailed>(m => End(RunPhase.Failed, _s.Progress.Last?.Step ?? _startStep, m.Error));
+        Receive<TrainingFailed>(m =>
+        {
+            if (FromAdmitted(m)) End(RunPhase.Failed, _s.Progress.Last?.Step ?? _startStep, m.Error);
+        });
     }
 
     private void Running()
     {
         CommonReceives();
+        Receive<Cluster.AdmissionHello>(m =>
+        {
+            if (_gate is not null) Sender.Tell(_gate.Hello(Sender.Path.Address, m), Self);
+        });
+        Receive<Cluster.AdmissionProof>(OnAdmissionProof);
         Receive<StopTraining>(m =>
         {
-            if (_ended) return;
+            if (_ended || !FromAdmitted(m)) return;
             _stopReason = m.Reason;
             if (_phase == RunPhase.Evaluating) { End(RunPhase.Stopped, _s.Progress.Last?.Step ?? _startStep, null); return; }
             _phase = RunPhase.Stopping;
@@ -138,7 +148,14 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
             if (m.Drained) End(RunPhase.Finished, m.Step, null);
             else AskDrain(m.Step);
         });
-        Receive<RegisterTrainer>(m => _aggregator.Forward(m));
+        Receive<RegisterTrainer>(m =>
+        {
+            if (FromAdmitted(m)) _aggregator.Forward(m);
+        });
+        Receive<NodeLeaving>(m =>
+        {
+            if (FromAdmitted(m)) _aggregator.Forward(m);
+        });
         Receive<TrainerReady>(m => _aggregator.Forward(m));
         Receive<RunHistoryActor.Recorded>(_ => { });
         Receive<WriteStatus>(_ => Status(null));
@@ -160,6 +177,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
             if (held is not { } h || h.Owner != _node)
                 throw new InvalidOperationException($"the aggregator lease {lease} is not held by {_node}");
             _fence = new Fence(lease, h.Epoch);
+            _gate = new Cluster.AdmissionGate(RunSecret.Resolve(c));
         }
         _history = Watch(Context.ActorOf(Props.Create(() => new RunHistoryActor(c.RunId)), "history"), "run's history");
         var store = _s.Store;
@@ -211,7 +229,8 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
         var sampler = new BatchSampler(_s.Inputs.Train, t.Batch, t.Shards, t.Seed);
         var aggregatorSetup = new AggregatorSetup(optimizer, sampler, _startStep, t.Steps, _startStep == 0,
             c.Checkpoint.Every, rt.StepDeadline, t.Seed, new GradientPool(parameters.Length), _s.Progress, observer, _s.Hooks, rt.ThreadsPerTrainer,
-            Plane: _s.Clustered ? Cluster.NodeDataPlane.Get(Context.System) : null);
+            Plane: _s.Clustered ? Cluster.NodeDataPlane.Get(Context.System) : null,
+            MinTrainers: history.Started is null ? c.Cluster?.MinTrainers ?? 1 : 1);
         _aggregator = Watch(Context.ActorOf(Props.Create(() => new ParameterAggregator(aggregatorSetup)), "aggregator"), "parameter aggregator");
         _aggregator.Tell(new StartTraining(_writer), Self);
         LocalAggregators.Get(Context.System).Add(c.RunId, parameters);
@@ -220,6 +239,27 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
         // status.json exists from the start, then is rewritten every second.
         Status(null);
         Timers.StartPeriodicTimer("status", new WriteStatus(), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>A node's proof of the run's secret: admitted, or refused and downed (it leaves the cluster).</summary>
+    private void OnAdmissionProof(Cluster.AdmissionProof m)
+    {
+        if (_gate is null) return;
+        var member = Sender.Path.Address;
+        var answer = _gate.Proof(member, m);
+        if (answer is null) return;
+        Sender.Tell(answer, Self);
+        if (answer is not Cluster.AdmissionRefused refused) return;
+        _s.Observer.Warning($"refused the node at {member}: {refused.Reason}; it is downed and leaves the cluster");
+        Akka.Cluster.Cluster.Get(Context.System).Down(member);
+    }
+
+    /// <summary>Whether the run takes <paramref name="message"/> from its sender: always in one process, from admitted members in a cluster.</summary>
+    private bool FromAdmitted(object message)
+    {
+        if (_gate is null || _gate.Admitted(Sender.Path.Address)) return true;
+        _s.Observer.Warning($"ignored {message.GetType().Name} from {Sender.Path.Address}, which has not proved it knows the run's secret");
+        return false;
     }
 
     private static void Restore(float[] from, ParameterSlab to, string what)
@@ -279,6 +319,8 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
         _ended = true;
         _phase = phase;
         Timers.CancelAll();
+        // A failed run takes no further step (and writes no checkpoint after its failure).
+        if (phase == RunPhase.Failed && !_aggregator.IsNobody()) Context.Stop(_aggregator);
         Status(error);
         var outcome = new TrainingOutcome(step, phase == RunPhase.Stopped, _s.Parameters, error);
         IRunEvent ending = phase switch

@@ -62,7 +62,7 @@ public static class TrainCommand
         await using var store = RunStore.Open(config.Checkpoint, runDir);
         CheckRunDirectory(runDir);
         var clusterOptions = ClusterNode.Options(config, resolved, seeds: []);
-        var system = RunStoreSetup.CreateSystem(clusterOptions.SystemName, AkkaSettings.Build(resolved, store, cluster: clusterOptions), store);
+        var system = ClusterNode.CreateSystem(clusterOptions, AkkaSettings.Build(resolved, store, cluster: clusterOptions), store);
         var shutdown = CoordinatedShutdown.Get(system);
         try
         {
@@ -125,7 +125,7 @@ public static class TrainCommand
 
         // The first member of the run's cluster: it founds it (unless akka.cluster.seed-nodes names others) and says how to add nodes.
         await ClusterNode.JoinAsync(system, config.Cluster!.JoinTimeout);
-        output.WriteLine($"cluster: {ClusterNode.Describe(system)}; add a node with: imagegpt node --config <this config> --seed {Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort()}");
+        output.WriteLine($"cluster: {ClusterNode.Describe(system)}; add a node with: imagegpt node --config <this config> --seed {ClusterNode.Endpoint(Akka.Cluster.Cluster.Get(system).SelfAddress)}");
 
         var shutdown = CoordinatedShutdown.Get(system);
         using var interrupts = new Interrupts(system, output, "finishing the current step and writing a checkpoint");

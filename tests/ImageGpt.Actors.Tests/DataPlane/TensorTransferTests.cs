@@ -6,7 +6,11 @@ using static ImageGpt.Actors.Tests.DataPlane.DataPlaneFixture;
 
 namespace ImageGpt.Actors.Tests.DataPlane;
 
-/// <summary>Tensors offered on one node's server and fetched by another's client, on loopback.</summary>
+/// <summary>
+/// Tensors offered on one node's server and fetched by another's client, on loopback. Alone: a 300 MB tensor and its
+/// copy would count in the working set the store's 2 GiB payload test measures.
+/// </summary>
+[Collection(AllocationCountingCollection.Name)]
 public sealed class TensorTransferTests
 {
     /// <summary>64-byte chunks hold 16 floats: these lengths sit on both sides of chunk boundaries.</summary>

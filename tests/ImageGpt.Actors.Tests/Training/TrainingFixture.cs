@@ -81,7 +81,7 @@ internal static class TrainingFixture
 }
 
 /// <summary>Records what a run reports.</summary>
-internal sealed class Recorder(Action<StepReport>? onStep = null) : ITrainingObserver
+internal sealed class Recorder(Action<StepReport>? onStep = null, Action<string>? onWarning = null) : ITrainingObserver
 {
     public List<string> Warnings { get; } = [];
     public List<StepReport> Steps { get; } = [];
@@ -90,6 +90,6 @@ internal sealed class Recorder(Action<StepReport>? onStep = null) : ITrainingObs
     public void Step(StepReport report) { lock (Steps) Steps.Add(report); onStep?.Invoke(report); }
     public void CheckpointSaved(long step, double seconds, bool final) { lock (Checkpoints) Checkpoints.Add(step); }
     public void Evaluation(EvaluationRecorded result, string table) { lock (Evaluations) Evaluations.Add(result); }
-    public void Warning(string message) { lock (Warnings) Warnings.Add(message); }
+    public void Warning(string message) { lock (Warnings) Warnings.Add(message); onWarning?.Invoke(message); }
     public string AllWarnings { get { lock (Warnings) return string.Join("\n", Warnings); } }
 }

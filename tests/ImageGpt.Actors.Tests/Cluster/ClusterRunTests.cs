@@ -1,0 +1,135 @@
+using Akka.Actor;
+using ImageGpt.Actors.Cluster;
+using ImageGpt.Actors.Configuration;
+using ImageGpt.Actors.History;
+using ImageGpt.Actors.Tests.Support;
+using ImageGpt.Actors.Tests.Training;
+using ImageGpt.Actors.Training;
+using static ImageGpt.Actors.Tests.Training.TrainingFixture;
+
+namespace ImageGpt.Actors.Tests.Cluster;
+
+/// <summary>
+/// Members of a run's cluster as actor systems of this process on 127.0.0.1: they talk over Akka.Remote and move
+/// tensors over their data planes exactly as separate processes do (each system has its own replica, data plane and
+/// store connection); only the kills need real processes (ImageGpt.Host.Tests). The plain loop is the oracle. They run
+/// alone: two members and their stores would otherwise crowd the tests that measure the process's memory.
+/// </summary>
+[Collection(ClusterMembersCollection.Name)]
+public sealed class ClusterRunTests : IDisposable
+{
+    private const string Secret = "cluster-test-secret-0123456789abcdef";
+    private static readonly string Identity = "{\"identity\":1}";
+    private readonly string _dir = Directory.CreateTempSubdirectory("igpt-cluster-").FullName;
+    private readonly List<(ActorSystem System, RunStore Store)> _members = [];
+
+    public void Dispose()
+    {
+        foreach (var (system, store) in _members)
+        {
+            system.ShutdownAsync().GetAwaiter().GetResult();
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private RunConfig Run(int steps = 12, int every = 5) =>
+        Config(_dir, trainers: 1, steps: steps, every: every) with { Secret = Secret, Cluster = new ClusterSettings(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 0, 1) };
+
+    /// <summary>A member on 127.0.0.1 with its own connection to the run's SQLite store; it joins <paramref name="seed"/>, or founds the cluster.</summary>
+    private async Task<ActorSystem> Member(RunConfig c, ActorSystem? seed)
+    {
+        var store = RunStore.Open(c.Checkpoint, _dir);
+        var options = ClusterNode.Options(c, TestRuns.Reference, seed is null ? [] : [ClusterNode.Endpoint(Akka.Cluster.Cluster.Get(seed).SelfAddress)]);
+        var system = RunStoreSetup.CreateSystem(options.SystemName, AkkaSettings.Build(TestRuns.Reference, store, cluster: options), store);
+        _members.Add((system, store));
+        await ClusterNode.JoinAsync(system, TimeSpan.FromSeconds(30)).Bounded();
+        return system;
+    }
+
+    private static TrainingInputs Inputs() => new(Data(), new Nn.Palette.Palette(1, [-0.9f, -0.6f, -0.3f, 0f, 0.2f, 0.4f, 0.6f, 0.9f]), null);
+
+    private Task<RunEnded> Start(ActorSystem member, RunConfig c, ITrainingObserver observer, TrainingHooks? hooks = null) =>
+        ClusterRun.Start(member, new ClusterNodeSetup(c, Inputs(), _members.Single(m => m.System == member).Store, Identity, observer, hooks));
+
+    private async Task<Checkpoint> Latest(ActorSystem member)
+    {
+        var history = await RunJournal.ReadAsync(member, RunId).Bounded();
+        return ((ICheckpointStore)_members.Single(m => m.System == member).Store.Blobs).LoadLatest(history, w => Assert.Fail(w))
+            ?? throw new InvalidOperationException("no checkpoint");
+    }
+
+    [Fact]
+    public async Task A_node_that_joins_at_step_k_trains_from_the_next_step_and_the_weights_are_the_plain_loops()
+    {
+        const int k = 4;
+        var c = Run();
+        var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new Recorder(onWarning: w => { if (w.Contains("joins the run at the next step", StringComparison.Ordinal)) joined.TrySetResult(); });
+        // The first member's trainer holds step k until the second member's trainer has registered: it joins at k + 1.
+        var hold = new TrainingHooks { BeforeShard = (_, step, _) => { if (step == k) joined.Task.Wait(TestRuns.Patience); } };
+        var a = await Member(c, seed: null);
+        var endedA = Start(a, c, first, hold);
+        var b = await Member(c, seed: a);
+        var endedB = Start(b, c, new Recorder());
+
+        var outcome = await endedA.Bounded();
+        Assert.Null(outcome.Error);
+        Assert.Equal(outcome, await endedB.Bounded());
+        Assert.Equal(12, outcome.Step);
+        Assert.Contains($"from step {k + 1} the run has 2 trainer(s)", first.AllWarnings);
+        var latest = await Latest(a);
+        Assert.Equal(12, latest.Step);
+        Assert.Equal(Reference(c, 12), latest.Parameters);
+    }
+
+    [Fact]
+    public async Task A_node_without_the_runs_secret_is_refused_downed_and_reads_no_tensor_and_the_run_goes_on()
+    {
+        var c = Run() with { Cluster = new ClusterSettings(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 0, 2) };
+        var first = new Recorder();
+        var a = await Member(c, seed: null);
+        var endedA = Start(a, c, first);
+        var intruderConfig = c with { Secret = "another-secret-0123456789abcdefgh" };
+        var intruder = await Member(intruderConfig, seed: a);
+        var refused = await Start(intruder, intruderConfig, new Recorder()).Bounded();
+        Assert.True(refused.Refused);
+        Assert.StartsWith("the run refused this node: wrong run secret. HINT:", refused.Error);
+        await Eventually(() => Akka.Cluster.Cluster.Get(a).State.Members.All(m => m.Address != Akka.Cluster.Cluster.Get(intruder).SelfAddress),
+            "the refused node is downed and removed");
+        Assert.Contains("refused the node at", first.AllWarnings);
+        // Nor can a peer with its secret read a tensor from the run's data plane (the run still waits for cluster.min-trainers = 2).
+        var ticket = NodeDataPlane.Get(a).Server.Offer("params/probe", new float[1000]);
+        await using (var stranger = new ImageGpt.Actors.DataPlane.DataPlaneClient(new ImageGpt.Actors.DataPlane.DataPlaneOptions { Secret = intruderConfig.Secret }))
+        {
+            var e = await Assert.ThrowsAsync<ImageGpt.Actors.DataPlane.DataPlaneException>(() => stranger.FetchAsync(ticket, new float[1000]).Bounded());
+            Assert.True(e.Refused);
+            Assert.Contains("wrong run secret", e.Message);
+        }
+        await NodeDataPlane.Get(a).Server.WithdrawAsync(ticket.Id);
+        Assert.False(endedA.IsCompleted);
+
+        var b = await Member(c, seed: a);
+        var endedB = Start(b, c, new Recorder());
+        var outcome = await endedA.Bounded();
+        Assert.Null(outcome.Error);
+        Assert.Equal(outcome, await endedB.Bounded());
+        Assert.Equal(Reference(c, 12), (await Latest(a)).Parameters);
+    }
+
+    private static async Task Eventually(Func<bool> condition, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TestRuns.Patience) Assert.Fail($"not within {TestRuns.Patience.TotalSeconds} s: {what}");
+            await Task.Delay(50);
+        }
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClusterMembersCollection
+{
+    public const string Name = "cluster members";
+}
