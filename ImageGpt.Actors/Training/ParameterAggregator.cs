@@ -139,7 +139,12 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
             _s.Observer.Warning($"waiting for {_waitingFor} trainers (cluster.min-trainers) before the first step: {_trainers.Count} registered");
             return;
         }
-        _waitingFor = 0;
+        if (_waitingFor > 0)
+        {
+            // Rates count from the first step, not from the wait for trainers before it.
+            Record(_clock.Elapsed.TotalSeconds, 0);
+            _waitingFor = 0;
+        }
         Array.Clear(_slots);
         _inFlight = true;
         Volatile.Write(ref _s.Progress.CurrentStep, _step);

@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using System.Globalization;
+using ImageGpt.Actors.Configuration;
+using ImageGpt.Actors.History;
+using ImageGpt.Actors.Training;
+using ImageGpt.Host.Commands;
+using ImageGpt.Nn.Data;
+using ImageGpt.Nn.Model;
+using ImageGpt.Nn.Optim;
+using ImageGpt.Nn.Training;
+using Xunit.Abstractions;
+
+namespace ImageGpt.Host.Tests;
+
+/// <summary>
+/// A run's cluster of real processes on 127.0.0.1: <c>imagegpt train</c> and <c>imagegpt node</c> children sharing the run
+/// directory's SQLite store, with the failure detector, the split-brain resolver and the aggregator's lease shortened
+/// (test settings only). Whatever joins, leaves or dies, <c>step-N.safetensors</c> must be the bytes of one process with
+/// two trainers, whose weights are the plain loop's (<see cref="ClusterBaseline"/>). Kill steps are seeded and printed
+/// (IMAGEGPT_KILL_SEED replays one).
+/// </summary>
+public sealed class ClusterTests(ClusterBaseline baseline, ITestOutputHelper log) : IClassFixture<ClusterBaseline>, IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("igpt-cluster-").FullName;
+    private readonly List<Child> _children = [];
+
+    public void Dispose()
+    {
+        foreach (var child in _children) child.Dispose();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private Child Start(string command, string runDir, params string[] extra)
+    {
+        var child = new Child(command, [.. ClusterRunArgs.Run, "--run-dir", runDir, .. extra], log);
+        _children.Add(child);
+        return child;
+    }
+
+    private static int KillSeed() => int.TryParse(Environment.GetEnvironmentVariable("IMAGEGPT_KILL_SEED"), out int s) ? s : 20261130;
+
+    private byte[] Weights(string runDir) => File.ReadAllBytes(Path.Combine(runDir, $"step-{ClusterRunArgs.Steps}.safetensors"));
+
+    [Fact]
+    public async Task Two_processes_with_one_trainer_each_write_the_bytes_of_one_process_with_two_trainers_and_a_node_without_the_secret_is_refused()
+    {
+        string dir = Path.Combine(_root, "two");
+        // The run waits for two trainers (cluster.min-trainers), so both processes train from step 0.
+        var train = Start("train", dir, "--set", "cluster.min-trainers=2");
+        string seed = await train.Seed();
+        var stranger = Start("node", dir, "--seed", seed, "--set", "run.secret=not-this-runs-secret-0123456789");
+        Assert.Equal(2, await stranger.Exit());
+        Assert.Contains("imagegpt node: error: the run refused this node: wrong run secret. HINT:", stranger.Errors);
+        Assert.Single(stranger.Errors.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("imagegpt node: error:", StringComparison.Ordinal));
+
+        var node = Start("node", dir, "--seed", seed);
+        Assert.Equal(0, await train.Exit());
+        Assert.Equal(0, await node.Exit());
+        Assert.Contains("waiting for 2 trainers (cluster.min-trainers) before the first step: 1 registered", train.Output);
+        Assert.Contains($"the run finished at step {ClusterRunArgs.Steps}", node.Output);
+        Assert.Equal(baseline.Weights, Weights(dir));
+    }
+
+    [Fact]
+    public async Task A_trainer_node_killed_with_SIGKILL_at_a_seeded_step_costs_no_step_and_changes_no_weight()
+    {
+        int seed = KillSeed();
+        int k = new Random(seed).Next(3, 20);
+        log.WriteLine($"kill seed {seed}: the trainer node is killed at step {k}");
+        string dir = Path.Combine(_root, "trainer-killed");
+        var train = Start("train", dir, "--set", "cluster.min-trainers=2");
+        var node = Start("node", dir, "--seed", await train.Seed(), "--set", "akka.cluster.roles=[trainer, data]");
+        await train.Line(l => l.StartsWith($"step {k}/", StringComparison.Ordinal));
+        node.Kill();
+        Assert.Equal(0, await train.Exit());
+        Assert.Equal(baseline.Weights, Weights(dir));
+        // No step waited longer than the step deadline plus the time to find the node dead (slack for a loaded machine).
+        var elapsed = File.ReadLines(Path.Combine(dir, "metrics.csv")).Skip(1).Select(l => double.Parse(l.Split(',')[8], CultureInfo.InvariantCulture)).ToList();
+        double longest = elapsed.Zip(elapsed.Skip(1), (a, b) => b - a).Max();
+        double bound = ClusterRunArgs.StepDeadline + ClusterRunArgs.DetectorPause + ClusterRunArgs.StableAfter + 10;
+        Assert.True(longest < bound, $"a step took {longest:F1} s, more than the deadline plus the failure detector ({bound} s) (kill seed {seed})");
+    }
+
+    [Fact]
+    public async Task The_aggregators_node_killed_with_SIGKILL_hands_the_run_to_the_survivor_which_ends_it_with_the_same_weights()
+    {
+        int seed = KillSeed() + 1;
+        int k = new Random(seed).Next(3, 20);
+        log.WriteLine($"kill seed {seed}: the aggregator's node is killed at step {k}");
+        string dir = Path.Combine(_root, "aggregator-killed");
+        var train = Start("train", dir, "--set", "cluster.min-trainers=2");
+        var node = Start("node", dir, "--seed", await train.Seed());
+        await train.Line(l => l.StartsWith($"step {k}/", StringComparison.Ordinal));
+        train.Kill();
+        Assert.Equal(0, await node.Exit());
+        Assert.Contains($"the run finished at step {ClusterRunArgs.Steps}", node.Output);
+        Assert.Equal(baseline.Weights, Weights(dir));
+        var history = await RunFiles.HistoryAsync(dir);
+        var resumed = Assert.Single(history.Resumes);
+        Assert.True(resumed.Epoch >= 2, $"the survivor's root holds lease epoch {resumed.Epoch}");
+        Assert.IsType<RunFinished>(history.Ended);
+    }
+}
+
+/// <summary>The cluster tests' run (<see cref="ClusterRunArgs"/>) trained once by one process with two trainers, and checked against the plain loop.</summary>
+public sealed class ClusterBaseline : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("igpt-cluster-baseline-").FullName;
+
+    public ClusterBaseline()
+    {
+        string runDir = Path.Combine(_dir, "one-process");
+        int exit = TrainCommand.RunAsync([.. ClusterRunArgs.Run, "--run-dir", runDir, "--set", "runtime.trainers=2"], new StringWriter(), interactive: false).GetAwaiter().GetResult();
+        if (exit != 0) throw new InvalidOperationException($"the baseline run exited {exit}");
+        Weights = File.ReadAllBytes(Path.Combine(runDir, $"step-{ClusterRunArgs.Steps}.safetensors"));
+        var trained = RunFiles.LatestAsync(runDir).GetAwaiter().GetResult();
+        var plain = PlainLoop(runDir);
+        if (!plain.AsSpan().SequenceEqual(trained.Parameters))
+            throw new InvalidOperationException("one process with two trainers does not give the plain loop's weights");
+    }
+
+    /// <summary>step-N.safetensors of one process with two trainers.</summary>
+    public byte[] Weights { get; }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>ReferenceTraining on the run's data and palette.</summary>
+    private static float[] PlainLoop(string runDir)
+    {
+        var reference = ConfigFactory.ParseFile(ConfigCommand.FindReference());
+        string[] run = ClusterRunArgs.Run;
+        var config = RunConfigLoader.FromResolved(RunConfigLoader.Layer(reference, run[1], ClusterRunArgs.Sets(run)).Resolve(), reference.Resolve(), runDir);
+        var palette = Nn.Palette.Palette.FromJson(File.ReadAllText(Path.Combine(runDir, "palette.json")), "palette.json");
+        var inputs = RunData.Prepare(config, palette, TextWriter.Null);
+        var parameters = new ParameterSlab(config.Model);
+        new Gpt(config.Model, 1, parameters).Init();
+        var t = config.Train;
+        var optimizer = new OptimizerStep(parameters, new LrSchedule(t.Lr, t.Warmup, t.Steps), (float)t.Beta1, (float)t.Beta2, (float)t.WeightDecay, (float)t.Clip);
+        ReferenceTraining.Run(optimizer, new BatchSampler(inputs.Train, t.Batch, t.Shards, t.Seed), new ShardWorker(parameters, t.Batch, 1, config.Model.Seed), 0, t.Steps);
+        return parameters.Data;
+    }
+}
+
+/// <summary>An imagegpt child process whose output lines are kept and awaited (every wait bounded).</summary>
+internal sealed class Child : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    private readonly Process _process;
+    private readonly List<string> _lines = [];
+    private readonly System.Text.StringBuilder _errors = new();
+    private readonly ITestOutputHelper _log;
+    private readonly string _name;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Child(string command, string[] args, ITestOutputHelper log)
+    {
+        _log = log;
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imagegpt.dll"));
+        psi.ArgumentList.Add(command);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        _process = Process.Start(psi)!;
+        _name = $"{command} (pid {_process.Id})";
+        _process.OutputDataReceived += (_, e) => Add(e.Data, error: false);
+        _process.ErrorDataReceived += (_, e) => Add(e.Data, error: true);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    private void Add(string? line, bool error)
+    {
+        if (line is null) return;
+        TaskCompletionSource changed;
+        lock (_lines)
+        {
+            _lines.Add(line);
+            if (error) _errors.AppendLine(line);
+            changed = _changed;
+            _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        changed.TrySetResult();
+    }
+
+    public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
+
+    public string Errors { get { lock (_lines) return _errors.ToString(); } }
+
+    /// <summary>The first line (stdout or stderr) that matches; fails after the patience, or when the child exits without one.</summary>
+    public async Task<string> Line(Func<string, bool> match)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            Task changed;
+            lock (_lines)
+            {
+                if (_lines.FirstOrDefault(match) is { } line) return line;
+                changed = _changed.Task;
+            }
+            if (_process.HasExited) await _process.WaitForExitAsync();
+            lock (_lines)
+                if (_process.HasExited && !_lines.Any(match)) throw new Xunit.Sdk.XunitException($"{_name} exited {_process.ExitCode} without the line awaited:\n{string.Join('\n', _lines)}");
+            var left = Patience - clock.Elapsed;
+            if (left <= TimeSpan.Zero) throw new Xunit.Sdk.XunitException($"{_name}: the line awaited did not come within {Patience.TotalMinutes} min:\n{Output}");
+            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(200)));
+        }
+    }
+
+    /// <summary>The host:port imagegpt train prints for nodes to join.</summary>
+    public async Task<string> Seed()
+    {
+        string line = await Line(l => l.Contains("--seed ", StringComparison.Ordinal));
+        return line[(line.LastIndexOf("--seed ", StringComparison.Ordinal) + "--seed ".Length)..].Trim();
+    }
+
+    public void Kill() => _process.Kill(entireProcessTree: true);
+
+    public async Task<int> Exit()
+    {
+        using var timeout = new CancellationTokenSource(Patience);
+        try { await _process.WaitForExitAsync(timeout.Token); }
+        catch (OperationCanceledException) { throw new Xunit.Sdk.XunitException($"{_name} did not end within {Patience.TotalMinutes} min:\n{Output}"); }
+        _process.WaitForExit();
+        _log.WriteLine($"--- {_name} exited {_process.ExitCode}:\n{Output}");
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+}
