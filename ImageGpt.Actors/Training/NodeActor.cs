@@ -136,6 +136,9 @@ public sealed class NodeActor : MonitoredActor
     {
         _nodeNonce = null;
         Context.System.ActorSelection($"/user/{Cluster.RunWatcher.Name}").Tell(new RunEnded(-1, false, why, Refused: true));
+        // Out of the cluster at once, gracefully (the root downs a refused node that stays).
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        cluster.Leave(cluster.SelfAddress);
         Context.Stop(Self);
     }
 

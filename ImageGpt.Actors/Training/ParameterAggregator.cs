@@ -215,6 +215,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         _leaving.Clear();
         _suspects.Clear();
         var names = _trainers.Select(t => t.Name).ToList();
+        _s.Progress.Trainers = names;
         if (_trainers.Count == 0)
         {
             _plan = null;

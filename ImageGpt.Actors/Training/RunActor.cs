@@ -1,5 +1,6 @@
 using System.Globalization;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.Health;
@@ -112,6 +113,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
             if (_gate is not null) Sender.Tell(_gate.Hello(Sender.Path.Address, m), Self);
         });
         Receive<Cluster.AdmissionProof>(OnAdmissionProof);
+        Receive<DownIfStillMember>(OnDownIfStillMember);
         Receive<StopTraining>(m =>
         {
             if (_ended || !FromAdmitted(m)) return;
@@ -250,8 +252,25 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
         if (answer is null) return;
         Sender.Tell(answer, Self);
         if (answer is not Cluster.AdmissionRefused refused) return;
-        _s.Observer.Warning($"refused the node at {member}: {refused.Reason}; it is downed and leaves the cluster");
-        Akka.Cluster.Cluster.Get(Context.System).Down(member);
+        _s.Observer.Warning($"refused the node at {member}: {refused.Reason}; it leaves the cluster");
+        // A refused node leaves by itself. Downing it at once would leave an unreachable member behind it for a while,
+        // which the split-brain resolver of a member that becomes leader meanwhile cannot settle while this side holds
+        // its lease: it would down its own side. Only a node that stays is downed.
+        Timers.StartSingleTimer($"refused-{member}", new DownIfStillMember(member), RefusedGrace);
+    }
+
+    private static readonly TimeSpan RefusedGrace = TimeSpan.FromSeconds(10);
+
+    private sealed record DownIfStillMember(Address Member);
+
+    private void OnDownIfStillMember(DownIfStillMember m)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        if (cluster.State.Members.Any(x => x.Address == m.Member && x.Status is MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Up))
+        {
+            _s.Observer.Warning($"the refused node at {m.Member} did not leave within {RefusedGrace.TotalSeconds:0} s; it is downed");
+            cluster.Down(m.Member);
+        }
     }
 
     /// <summary>Whether the run takes <paramref name="message"/> from its sender: always in one process, from admitted members in a cluster.</summary>
@@ -350,7 +369,8 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
     {
         var last = _s.Progress.Last;
         var status = new RunStatus(Environment.ProcessId, DateTime.UtcNow, _s.Config.RunId, _phase, last?.Step ?? _startStep, _s.Config.Train.Steps,
-            last?.Loss ?? double.NaN, last?.TokensPerSecond ?? 0, last?.DataWaitFraction ?? 0, error ?? _lastFailure, HealthRegistry.Get(Context.System).Snapshot());
+            last?.Loss ?? double.NaN, last?.TokensPerSecond ?? 0, last?.DataWaitFraction ?? 0, error ?? _lastFailure, HealthRegistry.Get(Context.System).Snapshot(),
+            _s.Clustered ? Cluster.ClusterView.Of(Context.System, _s.Progress.Trainers) : null);
         try { status.Write(_s.Config.RunDir); }
         catch (IOException e) { _s.Observer.Warning($"could not write {RunStatus.FileName} in {_s.Config.RunDir}: {e.Message}"); }
     }

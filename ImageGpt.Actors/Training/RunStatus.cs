@@ -11,9 +11,10 @@ namespace ImageGpt.Actors.Training;
 /// </summary>
 /// <param name="Step">Optimizer steps completed.</param>
 /// <param name="DataWaitFraction">Share of trainer time spent waiting for batches.</param>
+/// <param name="Cluster">The run's cluster as its root sees it (null for a run in one process without a cluster).</param>
 public sealed record RunStatus(
     int Pid, DateTime UpdatedUtc, string RunId, RunPhase Phase, long Step, long Steps, double Loss,
-    double TokensPerSecond, double DataWaitFraction, string? Error, HealthSnapshot Health)
+    double TokensPerSecond, double DataWaitFraction, string? Error, HealthSnapshot Health, Cluster.ClusterView? Cluster = null)
 {
     public const string FileName = "status.json";
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
+using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.Health;
 using ImageGpt.Actors.History;
@@ -59,6 +60,7 @@ public static class StatusCommand
         o.WriteLine(string.Create(Inv,
             $"  step {s.Step}/{s.Steps}, loss {s.Loss:F4}, {s.TokensPerSecond:F0} tokens/s, data wait {100 * s.DataWaitFraction:F1}%"));
         if (s.Error is not null) o.WriteLine($"  error: {s.Error}");
+        if (s.Cluster is { } cluster) WriteCluster(o, cluster);
         WriteActors(o, s.Health);
     }
 
@@ -78,6 +80,23 @@ public static class StatusCommand
         : age.TotalSeconds < 120 ? string.Create(Inv, $"{age.TotalSeconds:F0} s ago")
         : age.TotalMinutes < 120 ? string.Create(Inv, $"{age.TotalMinutes:F0} min ago")
         : string.Create(Inv, $"{age.TotalHours:F1} h ago");
+
+    /// <summary>Every member (address, roles, status, reachability), the leader, the member the run's root runs on, and each member's trainers.</summary>
+    private static void WriteCluster(TextWriter o, ClusterView c)
+    {
+        o.WriteLine($"cluster of {c.Members.Count} member(s), as the run's root sees it (leader {c.Leader ?? "none"}; the root, the aggregator singleton, on {c.Root}):");
+        if (c.Members.Count == 0) return;
+        int width = Math.Max("address".Length, c.Members.Max(m => m.Address.Length));
+        int roles = Math.Max("roles".Length, c.Members.Max(m => string.Join(", ", m.Roles).Length));
+        o.WriteLine($"  {"address".PadRight(width)}  {"roles".PadRight(roles)}  {"status",-8}  {"reachable",-9}  {"leader",-6}  {"root",-4}  trainers");
+        foreach (ClusterMemberView m in c.Members)
+        {
+            string node = m.Address[(m.Address.IndexOf('@') + 1)..] + "/";
+            var trainers = c.Trainers.Where(t => t.StartsWith(node, StringComparison.Ordinal)).Select(t => t[node.Length..]).ToList();
+            o.WriteLine($"  {m.Address.PadRight(width)}  {string.Join(", ", m.Roles).PadRight(roles)}  {m.Status,-8}  {(m.Reachable ? "yes" : "NO"),-9}  " +
+                $"{(m.Address == c.Leader ? "yes" : "-"),-6}  {(m.Address == c.Root ? "yes" : "-"),-4}  {(trainers.Count == 0 ? "-" : string.Join(", ", trainers))}");
+        }
+    }
 
     private static void WriteActors(TextWriter o, HealthSnapshot h)
     {

@@ -59,6 +59,22 @@ public sealed class ClusterTests(ClusterBaseline baseline, ITestOutputHelper log
         Assert.Contains("waiting for 2 trainers (cluster.min-trainers) before the first step: 1 registered", train.Output);
         Assert.Contains($"the run finished at step {ClusterRunArgs.Steps}", node.Output);
         Assert.Equal(baseline.Weights, Weights(dir));
+
+        // imagegpt status shows the cluster as the root last saw it: both members Up and reachable, each with its trainer,
+        // the root on the first one, one of them the leader (the lowest address); the stranger is gone.
+        string root = System.Text.RegularExpressions.Regex.Match(train.Output, @"cluster: member (\S+) ").Groups[1].Value;
+        string other = System.Text.RegularExpressions.Regex.Match(node.Output, @"cluster: member (\S+) ").Groups[1].Value;
+        var status = new StringWriter();
+        Assert.Equal(0, StatusCommand.Run(["--run-dir", dir], status));
+        string text = status.ToString();
+        string[] lines = text.Split('\n');
+        static int Port(string address) => int.Parse(address[(address.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
+        string leader = Port(root) < Port(other) ? root : other;
+        Assert.True(lines.Any(l => l == $"cluster of 2 member(s), as the run's root sees it (leader {leader}; the root, the aggregator singleton, on {root}):"), text);
+        Assert.True(lines.Any(l => System.Text.RegularExpressions.Regex.IsMatch(l,
+            $@"^  {System.Text.RegularExpressions.Regex.Escape(root)} +aggregator, data, trainer +Up +yes +{(leader == root ? "yes" : "-")} +yes +trainer-0$")), $"{root}:\n{text}");
+        Assert.True(lines.Any(l => System.Text.RegularExpressions.Regex.IsMatch(l,
+            $@"^  {System.Text.RegularExpressions.Regex.Escape(other)} +aggregator, data, trainer +Up +yes +{(leader == other ? "yes" : "-")} +- +trainer-0$")), $"{other}:\n{text}");
     }
 
     [Fact]

@@ -64,12 +64,23 @@ public sealed class ClusterRunTests : IDisposable
     {
         const int k = 4;
         var c = Run();
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = new Recorder(onWarning: w => { if (w.Contains("joins the run at the next step", StringComparison.Ordinal)) joined.TrySetResult(); });
-        // The first member's trainer holds step k until the second member's trainer has registered: it joins at k + 1.
-        var hold = new TrainingHooks { BeforeShard = (_, step, _) => { if (step == k) joined.Task.Wait(TestRuns.Patience); } };
+        // The first member's trainer holds step k until the second member's trainer has registered, and the second member
+        // starts only once the first holds: it joins at k + 1.
+        var hold = new TrainingHooks
+        {
+            BeforeShard = (_, step, _) =>
+            {
+                if (step != k) return;
+                holding.TrySetResult();
+                joined.Task.Wait(TestRuns.Patience);
+            },
+        };
         var a = await Member(c, seed: null);
         var endedA = Start(a, c, first, hold);
+        await holding.Task.Bounded();
         var b = await Member(c, seed: a);
         var endedB = Start(b, c, new Recorder());
 
@@ -84,7 +95,7 @@ public sealed class ClusterRunTests : IDisposable
     }
 
     [Fact]
-    public async Task A_node_without_the_runs_secret_is_refused_downed_and_reads_no_tensor_and_the_run_goes_on()
+    public async Task A_node_without_the_runs_secret_is_refused_leaves_and_reads_no_tensor_and_the_run_goes_on()
     {
         var c = Run() with { Cluster = new ClusterSettings(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 0, 2) };
         var first = new Recorder();
@@ -96,7 +107,7 @@ public sealed class ClusterRunTests : IDisposable
         Assert.True(refused.Refused);
         Assert.StartsWith("the run refused this node: wrong run secret. HINT:", refused.Error);
         await Eventually(() => Akka.Cluster.Cluster.Get(a).State.Members.All(m => m.Address != Akka.Cluster.Cluster.Get(intruder).SelfAddress),
-            "the refused node is downed and removed");
+            "the refused node leaves the cluster");
         Assert.Contains("refused the node at", first.AllWarnings);
         // Nor can a peer with its secret read a tensor from the run's data plane (the run still waits for cluster.min-trainers = 2).
         var ticket = NodeDataPlane.Get(a).Server.Offer("params/probe", new float[1000]);
