@@ -12,18 +12,20 @@ public static class ClusterNode
     public static ClusterOptions Options(RunConfig config, Config resolved, IReadOnlyList<string> seeds)
     {
         string system = AkkaSettings.SystemName(config.RunId);
-        var addresses = seeds.Select(seed => Address(system, seed)).ToList();
+        // Remoting over TLS names its addresses akka.ssl.tcp://.
+        string scheme = resolved.HasPath("akka.remote.dot-netty.tcp.enable-ssl") && resolved.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl") ? "akka.ssl.tcp" : "akka.tcp";
+        var addresses = seeds.Select(seed => Address(scheme, system, seed)).ToList();
         return new ClusterOptions(system, addresses, (config.Cluster ?? Defaults).LeaseTtl);
     }
 
     private static readonly ClusterSettings Defaults = new(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30), 0);
 
-    private static string Address(string system, string seed)
+    private static string Address(string scheme, string system, string seed)
     {
         int colon = seed.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(seed.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
             throw new UserError($"--seed '{seed}' is not host:port. HINT: pass the address imagegpt train printed, e.g. --seed 127.0.0.1:41234");
-        return $"akka.tcp://{system}@{seed[..colon]}:{port}";
+        return $"{scheme}://{system}@{seed[..colon]}:{port}";
     }
 
     /// <summary>

@@ -25,7 +25,14 @@ public sealed class LiveRunSource(ActorSystem system, RunConfig config, RunFeed 
     public RunProgress Progress(RunHistory? history) =>
         ProgressReading.Build(config.RunId, RunStatus.TryRead(config.RunDir), feed.Last, _shape, live: true, history, config.Train.Steps);
 
-    public ClusterState Cluster() => LocalCluster.Of(Address, !system.WhenTerminated.IsCompleted, HealthRegistry.Get(system).Snapshot());
+    /// <summary>The run's cluster as its root wrote it (this node's actors on this node's line), else this node alone.</summary>
+    public ClusterState Cluster()
+    {
+        var actors = HealthRegistry.Get(system).Snapshot();
+        return RunStatus.TryRead(config.RunDir)?.Cluster is { } cluster && cluster.Members.Any(m => m.Address == Address)
+            ? RunCluster.Of(cluster, Address, Address, actors)
+            : LocalCluster.Of(Address, !system.WhenTerminated.IsCompleted, actors);
+    }
 
     public IReadOnlyList<LossPoint> TrainingLoss() => feed.Loss();
 
@@ -33,7 +40,8 @@ public sealed class LiveRunSource(ActorSystem system, RunConfig config, RunFeed 
 
     public string? NotReady()
     {
-        ClusterMember self = Cluster().Members[0];
+        ClusterState cluster = Cluster();
+        ClusterMember self = cluster.Members.Single(m => m.Address == cluster.Self);
         if (self.Status != "Up") return $"this node is {self.Status}";
         var down = self.Actors!.Actors.Where(a => a.State != ActorState.Running).Select(a => $"{a.Path} {a.State}").ToList();
         if (self.Actors.Actors.Count == 0) return "the run's actors have not started";
