@@ -34,6 +34,7 @@ public sealed class TrainerActor : MonitoredActor
 
     /// <summary>Gradients offered to an aggregator in another process, by offer id, until it has fetched them.</summary>
     private readonly Dictionary<string, float[]> _offered = [];
+    private IActorRef _offeredTo = ActorRefs.Nobody;
 
     public TrainerActor(TrainerSetup setup)
     {
@@ -68,6 +69,12 @@ public sealed class TrainerActor : MonitoredActor
         // The aggregator asks; its answer goes straight back to it, by hand-over in its process, over the data plane elsewhere.
         IActorRef aggregator = Sender;
         bool remote = !aggregator.Path.Address.HasLocalScope;
+        // Offers to an aggregator that is gone (the run's root moved) will never be fetched: their buffers are reused.
+        if (!aggregator.Equals(_offeredTo))
+        {
+            await WithdrawOffersAsync();
+            _offeredTo = aggregator;
+        }
         // On a node without the aggregator this is the only news of the run's step (stale requests are skipped below).
         InterlockedMax(ref _s.Progress.CurrentStep, m.Step);
         try { await _s.Source.ReadyAsync(m.Step, m.Parameters, _s.Lane.Stopping); }
@@ -105,6 +112,18 @@ public sealed class TrainerActor : MonitoredActor
             else aggregator.Tell(new ShardDone(m.Step, shard, gradient, _s.Name, compute.Elapsed.TotalSeconds, waited), Self);
             _s.Hooks?.AfterShard?.Invoke(_s.Local, m.Step, shard);
         }
+    }
+
+    private async Task WithdrawOffersAsync()
+    {
+        if (_offered.Count == 0) return;
+        var plane = Cluster.NodeDataPlane.Get(Context.System).Server;
+        foreach (var (id, buffer) in _offered)
+        {
+            await plane.WithdrawAsync(id);
+            _s.Pool.Return(buffer);
+        }
+        _offered.Clear();
     }
 
     private static void InterlockedMax(ref long target, long value)
