@@ -20,29 +20,17 @@ public sealed class ClusterRunTests : IDisposable
 {
     private const string Secret = "cluster-test-secret-0123456789abcdef";
     private static readonly string Identity = "{\"identity\":1}";
-    private readonly string _dir = Directory.CreateTempSubdirectory("igpt-cluster-").FullName;
-    private readonly List<(ActorSystem System, RunStore Store)> _members = [];
+    private readonly ClusterMembers _members = new();
 
-    public void Dispose()
-    {
-        foreach (var (system, store) in _members)
-        {
-            system.ShutdownAsync().GetAwaiter().GetResult();
-            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-        Directory.Delete(_dir, recursive: true);
-    }
+    public void Dispose() => _members.Dispose();
 
     private RunConfig Run(int steps = 12, int every = 5) =>
-        Config(_dir, trainers: 1, steps: steps, every: every) with { Secret = Secret, Cluster = new ClusterSettings(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 0, 1) };
+        Config(_members.Dir, trainers: 1, steps: steps, every: every) with { Secret = Secret, Cluster = new ClusterSettings(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 0, 1) };
 
     /// <summary>A member on 127.0.0.1 with its own connection to the run's SQLite store; it joins <paramref name="seed"/>, or founds the cluster.</summary>
     private async Task<ActorSystem> Member(RunConfig c, ActorSystem? seed)
     {
-        var store = RunStore.Open(c.Checkpoint, _dir);
-        var options = ClusterNode.Options(c, TestRuns.Reference, seed is null ? [] : [ClusterNode.Endpoint(Akka.Cluster.Cluster.Get(seed).SelfAddress)]);
-        var system = RunStoreSetup.CreateSystem(options.SystemName, AkkaSettings.Build(TestRuns.Reference, store, cluster: options), store);
-        _members.Add((system, store));
+        var system = _members.Add(c, TestRuns.Reference, seed);
         await ClusterNode.JoinAsync(system, TimeSpan.FromSeconds(30)).Bounded();
         return system;
     }
@@ -50,12 +38,12 @@ public sealed class ClusterRunTests : IDisposable
     private static TrainingInputs Inputs() => new(Data(), new Nn.Palette.Palette(1, [-0.9f, -0.6f, -0.3f, 0f, 0.2f, 0.4f, 0.6f, 0.9f]), null);
 
     private Task<RunEnded> Start(ActorSystem member, RunConfig c, ITrainingObserver observer, TrainingHooks? hooks = null) =>
-        ClusterRun.Start(member, new ClusterNodeSetup(c, Inputs(), _members.Single(m => m.System == member).Store, Identity, observer, hooks));
+        ClusterRun.Start(member, new ClusterNodeSetup(c, Inputs(), _members.StoreOf(member), Identity, observer, hooks));
 
     private async Task<Checkpoint> Latest(ActorSystem member)
     {
         var history = await RunJournal.ReadAsync(member, RunId).Bounded();
-        return ((ICheckpointStore)_members.Single(m => m.System == member).Store.Blobs).LoadLatest(history, w => Assert.Fail(w))
+        return ((ICheckpointStore)_members.StoreOf(member).Blobs).LoadLatest(history, w => Assert.Fail(w))
             ?? throw new InvalidOperationException("no checkpoint");
     }
 

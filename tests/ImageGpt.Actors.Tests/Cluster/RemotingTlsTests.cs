@@ -3,7 +3,6 @@ using System.Security.Cryptography.X509Certificates;
 using Akka.Actor;
 using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
-using ImageGpt.Actors.History;
 using ImageGpt.Actors.Tests.Support;
 using ImageGpt.Nn;
 using static ImageGpt.Actors.Tests.Training.TrainingFixture;
@@ -17,18 +16,9 @@ namespace ImageGpt.Actors.Tests.Cluster;
 [Collection(ClusterMembersCollection.Name)]
 public sealed class RemotingTlsTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("igpt-tls-").FullName;
-    private readonly List<(ActorSystem System, RunStore Store)> _members = [];
+    private readonly ClusterMembers _members = new();
 
-    public void Dispose()
-    {
-        foreach (var (system, store) in _members)
-        {
-            system.ShutdownAsync().GetAwaiter().GetResult();
-            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-        Directory.Delete(_dir, recursive: true);
-    }
+    public void Dispose() => _members.Dispose();
 
     /// <summary>A self-signed certificate with its private key, as a password-protected PKCS#12 file.</summary>
     private string Certificate(string password)
@@ -37,22 +27,17 @@ public sealed class RemotingTlsTests : IDisposable
         var request = new CertificateRequest("CN=imagegpt-run", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        string path = Path.Combine(_dir, "run.pfx");
+        string path = Path.Combine(_members.Dir, "run.pfx");
         File.WriteAllBytes(path, certificate.Export(X509ContentType.Pfx, password));
         return path;
     }
 
     private ActorSystem Member(ActorSystem? seed, params string[] sets)
     {
-        var c = Config(_dir, trainers: 1);
         var reference = ConfigFactory.ParseFile(Path.Combine(AppContext.BaseDirectory, "hocon", "reference.conf"));
         var resolved = RunConfigLoader.Layer(reference, null, sets).Resolve();
         AkkaSettings.Validate(resolved);
-        var store = RunStore.Open(c.Checkpoint, _dir);
-        var options = ClusterNode.Options(c, resolved, seed is null ? [] : [ClusterNode.Endpoint(Akka.Cluster.Cluster.Get(seed).SelfAddress)]);
-        var system = ClusterNode.CreateSystem(options, AkkaSettings.Build(resolved, store, cluster: options), store);
-        _members.Add((system, store));
-        return system;
+        return _members.Add(Config(_members.Dir, trainers: 1), resolved, seed);
     }
 
     [Fact]
