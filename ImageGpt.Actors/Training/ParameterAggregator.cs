@@ -349,7 +349,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         double waitFraction = busy > 0 ? (_wait - oldest.Wait) / busy : 0;
         double busyFraction = span > 0 ? busy / (span * Math.Max(1, _trainers.Count)) : 0;
         var report = new StepReport(_step, _s.TotalSteps, _s.Sampler.Cursor(_step - 1).Epoch, stats.Loss, stats.GradNorm, stats.Lr,
-            rate, waitFraction, busyFraction, now, Mfu.Of(_s.Optimizer.Parameters.Config, rate, _trainers.Count * _s.ThreadsPerTrainer));
+            rate, waitFraction, busyFraction, now, Mfu.Of(_s.Optimizer.Parameters.Config, rate, Math.Max(1, _trainers.Count * _s.ThreadsPerTrainer)));
         _s.Progress.Last = report;
         _s.Observer.Step(report);
     }

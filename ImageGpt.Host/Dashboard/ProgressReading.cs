@@ -20,7 +20,7 @@ public static class ProgressReading
         return new RunProgress(
             runId, phase, live, status?.Pid, status?.UpdatedUtc, step, total, report?.Epoch,
             loss, loss / Math.Log(2), Finite(report?.Lr), Finite(tokens),
-            Finite(report?.Mfu) ?? (shape is null || tokens is not { } t ? null : Mfu.Of(shape.FlopsPerToken, t, shape.Cores)),
+            Finite(report?.Mfu) ?? (shape is { Cores: > 0 } && Finite(tokens) is { } t && t >= 0 ? Mfu.Of(shape.FlopsPerToken, t, shape.Cores) : null),
             Finite(report?.TrainerBusyFraction), Finite(report?.DataWaitFraction ?? status?.DataWaitFraction),
             Finite(report?.ElapsedSeconds), Finite(eta), status?.Error,
             history?.Checkpoints.Count ?? 0, history?.Evaluations.Count ?? 0, history?.Events ?? 0, Describe(history?.Ended));

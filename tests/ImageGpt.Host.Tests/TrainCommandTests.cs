@@ -123,9 +123,12 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
 
     /// <summary>
     /// Runs imagegpt in a child process; once it prints a line starting with <paramref name="after"/> (by default its first step line), waits <paramref name="killAfter"/> and
-    /// sends <paramref name="signal"/> (SIGKILL by default), <paramref name="whileTraining"/> having run first. Returns the exit code (-1 when SIGKILLed), whether a signal was sent, and the output.
+    /// sends <paramref name="signal"/> (SIGKILL by default), <paramref name="whileTraining"/> having run first. With <paramref name="twice"/>, sends it
+    /// again once the child has printed that it is stopping, <paramref name="holdStore"/>'s lock held from before the first signal until the child exits.
+    /// Returns the exit code (-1 when SIGKILLed), whether a signal was sent, and the output.
     /// </summary>
-    private static async Task<(int Exit, bool Signalled, string Output)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter, string signal = "KILL", bool twice = false, string after = "step ", Action? whileTraining = null)
+    private static async Task<(int Exit, bool Signalled, string Output)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter, string signal = "KILL", bool twice = false, string after = "step ", Action? whileTraining = null,
+        Func<IDisposable>? holdStore = null)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imagegpt.dll"));
@@ -133,12 +136,14 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var child = Process.Start(psi)!;
         var training = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new System.Text.StringBuilder();
         child.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
             lock (output) output.AppendLine(e.Data);
             if (e.Data.StartsWith(after, StringComparison.Ordinal)) training.TrySetResult();
+            if (e.Data.Contains("finishing the current step", StringComparison.Ordinal)) stopping.TrySetResult();
         };
         child.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
         child.BeginOutputReadLine();
@@ -156,11 +161,14 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
                     if (signal == "KILL") child.Kill(entireProcessTree: true);
                     else
                     {
+                        using var held = holdStore?.Invoke();
                         Process.Start("kill", ["-" + signal, child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
                         if (twice)
                         {
-                            await Task.Delay(5);
+                            using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+                            await stopping.Task.WaitAsync(bounded.Token);
                             Process.Start("kill", ["-" + signal, child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+                            await child.WaitForExitAsync(bounded.Token);
                         }
                     }
                     killed = true;
@@ -366,20 +374,34 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
     {
         // Akka's CLR shutdown hook is off (reference.conf): the first signal runs the coordinated shutdown (finish the
         // step, checkpoint), the second exits at once. Were the hook on, exiting would run the shutdown again and wait
-        // for the very checkpoint the user chose to skip. Steps of this model take tens of milliseconds, so the second
-        // signal, 5 ms after the first, lands while the first is still finishing its step.
+        // for the very checkpoint the user chose to skip. So that the second signal surely lands while the first is still
+        // at work, this test holds run.db's write lock from before the first signal until the child exits: the final
+        // checkpoint's event (and so the end of the shutdown) waits for the lock, as it would for a slow database.
         string dir = Path.Combine(_root, "twice");
         string[] args = TinyIn(dir, "--set", "train.steps=3000", "--set", "model.width=64", "--set", "model.side=14", "--set", "checkpoint.every=50");
-        var (exit, signalled, output) = await RunChildAndMaybeKill(args, TimeSpan.FromMilliseconds(100), signal: "TERM", twice: true, after: "checkpoint step 0 saved");
+        var (exit, signalled, output) = await RunChildAndMaybeKill(args, TimeSpan.FromMilliseconds(100), signal: "TERM", twice: true, after: "checkpoint step 0 saved",
+            holdStore: () => HoldWriteLock(Path.Combine(dir, RunStore.SqliteFileName)));
         Assert.True(signalled, output);
         Assert.Equal(130, exit);
         Assert.Contains("SIGTERM: finishing the current step", output);
+        Assert.DoesNotMatch(@"checkpoint step \d+ saved .*final", output);
         Assert.DoesNotContain("stopped at step", output);
         var history = await RunFiles.HistoryAsync(dir);
         Assert.Null(history.Ended);
         long last = history.Checkpoints[^1].Step;
         Assert.Equal(0, last % 50);
         Assert.Equal(last, (await Latest(dir)).Step);
+    }
+
+    /// <summary>Takes the SQLite write lock of <paramref name="db"/> (readers go on, writers wait) until disposed.</summary>
+    private static Microsoft.Data.Sqlite.SqliteConnection HoldWriteLock(string db)
+    {
+        var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Pooling=False;Default Timeout=60");
+        c.Open();
+        using var begin = c.CreateCommand();
+        begin.CommandText = "BEGIN IMMEDIATE";
+        begin.ExecuteNonQuery();
+        return c;
     }
 
     [Fact]
