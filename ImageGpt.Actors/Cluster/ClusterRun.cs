@@ -88,7 +88,10 @@ public static class ClusterRun
             else if (s.StreamFrom is { } from)
             {
                 train = new DataPlane.StreamedSamples(from.Samples, from.T);
-                streamed = sampler => new DataPlane.StreamedLaneSource(plane.Client, from.Endpoint, sampler, c.Train.Steps);
+                // Should that data node fail, the one that answers then.
+                var timeout = c.Cluster!.JoinTimeout;
+                async Task<DataPlane.DataPlaneEndpoint> Find() => (await DataNodes.FindAsync(system, timeout)).Endpoint;
+                streamed = sampler => new DataPlane.StreamedLaneSource(plane.Client, from.Endpoint, Find, sampler, c.Train.Steps);
             }
             else throw new InvalidOperationException("a trainer node without the data set needs a data node to stream its batches from (DataNodes.FindAsync)");
             var nodeSetup = new NodeSetup(c with { Runtime = c.Runtime with { Trainers = trainers } }, train, replica, source, proxy,

@@ -10,16 +10,19 @@ namespace ImageGpt.Actors.DataPlane;
 /// stream lets the data node send one batch that the loader has not taken (prefetch 1), and the lane's channel holds
 /// one batch fewer than a local lane's (<see cref="Capacity"/>), so the data node is never further ahead of the trainer
 /// than a local loader would be. When the lane's home shards change, the stream is opened again for the new ones.
+/// <para>The data node is <paramref name="first"/>, and after it the one <paramref name="findDataNode"/> names. When it fails (its stream gives up after the
+/// client's reconnects), the failure goes to the loader, whose supervisor restarts it, and the next batch is asked of the
+/// data node found then: another one when it died (<see cref="Cluster.DataNodes.FindAsync"/> skips members that do not answer).</para>
 /// </summary>
-public sealed class StreamedLaneSource(DataPlaneClient client, DataPlaneEndpoint from, BatchSampler sampler, long toStep) : ILaneSource, IAsyncDisposable
+public sealed class StreamedLaneSource(DataPlaneClient client, DataPlaneEndpoint first, Func<Task<DataPlaneEndpoint>> findDataNode, BatchSampler sampler, long toStep)
+    : ILaneSource, IAsyncDisposable
 {
     private BatchSubscription? _stream;
     private int[] _streamed = [];
+    private volatile DataPlaneEndpoint? _from = first;
 
     /// <summary>The lane channel's capacity for <paramref name="prefetch"/> (runtime.prefetch): the stream's own unread batch counts in.</summary>
     public static int Capacity(int prefetch) => Math.Max(1, prefetch - 1);
-
-    public DataPlaneEndpoint From => from;
 
     public async ValueTask<ShardBatch> NextAsync(ShardId id, long step, int[] home, CancellationToken ct)
     {
@@ -30,7 +33,7 @@ public sealed class StreamedLaneSource(DataPlaneClient client, DataPlaneEndpoint
         if (_stream is null || !_streamed.AsSpan().SequenceEqual(home) || _stream.Reader.Completion.IsCompleted)
             await SubscribeAsync(home, step).ConfigureAwait(false);
         var reader = _stream!.Reader;
-        while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+        while (await WaitAsync(reader, ct).ConfigureAwait(false))
         {
             if (!reader.TryPeek(out var head)) continue;
             long key = sampler.GlobalStep(head.Id) * sampler.Shards + head.Id.Shard;
@@ -47,14 +50,41 @@ public sealed class StreamedLaneSource(DataPlaneClient client, DataPlaneEndpoint
         return await OneAsync(id, step, ct).ConfigureAwait(false);
     }
 
-    public async ValueTask<ShardBatch> OneAsync(ShardId id, long step, CancellationToken ct) =>
-        await client.FetchBatchAsync(from, sampler.Shards, step, id.Shard, ct).ConfigureAwait(false);
+    /// <summary>From the data node found last; when it fails, once more from the one found then.</summary>
+    public async ValueTask<ShardBatch> OneAsync(ShardId id, long step, CancellationToken ct)
+    {
+        var from = await FromAsync().ConfigureAwait(false);
+        try { return await client.FetchBatchAsync(from, sampler.Shards, step, id.Shard, ct).ConfigureAwait(false); }
+        catch (DataPlaneException e) when (!e.Refused)
+        {
+            Lost(from);
+            return await client.FetchBatchAsync(await FromAsync().ConfigureAwait(false), sampler.Shards, step, id.Shard, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<bool> WaitAsync(System.Threading.Channels.ChannelReader<ShardBatch> reader, CancellationToken ct)
+    {
+        try { return await reader.WaitToReadAsync(ct).ConfigureAwait(false); }
+        catch (DataPlaneException e) when (!e.Refused)
+        {
+            Lost(_stream!.From);
+            throw;
+        }
+    }
+
+    private async Task<DataPlaneEndpoint> FromAsync() => _from ?? (_from = await findDataNode().ConfigureAwait(false));
+
+    /// <summary>The next batch is asked of the data node found then (unless another caller found one already).</summary>
+    private void Lost(DataPlaneEndpoint from)
+    {
+        if (Equals(_from, from)) _from = null;
+    }
 
     private async Task SubscribeAsync(int[] home, long step)
     {
         if (_stream is not null) await _stream.DisposeAsync().ConfigureAwait(false);
         _streamed = [.. home];
-        _stream = client.Subscribe(from, new BatchStreamRequest(sampler.Shards, _streamed, step, toStep, Prefetch: 1));
+        _stream = client.Subscribe(await FromAsync().ConfigureAwait(false), new BatchStreamRequest(sampler.Shards, _streamed, step, toStep, Prefetch: 1));
     }
 
     public async ValueTask DisposeAsync()

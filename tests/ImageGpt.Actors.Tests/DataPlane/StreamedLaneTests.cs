@@ -1,4 +1,5 @@
 using Akka.Actor;
+using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.DataPlane;
 using ImageGpt.Actors.Tests.Support;
 using ImageGpt.Actors.Training;
@@ -41,7 +42,7 @@ public sealed class StreamedLaneTests : IAsyncLifetime
 
     private (BatchLane Lane, StreamedLaneSource Source) StreamedLane(int prefetch, long toStep, DataPlaneClient? client = null)
     {
-        var source = new StreamedLaneSource(client ?? _client, _server.Endpoint, _sampler, toStep);
+        var source = new StreamedLaneSource(client ?? _client, _server.Endpoint, () => throw new InvalidOperationException("the only data node failed"), _sampler, toStep);
         return (new BatchLane(0, _sampler, source, toStep, StreamedLaneSource.Capacity(prefetch), _stopping.Token), source);
     }
 
@@ -141,6 +142,34 @@ public sealed class StreamedLaneTests : IAsyncLifetime
         // The loader asked for a shard its lane was replanned away from: it is not taken from the stream.
         CountingBatchSource.Same(_sampler.Shard(_sampler.Id(4, 1)), await source.NextAsync(_sampler.Id(4, 1), 4, [0, 2], default).AsTask().Bounded());
         Assert.Equal(2, _made.Made);
+    }
+
+    [Fact]
+    public async Task When_the_data_node_dies_the_restarted_loader_streams_from_the_one_found_then_and_the_bytes_stay_the_same()
+    {
+        var doomed = new DataPlaneServer(Options());
+        doomed.ServeBatches(new SamplerBatchSource(_sampler));
+        var gone = doomed.Endpoint;
+        int found = 0;
+        await using var client = new DataPlaneClient(Options() with { ReconnectAttempts = 1 });
+        var source = new StreamedLaneSource(client, gone, () =>
+        {
+            Interlocked.Increment(ref found);
+            return Task.FromResult(_server.Endpoint);
+        }, _sampler, toStep: 12);
+        var lane = new BatchLane(0, _sampler, source, 12, StreamedLaneSource.Capacity(2), _stopping.Token);
+        lane.Replan(0, index: 0, trainers: 2);
+        _system.ActorOf(Supervision.Backoff(Props.Create(() => new DataLoaderActor(lane, null)), "loader",
+            new RuntimeSettings(1, 1, 2, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(100), MaxRestarts: 10, TimeSpan.FromMinutes(1))));
+        var want = (from step in Enumerable.Range(0, 12) from shard in new[] { 0, 2 } select _sampler.Shard(_sampler.Id(step, shard))).ToList();
+        for (int i = 0; i < 3; i++) CountingBatchSource.Same(want[i], await Take(lane));
+        await doomed.DisposeAsync();
+        for (int i = 3; i < want.Count; i++) CountingBatchSource.Same(want[i], await Take(lane));
+        Assert.Equal(1, Volatile.Read(ref found));
+        Assert.True(_made.Made > 0, "the second data node made none of the batches");
+        // A shard on its own, asked of the dead node, comes from the live one.
+        await using var one = new StreamedLaneSource(client, gone, () => Task.FromResult(_server.Endpoint), _sampler, toStep: 12);
+        CountingBatchSource.Same(_sampler.Shard(_sampler.Id(7, 3)), await one.OneAsync(_sampler.Id(7, 3), 7, default).AsTask().Bounded());
     }
 
     /// <summary>The data node's batches, counted as they are made.</summary>
