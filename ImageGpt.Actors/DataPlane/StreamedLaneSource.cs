@@ -4,7 +4,7 @@ using ImageGpt.Nn.Data;
 namespace ImageGpt.Actors.DataPlane;
 
 /// <summary>
-/// A lane of a node without the data set: its batches are made on the data node at <paramref name="from"/> and streamed
+/// A lane of a node without the data set: its batches are made on a data node and streamed
 /// here (<see cref="BatchSubscription"/>: chunked, checksummed, authenticated with the run's secret). The loader reads the
 /// stream one batch at a time and writes it to the lane's bounded channel, so the lane keeps its backpressure: the
 /// stream lets the data node send one batch that the loader has not taken (prefetch 1), and the lane's channel holds
