@@ -3,20 +3,27 @@ using Akka.Cluster.Tools.Singleton;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
+using ImageGpt.Nn.Data;
 using ImageGpt.Nn.Model;
 
 namespace ImageGpt.Actors.Cluster;
 
-/// <summary>What one node brings to a run's cluster. <c>Inputs</c> is null on a node without the data set (role trainer only).</summary>
+/// <summary>
+/// What one node brings to a run's cluster. <c>Inputs</c> is null on a node without the data set (role trainer only),
+/// whose trainers' batches are then streamed from the data node <c>StreamFrom</c> (<see cref="DataNodes.FindAsync"/>).
+/// </summary>
 public sealed record ClusterNodeSetup(
-    RunConfig Config, TrainingInputs? Inputs, RunStore Store, string IdentityJson, ITrainingObserver Observer, TrainingHooks? Hooks = null);
+    RunConfig Config, TrainingInputs? Inputs, RunStore Store, string IdentityJson, ITrainingObserver Observer, TrainingHooks? Hooks = null,
+    BatchesServed? StreamFrom = null);
 
 /// <summary>
 /// Starts a run's actors on one member of its cluster (Akka.Cluster): on a node with the aggregator role, the
 /// <see cref="ClusterSingletonManager"/> that runs the run's root (<see cref="RunActor"/>: aggregator, checkpoint writer,
 /// evaluator, history) on the oldest such node, behind a lease in the run's database; on every node, a proxy to it and
-/// <c>/user/run-watch</c>, which learns the run's end; on a node with the trainer role, its trainers and loaders
-/// (<see cref="NodeActor"/>) working on a replica of the parameters.
+/// <c>/user/run-watch</c>, which learns the run's end; on a node with the data role, the run's batches served on its data
+/// plane (<see cref="DataNodeActor"/> says where); on a node with the trainer role, its trainers and loaders
+/// (<see cref="NodeActor"/>) working on a replica of the parameters, their batches streamed from a data node when this
+/// node has no data set.
 /// </summary>
 public static class ClusterRun
 {
@@ -62,15 +69,33 @@ public static class ClusterRun
         var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SingletonManager}",
             ClusterSingletonProxySettings.Create(system).WithRole(AggregatorRole).WithSingletonName(Singleton)), Proxy);
         proxyRef = proxy;
+        var c = s.Config;
+        if (roles.Contains(DataRole))
+        {
+            if (s.Inputs is null) throw new InvalidOperationException("a node with the data role needs the data set");
+            plane.Server.ServeBatches(new DataPlane.SamplerBatchSource(new BatchSampler(s.Inputs.Train, c.Train.Batch, c.Train.Shards, c.Train.Seed)));
+            var served = new BatchesServed(plane.Server.Endpoint, s.Inputs.Train.Count, s.Inputs.Train.T);
+            system.ActorOf(Props.Create(() => new DataNodeActor(served)), DataNodeActor.Name);
+        }
         if (roles.Contains(TrainerRole))
         {
-            if (s.Inputs is null) throw new NotSupportedException("a trainer node without the data set needs batches streamed from a data node, which is not wired yet");
-            var c = s.Config;
             int trainers = Math.Min(c.Runtime.Trainers, c.Train.Shards);
             var replica = new ParameterSlab(c.Model);
             var source = new ReplicaParameters(LocalAggregators.Get(system), c.RunId, replica, plane.Client);
-            var nodeSetup = new NodeSetup(c with { Runtime = c.Runtime with { Trainers = trainers } }, s.Inputs.Train, replica, source, proxy,
-                new LiveProgress(), s.Observer, s.Hooks, $"{ClusterNode.Endpoint(cluster.SelfAddress)}/", secret);
+            ISampleSource train;
+            Func<BatchSampler, DataPlane.StreamedLaneSource>? streamed = null;
+            if (s.Inputs is not null) train = s.Inputs.Train;
+            else if (s.StreamFrom is { } from)
+            {
+                train = new DataPlane.StreamedSamples(from.Samples, from.T);
+                // Should that data node fail, the one that answers then.
+                var timeout = c.Cluster!.JoinTimeout;
+                async Task<DataPlane.DataPlaneEndpoint> Find() => (await DataNodes.FindAsync(system, timeout)).Endpoint;
+                streamed = sampler => new DataPlane.StreamedLaneSource(plane.Client, from.Endpoint, Find, sampler, c.Train.Steps);
+            }
+            else throw new InvalidOperationException("a trainer node without the data set needs a data node to stream its batches from (DataNodes.FindAsync)");
+            var nodeSetup = new NodeSetup(c with { Runtime = c.Runtime with { Trainers = trainers } }, train, replica, source, proxy,
+                new LiveProgress(), s.Observer, s.Hooks, $"{ClusterNode.Endpoint(cluster.SelfAddress)}/", secret, streamed);
             var node = system.ActorOf(Props.Create(() => new NodeActor(nodeSetup)), "node");
             // A node that shuts down (Ctrl-C, SIGTERM) says so before its trainers stop, so that their shards move at once.
             CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "leave-the-run", () =>

@@ -46,6 +46,9 @@ public sealed class BatchSubscription : IAsyncDisposable
     /// <summary>The lane's batches in (step, shard) order; completes after the last one, or fails with the stream's error.</summary>
     public ChannelReader<ShardBatch> Reader { get; }
 
+    /// <summary>The data node it streams from.</summary>
+    public DataPlaneEndpoint From => _from;
+
     /// <summary>Connections reopened after a drop so far.</summary>
     public int Reconnects => Volatile.Read(ref _reconnects);
 

@@ -10,6 +10,7 @@ namespace ImageGpt.Actors.Training;
 /// trainer's home shards (<see cref="ShardPlan.Home"/>) in stream order (<see cref="ShardPlan.Key"/>); when the run's
 /// trainers change, the aggregator's <see cref="PlanChanged"/> moves the lane to the new home shards from a step on
 /// (<see cref="Replan"/>). A shard computed elsewhere is rebuilt from (seed, epoch, step, shard) by whoever computes it.
+/// <see cref="Source"/> makes the batches: here from the data set, or on a data node that streams them.
 /// </summary>
 public sealed class BatchLane
 {
@@ -22,10 +23,11 @@ public sealed class BatchLane
     private volatile bool _loaderLate;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public BatchLane(int trainer, BatchSampler sampler, long toStep, int capacity, CancellationToken stopping)
+    public BatchLane(int trainer, BatchSampler sampler, ILaneSource source, long toStep, int capacity, CancellationToken stopping)
     {
         Trainer = trainer;
         Sampler = sampler;
+        Source = source;
         ToStep = toStep;
         Stopping = stopping;
         Channel = System.Threading.Channels.Channel.CreateBounded<ShardBatch>(new BoundedChannelOptions(capacity)
@@ -36,7 +38,9 @@ public sealed class BatchLane
 
     /// <summary>The node-local number of the lane's trainer.</summary>
     public int Trainer { get; }
+    /// <summary>Names the shards of a step (epoch, step in epoch); the batches themselves come from <see cref="Source"/>.</summary>
     public BatchSampler Sampler { get; }
+    public ILaneSource Source { get; }
     public long ToStep { get; }
     public Channel<ShardBatch> Channel { get; }
     public CancellationToken Stopping { get; }
@@ -73,6 +77,12 @@ public sealed class BatchLane
     public bool Owns(int shard)
     {
         lock (_lock) return _plan is not null && IsHome(shard);
+    }
+
+    /// <summary>The shards of each step the lane streams under its current plan, ascending.</summary>
+    public int[] HomeShards
+    {
+        get { lock (_lock) return _shards; }
     }
 
     private bool IsHome(int shard) => _plan!.Home(shard) == _index;

@@ -5,7 +5,8 @@ namespace ImageGpt.Actors.Training;
 
 /// <summary>
 /// Produces its trainer's shard batches in order (gathering, resizing and quantizing the images of the step's slice
-/// of the epoch permutation) and writes them to the lane's bounded channel: when the trainer falls behind, the write
+/// of the epoch permutation, or reading them from a data node's stream: <see cref="ILaneSource"/>) and writes them to
+/// the lane's bounded channel: when the trainer falls behind, the write
 /// waits, so at most <c>runtime.prefetch</c> batches are ever queued. One batch per message keeps the loader visible
 /// in the health table and lets a restart resume from the lane's cursor.
 /// </summary>
@@ -27,9 +28,12 @@ public sealed class DataLoaderActor : MonitoredActor
                 return;
             }
             hooks?.BeforeLoad?.Invoke(lane.Trainer, id);
-            var batch = lane.Sampler.Shard(id);
-            try { await lane.Channel.Writer.WriteAsync(batch, lane.Stopping); }
-            catch (OperationCanceledException) { return; }
+            try
+            {
+                var batch = await lane.Source.NextAsync(id, lane.Sampler.GlobalStep(id), lane.HomeShards, lane.Stopping);
+                await lane.Channel.Writer.WriteAsync(batch, lane.Stopping);
+            }
+            catch (OperationCanceledException) when (lane.Stopping.IsCancellationRequested) { return; }
             lane.Written(id);
             Self.Tell(new Produce());
         });

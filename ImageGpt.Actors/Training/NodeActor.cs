@@ -15,9 +15,11 @@ namespace ImageGpt.Actors.Training;
 /// <param name="NamePrefix">Prefixes trainer names so that they are unique in the run ("" on a single node).</param>
 /// <param name="Secret">The run's secret, which the node proves it knows before its trainers are registered (<see cref="Cluster.AdmissionGate"/>);
 /// null when the run's root is in this process and asks for no proof.</param>
+/// <param name="Streamed">On a node without the data set (<c>Train</c> then only counts its samples): each lane's source of
+/// batches streamed from a data node (<see cref="DataPlane.StreamedLaneSource"/>); null: the loaders build them from <c>Train</c>.</param>
 public sealed record NodeSetup(
     RunConfig Config, ISampleSource Train, ParameterSlab Parameters, IParameterSource Source, IActorRef Coordinator, LiveProgress Progress,
-    ITrainingObserver Observer, TrainingHooks? Hooks, string NamePrefix, string? Secret = null);
+    ITrainingObserver Observer, TrainingHooks? Hooks, string NamePrefix, string? Secret = null, Func<BatchSampler, DataPlane.StreamedLaneSource>? Streamed = null);
 
 /// <summary>
 /// One node's part of a run (<c>/user/node</c>): its trainers (runtime.trainers, each a model replica on its own thread)
@@ -33,6 +35,7 @@ public sealed class NodeActor : MonitoredActor
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<(string Name, BatchLane Lane, IActorRef Trainer)> _trainers = [];
     private readonly Dictionary<IActorRef, string> _supervised = [];
+    private readonly List<DataPlane.StreamedLaneSource> _streams = [];
     private readonly Dictionary<string, string> _lastFailureOf = [];
     private readonly byte[]? _key;
     /// <summary>The nonce of the admission under way (answers that do not echo it belong to an earlier one).</summary>
@@ -100,7 +103,14 @@ public sealed class NodeActor : MonitoredActor
         {
             string local = i.ToString(CultureInfo.InvariantCulture);
             string name = $"{_s.NamePrefix}trainer-{local}";
-            var lane = new BatchLane(i, sampler, c.Train.Steps, rt.Prefetch, _stopping.Token);
+            BatchLane lane;
+            if (_s.Streamed is { } stream)
+            {
+                var source = stream(sampler);
+                _streams.Add(source);
+                lane = new BatchLane(i, sampler, source, c.Train.Steps, DataPlane.StreamedLaneSource.Capacity(rt.Prefetch), _stopping.Token);
+            }
+            else lane = new BatchLane(i, sampler, new LocalLaneSource(sampler), c.Train.Steps, rt.Prefetch, _stopping.Token);
             Supervise(Context.ActorOf(Supervision.Backoff(Props.Create(() => new DataLoaderActor(lane, _s.Hooks)), "loader", rt), $"loader-{local}"), $"loader-{local}");
             var trainerSetup = new TrainerSetup(i, name, lane, _s.Parameters, _s.Source, shardCapacity, rt.ThreadsPerTrainer, c.Model.Seed, pool, _s.Coordinator,
                 _s.Progress, rt.StepDeadline, _s.Observer, _s.Hooks, rt.Backend, rt.Device);
@@ -146,6 +156,8 @@ public sealed class NodeActor : MonitoredActor
     {
         _stopping.Cancel();
         _stopping.Dispose();
+        // Each stream's data node sees its connection close and frees it.
+        foreach (var stream in _streams) _ = stream.DisposeAsync().AsTask();
     }
 
     private IActorRef Supervise(IActorRef supervisor, string name)

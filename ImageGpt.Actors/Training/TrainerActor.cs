@@ -156,9 +156,9 @@ public sealed class TrainerActor : MonitoredActor
                     lane.LoaderLate = false;
                     return head;
                 }
-                return lane.Sampler.Shard(id);
+                return await lane.Source.OneAsync(id, step, lane.Stopping);
             }
-            if (!lane.Owns(shard) || lane.LastWritten >= want || lane.LoaderLate) return lane.Sampler.Shard(id);
+            if (!lane.Owns(shard) || lane.LastWritten >= want || lane.LoaderLate) return await lane.Source.OneAsync(id, step, lane.Stopping);
             // The deadline is a timer of Akka's scheduler (virtual time in tests), not a wall-clock token. Its action
             // only completes a task of this wait, so a late or repeated firing is harmless.
             var late = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -177,13 +177,14 @@ public sealed class TrainerActor : MonitoredActor
                         lane.LoaderLate = true;
                         _s.Observer.Warning($"{_s.Name}: its loader delivered nothing within {_s.Deadline.TotalSeconds:0.#} s at step {step}; building its batches itself until the loader catches up");
                     }
-                    return lane.Sampler.Shard(id);
+                    return await lane.Source.OneAsync(id, step, lane.Stopping);
                 }
-                if (!await ready) return lane.Sampler.Shard(id);
+                if (!await ready) return await lane.Source.OneAsync(id, step, lane.Stopping);
             }
             catch (OperationCanceledException)
             {
-                return lane.Sampler.Shard(id);
+                // The node stops: the shard is still owed to the step in flight, and a data node's answer is bounded by its I/O timeout.
+                return await lane.Source.OneAsync(id, step, CancellationToken.None);
             }
             finally
             {

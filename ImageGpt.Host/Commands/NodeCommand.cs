@@ -73,10 +73,16 @@ public static class NodeCommand
             output.WriteLine($"run '{config.RunId}' finished at step {finished.Step}; nothing to join");
             return 0;
         }
-        var inputs = RunData.Prepare(config, Nn.Palette.Palette.FromJson(started.PaletteJson, $"the history of run '{config.RunId}' in {store.Where}"), output);
+        // A node with neither the aggregator nor the data role needs no data set: its trainers' batches are streamed.
+        var roles = Akka.Cluster.Cluster.Get(system).SelfRoles;
+        var inputs = roles.Contains(ClusterRun.AggregatorRole) || roles.Contains(ClusterRun.DataRole)
+            ? RunData.Prepare(config, Nn.Palette.Palette.FromJson(started.PaletteJson, $"the history of run '{config.RunId}' in {store.Where}"), output)
+            : null;
 
         await ClusterNode.JoinAsync(system, config.Cluster!.JoinTimeout);
         output.WriteLine($"cluster: {ClusterNode.Describe(system)} joined run '{config.RunId}'");
+        var streamFrom = inputs is null ? await DataNodes.FindAsync(system, config.Cluster.JoinTimeout) : null;
+        if (streamFrom is not null) output.WriteLine($"data: this node has no data set; its trainers' batches are streamed from the data node at {streamFrom.Endpoint} ({streamFrom.Samples} training images)");
         using var interrupts = new Interrupts(system, output, "leaving the run (its shards go to the other nodes)");
         long from = history.Checkpoints.Count > 0 ? history.Checkpoints[^1].Step : 0;
         var progress = new ConsoleProgress(output, interactive, config.Log.Every, from);
@@ -84,7 +90,7 @@ public static class NodeCommand
         Task<RunEnded> ended;
         try
         {
-            ended = ClusterRun.Start(system, new ClusterNodeSetup(config, inputs, store, identity, new Observers(progress, metrics)));
+            ended = ClusterRun.Start(system, new ClusterNodeSetup(config, inputs, store, identity, new Observers(progress, metrics), StreamFrom: streamFrom));
             await Task.WhenAny(ended, system.WhenTerminated);
         }
         finally

@@ -15,36 +15,65 @@ namespace ImageGpt.Host.Tests;
 /// <summary>
 /// A run's cluster of real processes on 127.0.0.1: <c>imagegpt train</c> and <c>imagegpt node</c> children sharing the run
 /// directory's SQLite store, with the failure detector, the split-brain resolver and the aggregator's lease shortened
-/// (test settings only). Whatever joins, leaves or dies, <c>step-N.safetensors</c> must be the bytes of one process with
-/// two trainers, whose weights are the plain loop's (<see cref="ClusterBaseline"/>). Kill steps are seeded and printed
-/// (IMAGEGPT_KILL_SEED replays one).
+/// (test settings only), the run of <see cref="ClusterRunArgs"/> with <paramref name="runSets"/> on top, of <paramref name="steps"/> steps.
 /// </summary>
-public sealed class ClusterTests(ClusterBaseline baseline, ITestOutputHelper log) : IClassFixture<ClusterBaseline>, IDisposable
+public abstract class ClusterProcessTests(ITestOutputHelper log, string[] runSets, int steps = ClusterRunArgs.Steps) : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("igpt-cluster-").FullName;
+    /// <summary>The classes of these tests run one after the other: each starts three processes on a machine of two cores.</summary>
+    public const string Collection = "cluster processes";
+
     private readonly List<Child> _children = [];
+
+    protected string Root { get; } = Directory.CreateTempSubdirectory("igpt-cluster-").FullName;
+
+    protected ITestOutputHelper Log => log;
 
     public void Dispose()
     {
         foreach (var child in _children) child.Dispose();
-        Directory.Delete(_root, recursive: true);
+        Directory.Delete(Root, recursive: true);
     }
 
-    private Child Start(string command, string runDir, params string[] extra)
+    private protected Child Start(string command, string runDir, params string[] extra)
     {
-        var child = new Child(command, [.. ClusterRunArgs.Run, "--run-dir", runDir, .. extra], log);
+        var child = new Child(command, [.. ClusterRunArgs.Run, .. runSets, "--run-dir", runDir, .. extra], log);
         _children.Add(child);
         return child;
     }
 
-    private static int KillSeed() => int.TryParse(Environment.GetEnvironmentVariable("IMAGEGPT_KILL_SEED"), out int s) ? s : 20261130;
+    /// <summary>A node with the trainer role only and no data set (its data.dir does not exist: reading it would fail): its batches are streamed.</summary>
+    private protected Child StartWithoutData(string runDir, string seed) =>
+        Start("node", runDir, "--seed", seed, "--set", "akka.cluster.roles=[trainer]", "--set", $"data.dir={Path.Combine(Root, "no-data-set-here")}");
 
-    private byte[] Weights(string runDir) => File.ReadAllBytes(Path.Combine(runDir, $"step-{ClusterRunArgs.Steps}.safetensors"));
+    /// <summary>Kill and join steps are drawn from this seed, printed; IMAGEGPT_KILL_SEED replays one.</summary>
+    protected static int KillSeed() => int.TryParse(Environment.GetEnvironmentVariable("IMAGEGPT_KILL_SEED"), out int s) ? s : 20261130;
 
+    protected int Steps => steps;
+
+    protected byte[] Weights(string runDir) => File.ReadAllBytes(Path.Combine(runDir, $"step-{steps}.safetensors"));
+
+    /// <summary>The node streamed its trainers' batches, and they came in time: the run never recomputed one of its shards, nor did its trainer build one itself.</summary>
+    private protected static void Streamed(Child node, Child root)
+    {
+        Assert.Contains("data: this node has no data set; its trainers' batches are streamed from the data node at 127.0.0.1:", node.Output);
+        Assert.DoesNotContain("[data]", node.Output);
+        string trainer = System.Text.RegularExpressions.Regex.Match(node.Output, @"cluster: member \S+@(\S+) ").Groups[1].Value + "/trainer-0";
+        Assert.DoesNotContain($"deadline on {trainer}", root.Output);
+        Assert.DoesNotContain("its loader delivered nothing", node.Output);
+    }
+}
+
+/// <summary>
+/// Whatever joins, leaves or dies, <c>step-N.safetensors</c> must be the bytes of one process with two trainers, whose
+/// weights are the plain loop's (<see cref="ClusterBaseline"/>). Kill steps are seeded and printed (IMAGEGPT_KILL_SEED replays one).
+/// </summary>
+[Collection(ClusterProcessTests.Collection)]
+public sealed class ClusterTests(ClusterBaseline baseline, ITestOutputHelper log) : ClusterProcessTests(log, []), IClassFixture<ClusterBaseline>
+{
     [Fact]
     public async Task Two_processes_with_one_trainer_each_write_the_bytes_of_one_process_with_two_trainers_and_a_node_without_the_secret_is_refused()
     {
-        string dir = Path.Combine(_root, "two");
+        string dir = Path.Combine(Root, "two");
         // The run waits for two trainers (cluster.min-trainers), so both processes train from step 0.
         var train = Start("train", dir, "--set", "cluster.min-trainers=2");
         string seed = await train.Seed();
@@ -82,8 +111,8 @@ public sealed class ClusterTests(ClusterBaseline baseline, ITestOutputHelper log
     {
         int seed = KillSeed();
         int k = new Random(seed).Next(3, 20);
-        log.WriteLine($"kill seed {seed}: the trainer node is killed at step {k}");
-        string dir = Path.Combine(_root, "trainer-killed");
+        Log.WriteLine($"kill seed {seed}: the trainer node is killed at step {k}");
+        string dir = Path.Combine(Root, "trainer-killed");
         var train = Start("train", dir, "--set", "cluster.min-trainers=2");
         var node = Start("node", dir, "--seed", await train.Seed(), "--set", "akka.cluster.roles=[trainer, data]");
         await train.Line(l => l.StartsWith($"step {k}/", StringComparison.Ordinal));
@@ -102,8 +131,8 @@ public sealed class ClusterTests(ClusterBaseline baseline, ITestOutputHelper log
     {
         int seed = KillSeed() + 1;
         int k = new Random(seed).Next(3, 20);
-        log.WriteLine($"kill seed {seed}: the aggregator's node is killed at step {k}");
-        string dir = Path.Combine(_root, "aggregator-killed");
+        Log.WriteLine($"kill seed {seed}: the aggregator's node is killed at step {k}");
+        string dir = Path.Combine(Root, "aggregator-killed");
         var train = Start("train", dir, "--set", "cluster.min-trainers=2");
         var node = Start("node", dir, "--seed", await train.Seed());
         await train.Line(l => l.StartsWith($"step {k}/", StringComparison.Ordinal));
@@ -119,18 +148,23 @@ public sealed class ClusterTests(ClusterBaseline baseline, ITestOutputHelper log
 }
 
 /// <summary>The cluster tests' run (<see cref="ClusterRunArgs"/>) trained once by one process with two trainers, and checked against the plain loop.</summary>
-public sealed class ClusterBaseline : IDisposable
+public class ClusterBaseline : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("igpt-cluster-baseline-").FullName;
 
-    public ClusterBaseline()
+    public ClusterBaseline() : this([], ClusterRunArgs.Steps)
+    {
+    }
+
+    /// <summary>The run with <paramref name="runSets"/> (--set pairs, <paramref name="steps"/> steps) on top of <see cref="ClusterRunArgs.Run"/>.</summary>
+    protected ClusterBaseline(string[] runSets, int steps)
     {
         string runDir = Path.Combine(_dir, "one-process");
-        int exit = TrainCommand.RunAsync([.. ClusterRunArgs.Run, "--run-dir", runDir, "--set", "runtime.trainers=2"], new StringWriter(), interactive: false).GetAwaiter().GetResult();
+        int exit = TrainCommand.RunAsync([.. ClusterRunArgs.Run, .. runSets, "--run-dir", runDir, "--set", "runtime.trainers=2"], new StringWriter(), interactive: false).GetAwaiter().GetResult();
         if (exit != 0) throw new InvalidOperationException($"the baseline run exited {exit}");
-        Weights = File.ReadAllBytes(Path.Combine(runDir, $"step-{ClusterRunArgs.Steps}.safetensors"));
+        Weights = File.ReadAllBytes(Path.Combine(runDir, $"step-{steps}.safetensors"));
         var trained = RunFiles.LatestAsync(runDir).GetAwaiter().GetResult();
-        var plain = PlainLoop(runDir);
+        var plain = PlainLoop(runDir, runSets);
         if (!plain.AsSpan().SequenceEqual(trained.Parameters))
             throw new InvalidOperationException("one process with two trainers does not give the plain loop's weights");
     }
@@ -138,13 +172,17 @@ public sealed class ClusterBaseline : IDisposable
     /// <summary>step-N.safetensors of one process with two trainers.</summary>
     public byte[] Weights { get; }
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        GC.SuppressFinalize(this);
+    }
 
     /// <summary>ReferenceTraining on the run's data and palette.</summary>
-    private static float[] PlainLoop(string runDir)
+    private static float[] PlainLoop(string runDir, string[] runSets)
     {
         var reference = ConfigFactory.ParseFile(ConfigCommand.FindReference());
-        string[] run = ClusterRunArgs.Run;
+        string[] run = [.. ClusterRunArgs.Run, .. runSets];
         var config = RunConfigLoader.FromResolved(RunConfigLoader.Layer(reference, run[1], ClusterRunArgs.Sets(run)).Resolve(), reference.Resolve(), runDir);
         var palette = Nn.Palette.Palette.FromJson(File.ReadAllText(Path.Combine(runDir, "palette.json")), "palette.json");
         var inputs = RunData.Prepare(config, palette, TextWriter.Null);
@@ -231,6 +269,9 @@ internal sealed class Child : IDisposable
 
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>SIGTERM, as a Ctrl-C or a service manager would stop it.</summary>
+    public void Terminate() => Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+
     public async Task<int> Exit()
     {
         using var timeout = new CancellationTokenSource(Patience);
@@ -246,4 +287,65 @@ internal sealed class Child : IDisposable
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         _process.Dispose();
     }
+}
+
+/// <summary>
+/// Three processes with one trainer each, one of them without the data set: a run of four shards (so that every trainer
+/// has a home shard) and 30 steps must write the bytes of one process with two trainers (<see cref="FourShardBaseline"/>,
+/// the plain loop's weights), whether the three start together or the trainers change after a seeded step.
+/// </summary>
+[Collection(ClusterProcessTests.Collection)]
+public sealed class ClusterScaleTests(FourShardBaseline baseline, ITestOutputHelper log)
+    : ClusterProcessTests(log, FourShardBaseline.RunSets, FourShardBaseline.Steps), IClassFixture<FourShardBaseline>
+{
+    [Fact]
+    public async Task Three_processes_with_one_trainer_each_one_without_the_data_set_write_the_bytes_of_one_process_with_two_trainers()
+    {
+        string dir = Path.Combine(Root, "three");
+        var train = Start("train", dir, "--set", "cluster.min-trainers=3");
+        string seed = await train.Seed();
+        var node = Start("node", dir, "--seed", seed);
+        var streamed = StartWithoutData(dir, seed);
+        Assert.Equal(0, await train.Exit());
+        Assert.Equal(0, await node.Exit());
+        Assert.Equal(0, await streamed.Exit());
+        Assert.Contains("warning: from step 0 the run has 3 trainer(s)", train.Output);
+        Assert.Contains($"the run finished at step {Steps}", streamed.Output);
+        Streamed(streamed, train);
+        Assert.Equal(baseline.Weights, Weights(dir));
+    }
+
+    [Fact]
+    public async Task A_node_without_the_data_set_started_once_the_run_has_passed_a_seeded_step_takes_it_to_the_end_with_the_same_weights()
+    {
+        int seed = KillSeed() + 2;
+        int k = new Random(seed).Next(3, Steps / 2);
+        Log.WriteLine($"kill seed {seed}: the trainer node leaves after step {k}, then a node without the data set joins");
+        string dir = Path.Combine(Root, "joined");
+        // The root's process has no trainer, so the run waits for the joining node whatever the machine's speed.
+        var train = Start("train", dir, "--set", "akka.cluster.roles=[aggregator, data]");
+        string at = await train.Seed();
+        var node = Start("node", dir, "--seed", at, "--set", "akka.cluster.roles=[trainer, data]");
+        await train.Line(l => l.StartsWith($"step {k}/", StringComparison.Ordinal));
+        node.Terminate();
+        Assert.Equal(130, await node.Exit());
+        string waiting = await train.Line(l => l.Contains("no trainer is left; waiting for one to join", StringComparison.Ordinal));
+        int from = int.Parse(System.Text.RegularExpressions.Regex.Match(waiting, @"step (\d+):").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(from, k + 1, Steps - 1);
+        var joiner = StartWithoutData(dir, at);
+        Assert.Equal(0, await train.Exit());
+        Assert.Equal(0, await joiner.Exit());
+        // Only the joiner's trainer was left to compute steps `from` to the end.
+        Assert.Contains($"the run finished at step {Steps}", joiner.Output);
+        Streamed(joiner, train);
+        Assert.Equal(baseline.Weights, Weights(dir));
+    }
+}
+
+/// <summary>The cluster run with four shards and 30 steps, trained once by one process with two trainers and checked against the plain loop.</summary>
+public sealed class FourShardBaseline() : ClusterBaseline(RunSets, Steps)
+{
+    public const int Steps = 30;
+
+    public static readonly string[] RunSets = ["--set", "train.shards=4", "--set", $"train.steps={Steps}"];
 }

@@ -193,16 +193,4 @@ public sealed class BatchStreamTests
         for (int i = 0; i < want.Count; i++) CountingBatchSource.Same(want[i], got[i]);
         Assert.Contains(got, b => b.Id.Epoch == 1);
     }
-
-    private sealed class SyntheticSamples(int count, int t) : ISampleSource
-    {
-        public int Count => count;
-        public int T => t;
-
-        public int Read(int index, Span<ushort> tokens)
-        {
-            for (int i = 0; i < tokens.Length; i++) tokens[i] = (ushort)(index * 13 + i);
-            return index % 10;
-        }
-    }
 }

@@ -106,3 +106,16 @@ internal sealed class CountingBatchSource(int shardsPerStep, int samples = 3, in
         Assert.Equal(want.SampleIndices, got.SampleIndices);
     }
 }
+
+/// <summary>Samples that are a pure function of their index (tokens index*13+i, label index mod 10).</summary>
+internal sealed class SyntheticSamples(int count, int t) : ISampleSource
+{
+    public int Count => count;
+    public int T => t;
+
+    public int Read(int index, Span<ushort> tokens)
+    {
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = (ushort)(index * 13 + i);
+        return index % 10;
+    }
+}
