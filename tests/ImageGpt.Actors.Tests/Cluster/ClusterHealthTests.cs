@@ -58,7 +58,7 @@ public sealed class ClusterHealthTests : IDisposable
         string bAddress = Akka.Cluster.Cluster.Get(b).SelfAddress.ToString();
         string path = supervisor.Path + "/flaky";
 
-        var view = await ViewOnce(a, v => v.Members.Any(m => m.Address == bAddress && m.Actors?.Actors.Any(x => x.Path == path && x.Restarts == 1) == true));
+        var view = await ViewOnce(a, v => v.Members.Any(m => m.Address == bAddress && m.Actors?.Actors.Any(x => x.Path == path && x.Restarts == 1 && x.LastFailure is not null) == true));
         ActorHealth seen = view.Members.Single(m => m.Address == bAddress).Actors!.Actors.Single(x => x.Path == path);
         Assert.Equal((ActorState.Running, nameof(Flaky), 1L), (seen.State, seen.ActorType, seen.MessagesProcessed));
         Assert.Equal(typeof(InvalidOperationException).FullName, seen.LastFailure!.ExceptionType);
