@@ -15,7 +15,7 @@ dotnet build ImageGpt.Host -c Release -v q -nologo >/dev/null
 exe=ImageGpt.Host/bin/Release/net10.0/imagegpt.dll
 work="$(mktemp -d)"
 train=""; browser=""
-trap 'kill $browser $train 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'for p in $browser $train; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
 median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rate() { awk -v w="$warmup" -F'"tokens_per_s":' '{ split($2, a, ","); split($0, s, "\"step\":"); split(s[2], t, ","); if (t[1] + 0 > w) print a[1] }' "$1/metrics.jsonl" | median; }
 declare -A results
