@@ -29,7 +29,8 @@ public static class ClusterNode
     }
 
     /// <summary>
-    /// The actor system of a member: <paramref name="akka"/> (from <see cref="AkkaSettings.Build"/>) with the run's store.
+    /// The actor system of a member: <paramref name="akka"/> (from <see cref="AkkaSettings.Build"/>) with the run's store,
+    /// answering the other members' questions about its actors' health from the start (<see cref="ClusterHealth"/>).
     /// A remoting port that is taken is a user error, checked before Akka tries it (Akka would log its failure first).
     /// </summary>
     public static ActorSystem CreateSystem(ClusterOptions options, Akka.Configuration.Config akka, History.RunStore store)
@@ -37,8 +38,11 @@ public static class ClusterNode
         string host = akka.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1");
         int port = akka.GetInt("akka.remote.dot-netty.tcp.port", 0);
         if (port != 0) CheckFree(host, port);
-        try { return RunStoreSetup.CreateSystem(options.SystemName, akka, store); }
+        ActorSystem system;
+        try { system = RunStoreSetup.CreateSystem(options.SystemName, akka, store); }
         catch (Exception e) when (InUse(e)) { throw PortInUse(host, port); }
+        ClusterHealth.Get(system);
+        return system;
     }
 
     private static void CheckFree(string host, int port)

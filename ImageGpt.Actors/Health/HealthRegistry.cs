@@ -20,7 +20,11 @@ public sealed class HealthRegistry : IExtension
     public HealthRegistry(ExtendedActorSystem system)
     {
         _system = system;
-        system.SystemActorOf(Props.Create(() => new Listener(this)), "health-listener");
+        var listener = system.SystemActorOf(Props.Create(() => new Listener(this)), "health-listener");
+        // Subscribed here, not in the listener's PreStart (which runs later, on another thread): a monitored actor creates
+        // the registry before it takes its first message, so none of its failures is published before the subscription.
+        system.EventStream.Subscribe(listener, typeof(Error));
+        system.EventStream.Subscribe(listener, typeof(DeadLetter));
     }
 
     public static HealthRegistry Get(ActorSystem system) => system.WithExtension<HealthRegistry, HealthRegistryProvider>();
@@ -34,9 +38,9 @@ public sealed class HealthRegistry : IExtension
         return e;
     }
 
-    /// <summary>A supervisor logged this failure of the actor at <paramref name="path"/>.</summary>
-    public void RecordFailure(string path, Exception cause) =>
-        _entries.GetOrAdd(path, p => new Entry(p)).Fail(cause, DateTime.UtcNow);
+    /// <summary>A supervisor logged this failure of the actor at <paramref name="path"/> at <paramref name="atUtc"/>.</summary>
+    public void RecordFailure(string path, Exception cause, DateTime atUtc) =>
+        _entries.GetOrAdd(path, p => new Entry(p)).Fail(cause, atUtc);
 
     /// <summary>The actor at <paramref name="path"/> failed past its restart budget and will not come back.</summary>
     public void MarkFailed(string path)
@@ -90,12 +94,14 @@ public sealed class HealthRegistry : IExtension
             }
         }
 
+        /// <param name="at">When the supervisor logged it: the event may arrive after the next incarnation has started,
+        /// which then stays Running.</param>
         public void Fail(Exception cause, DateTime at)
         {
             lock (_lock)
             {
                 _failure = new FailureInfo(cause.GetType().FullName ?? cause.GetType().Name, cause.Message, at);
-                if (_state != ActorState.Failed) _state = ActorState.Restarting;
+                if (_state != ActorState.Failed && (_state != ActorState.Running || at >= _startedAt)) _state = ActorState.Restarting;
             }
         }
 
@@ -129,14 +135,8 @@ public sealed class HealthRegistry : IExtension
     {
         public Listener(HealthRegistry registry)
         {
-            Receive<Error>(e => e.Cause is not null && typeof(SupervisorStrategy).IsAssignableFrom(e.LogClass), e => registry.RecordFailure(e.LogSource, e.Cause!));
+            Receive<Error>(e => e.Cause is not null && typeof(SupervisorStrategy).IsAssignableFrom(e.LogClass), e => registry.RecordFailure(e.LogSource, e.Cause!, e.Timestamp.ToUniversalTime()));
             Receive<DeadLetter>(_ => Interlocked.Increment(ref registry._deadLetters));
-        }
-
-        protected override void PreStart()
-        {
-            Context.System.EventStream.Subscribe(Self, typeof(Error));
-            Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));
         }
     }
 }

@@ -5,12 +5,13 @@ using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.History;
 using ImageGpt.Actors.Training;
+using ImageGpt.Host.Dashboard;
 using ImageGpt.Nn;
 
 namespace ImageGpt.Host.Commands;
 
 /// <summary>
-/// <c>imagegpt node [--config FILE] [--seed HOST:PORT ...] [--set k=v ...] [--run-dir DIR]</c>: adds this process to a run
+/// <c>imagegpt node [--config FILE] [--seed HOST:PORT ...] [--set k=v ...] [--run-dir DIR] [--dashboard [PORT]] [--dashboard-bind ADDR]</c>: adds this process to a run
 /// that <c>imagegpt train</c> started: it joins the run's cluster (Akka.Cluster), proves it knows the run's secret, and
 /// contributes its trainers and loaders from the next step on; with the aggregator role it may also take the run's
 /// root over when the node that holds it dies. It checks first that its config is the run's (the settings that decide
@@ -26,9 +27,11 @@ public static class NodeCommand
     private static readonly Option<string?> RunDir = Cli.Optional("--run-dir",
         "this node's run directory: the run's run.db when the store is SQLite, and where status, metrics and weights go while this node holds the run's root (default: run.dir of the config)", "DIR");
     private static readonly Option<string[]> Seeds = Cli.Many("--seed", "a member of the run to join, as imagegpt train printed it; without one, the members in akka.cluster.seed-nodes", "HOST:PORT");
+    private static readonly Option<int?> Dashboard = LiveDashboard.PortOption();
+    private static readonly Option<string> DashboardBind = LiveDashboard.BindOption();
 
     public static Command Definition { get; } = Cli.Command("node", "join a running run with this machine's trainers and loaders (scale a run out)",
-        ConfigPath, Overrides, RunDir, Seeds);
+        ConfigPath, Overrides, RunDir, Seeds, Dashboard, DashboardBind);
 
     static NodeCommand() => Definition.SetAction(r => RunAsync(r, Console.Out, !Console.IsOutputRedirected).GetAwaiter().GetResult());
 
@@ -36,6 +39,7 @@ public static class NodeCommand
 
     private static async Task<int> RunAsync(ParseResult args, TextWriter output, bool interactive)
     {
+        var dashboard = LiveDashboard.Parse(args, Dashboard, DashboardBind);
         string referencePath = ConfigCommand.FindReference();
         string file = args.GetValue(ConfigPath) ?? TrainCommand.DefaultRun(referencePath);
         output.WriteLine($"config: {file}");
@@ -49,7 +53,7 @@ public static class NodeCommand
         var system = ClusterNode.CreateSystem(clusterOptions, AkkaSettings.Build(resolved, store, cluster: clusterOptions), store);
         try
         {
-            return await JoinAsync(system, config, store, output, interactive);
+            return await JoinAsync(system, config, store, output, interactive, dashboard);
         }
         finally
         {
@@ -57,7 +61,7 @@ public static class NodeCommand
         }
     }
 
-    private static async Task<int> JoinAsync(ActorSystem system, RunConfig config, RunStore store, TextWriter output, bool interactive)
+    private static async Task<int> JoinAsync(ActorSystem system, RunConfig config, RunStore store, TextWriter output, bool interactive, LiveDashboard.Request? dashboard)
     {
         if (Akka.Cluster.Cluster.Get(system).Settings.SeedNodes.Count == 0)
             throw new UserError("no member of the run to join. HINT: pass --seed HOST:PORT as imagegpt train printed it, or list the run's members in akka.cluster.seed-nodes");
@@ -73,6 +77,9 @@ public static class NodeCommand
             output.WriteLine($"run '{config.RunId}' finished at step {finished.Step}; nothing to join");
             return 0;
         }
+        // Served before the data are prepared and the node joins, as train serves it: the page answers from the start.
+        var feed = new RunFeed();
+        await using var server = await LiveDashboard.StartAsync(dashboard, system, config, feed, output);
         // A node with neither the aggregator nor the data role needs no data set: its trainers' batches are streamed.
         var roles = Akka.Cluster.Cluster.Get(system).SelfRoles;
         var inputs = roles.Contains(ClusterRun.AggregatorRole) || roles.Contains(ClusterRun.DataRole)
@@ -90,7 +97,7 @@ public static class NodeCommand
         Task<RunEnded> ended;
         try
         {
-            ended = ClusterRun.Start(system, new ClusterNodeSetup(config, inputs, store, identity, new Observers(progress, metrics), StreamFrom: streamFrom));
+            ended = ClusterRun.Start(system, new ClusterNodeSetup(config, inputs, store, identity, new Observers(progress, metrics, feed), StreamFrom: streamFrom));
             await Task.WhenAny(ended, system.WhenTerminated);
         }
         finally

@@ -60,8 +60,19 @@ public static class StatusCommand
         o.WriteLine(string.Create(Inv,
             $"  step {s.Step}/{s.Steps}, loss {s.Loss:F4}, {s.TokensPerSecond:F0} tokens/s, data wait {100 * s.DataWaitFraction:F1}%"));
         if (s.Error is not null) o.WriteLine($"  error: {s.Error}");
-        if (s.Cluster is { } cluster) WriteCluster(o, cluster);
-        WriteActors(o, s.Health);
+        if (s.Cluster is not { } cluster)
+        {
+            WriteActors(o, $"actors of {s.Health.System}", s.Health);
+            return;
+        }
+        WriteCluster(o, cluster);
+        // Each member's own actors, as it last answered the root (a status.json written before members answered has the root's only).
+        foreach (ClusterMemberView m in cluster.Members)
+        {
+            if ((m.Actors ?? (m.Address == cluster.Root ? s.Health : null)) is { } actors)
+                WriteActors(o, $"actors of {m.Address}{(m.Address == cluster.Root ? " (the root's member)" : "")}, as of {Age(s.UpdatedUtc - actors.AtUtc + age)}", actors);
+            else o.WriteLine($"actors of {m.Address}: not known (the member has not answered the root yet)");
+        }
     }
 
     internal static bool IsAlive(int pid)
@@ -98,9 +109,9 @@ public static class StatusCommand
         }
     }
 
-    private static void WriteActors(TextWriter o, HealthSnapshot h)
+    private static void WriteActors(TextWriter o, string title, HealthSnapshot h)
     {
-        o.WriteLine($"actors of {h.System} ({h.Actors.Count}, dead letters {h.DeadLetters}):");
+        o.WriteLine($"{title} ({h.Actors.Count}, dead letters {h.DeadLetters}):");
         if (h.Actors.Count == 0) return;
         // Paths without scheme and system, indented by depth, so the tree reads like the supervision hierarchy.
         var names = h.Actors.Select(a => Indent(Local(a.Path)) + Local(a.Path)).ToList();

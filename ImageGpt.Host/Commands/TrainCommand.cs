@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using Akka.Actor;
 using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
@@ -28,8 +27,8 @@ public static class TrainCommand
     private static readonly Option<string[]> Overrides = ConfigCommand.SetOption();
     private static readonly Option<string?> RunDir = Cli.Optional("--run-dir", "the run directory (default: run.dir of the config, runs/fashion-mnist for the default run)", "DIR");
     private static readonly Option<bool> Resume = Cli.Flag("--resume", "continue the run from its newest verified checkpoint");
-    private static readonly Option<int?> Dashboard = DashboardOptions.PortOption("--dashboard", "serve the live dashboard of the run on this port");
-    private static readonly Option<string> DashboardBind = DashboardOptions.BindOption("--dashboard-bind");
+    private static readonly Option<int?> Dashboard = LiveDashboard.PortOption();
+    private static readonly Option<string> DashboardBind = LiveDashboard.BindOption();
 
     public static Command Definition { get; } = Cli.Command("train", "the main job: pretrain with actors, checkpoints and evaluations in the run directory",
         ConfigPath, Overrides, RunDir, Resume, Dashboard, DashboardBind);
@@ -44,8 +43,7 @@ public static class TrainCommand
         var sets = args.GetValue(Overrides) ?? [];
         string? runDirOverride = args.GetValue(RunDir);
         bool resume = args.GetValue(Resume);
-        int? dashboardPort = DashboardOptions.Port(args, Dashboard);
-        var dashboard = dashboardPort is { } port ? new DashboardRequest(port, DashboardOptions.Address(args.GetValue(DashboardBind)!, "--dashboard-bind")) : null;
+        var dashboard = LiveDashboard.Parse(args, Dashboard, DashboardBind);
         string[] rest = Cli.Arguments(args);
 
         string referencePath = ConfigCommand.FindReference();
@@ -74,11 +72,8 @@ public static class TrainCommand
         }
     }
 
-    /// <summary>Where to serve the run's dashboard.</summary>
-    private sealed record DashboardRequest(int Port, IPAddress Bind);
-
     private static async Task<int> TrainAsync(ActorSystem system, RunConfig config, RunStore store, string identity, bool resume,
-        string[] rest, TextWriter output, bool interactive, DashboardRequest? dashboard)
+        string[] rest, TextWriter output, bool interactive, LiveDashboard.Request? dashboard)
     {
         string runDir = config.RunDir;
         var history = await RunJournal.ReadAsync(system, config.RunId);
@@ -109,14 +104,7 @@ public static class TrainCommand
 
         // Served before the data are prepared (the palette, a first download may take a while): the page answers from the start.
         var feed = new RunFeed();
-        await using var server = dashboard is null ? null
-            : await DashboardServer.StartAsync(new LiveRunSource(system, config, feed), dashboard.Bind, dashboard.Port,
-                TokenCheck.Required(dashboard.Bind) ? RunSecret.Resolve(config) : null);
-        if (server is not null)
-        {
-            output.WriteLine($"dashboard: {server.Url}");
-            if (TokenCheck.Required(dashboard!.Bind)) output.WriteLine(DashboardCommand.Announce(dashboard.Bind));
-        }
+        await using var server = await LiveDashboard.StartAsync(dashboard, system, config, feed, output);
 
         var palette = history.Started is { } s ? Nn.Palette.Palette.FromJson(s.PaletteJson, $"the history of run '{config.RunId}' in {store.Where}") : null;
         var inputs = RunData.Prepare(config, palette, output);

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.Health;
 using ImageGpt.Actors.History;
@@ -7,9 +8,10 @@ using ImageGpt.Actors.Training;
 namespace ImageGpt.Host.Dashboard;
 
 /// <summary>
-/// The run of this process (<c>imagegpt train --dashboard</c>): step reports from <see cref="RunFeed"/>, the health of every
-/// actor from the <see cref="HealthRegistry"/>, the phase from the status.json the run rewrites every second, the history
-/// from the run's own journal through Akka.Persistence.Query.
+/// The run of this process (<c>imagegpt train --dashboard</c>, <c>imagegpt node --dashboard</c>): step reports from
+/// <see cref="RunFeed"/> (while the run's root is in this process), the cluster from this member's own view with the health
+/// of every member's actors (<see cref="ClusterHealth"/>), the phase from the status.json the run's root rewrites every
+/// second (when it shares this run directory), the history from the run's journal through Akka.Persistence.Query.
 /// </summary>
 public sealed class LiveRunSource(ActorSystem system, RunConfig config, RunFeed feed) : IRunSource
 {
@@ -25,13 +27,16 @@ public sealed class LiveRunSource(ActorSystem system, RunConfig config, RunFeed 
     public RunProgress Progress(RunHistory? history) =>
         ProgressReading.Build(config.RunId, RunStatus.TryRead(config.RunDir), feed.Last, _shape, live: true, history, config.Train.Steps);
 
-    /// <summary>The run's cluster as its root wrote it (this node's actors on this node's line), else this node alone.</summary>
+    /// <summary>
+    /// The run's cluster as this member sees it now (every member's actors as they last answered, <see cref="ClusterHealth"/>);
+    /// this node alone while it is not a member (before it has joined, after it has left) or when the run has no cluster.
+    /// </summary>
     public ClusterState Cluster()
     {
-        var actors = HealthRegistry.Get(system).Snapshot();
-        return RunStatus.TryRead(config.RunDir)?.Cluster is { } cluster && cluster.Members.Any(m => m.Address == Address)
-            ? RunCluster.Of(cluster, Address, Address, actors)
-            : LocalCluster.Of(Address, !system.WhenTerminated.IsCompleted, actors);
+        bool clustered = ((ExtendedActorSystem)system).Provider is Akka.Cluster.ClusterActorRefProvider;
+        if (clustered && ClusterView.Seen(system) is { } view) return RunCluster.Of(view, Address);
+        string status = system.WhenTerminated.IsCompleted || (clustered && Akka.Cluster.Cluster.Get(system).IsTerminated) ? "Removed" : clustered ? "Joining" : "Up";
+        return LocalCluster.Of(Address, status, HealthRegistry.Get(system).Snapshot());
     }
 
     public IReadOnlyList<LossPoint> TrainingLoss() => feed.Loss();
@@ -42,7 +47,7 @@ public sealed class LiveRunSource(ActorSystem system, RunConfig config, RunFeed 
     {
         ClusterState cluster = Cluster();
         ClusterMember self = cluster.Members.Single(m => m.Address == cluster.Self);
-        if (self.Status != "Up") return $"this node is {self.Status}";
+        if (self.Status != "Up") return $"this node is {self.Status} in the run's cluster, not Up";
         var down = self.Actors!.Actors.Where(a => a.State != ActorState.Running).Select(a => $"{a.Path} {a.State}").ToList();
         if (self.Actors.Actors.Count == 0) return "the run's actors have not started";
         return down.Count > 0 ? $"not running: {string.Join(", ", down)}" : null;

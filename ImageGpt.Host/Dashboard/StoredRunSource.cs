@@ -32,8 +32,8 @@ public sealed class StoredRunSource(ActorSystem readSystem, string? runDir, stri
     {
         RunStatus? status = Status;
         if (status is null) return new ClusterState("none", null, []);
-        if (status.Cluster is { } cluster) return RunCluster.Of(cluster, cluster.Root, cluster.Root, status.Health);
-        return LocalCluster.Of($"akka://{status.Health.System} (pid {status.Pid})", Commands.StatusCommand.IsAlive(status.Pid), status.Health);
+        if (status.Cluster is { } cluster) return RunCluster.Of(cluster, cluster.Root, status.Health);
+        return LocalCluster.Of($"akka://{status.Health.System} (pid {status.Pid})", Commands.StatusCommand.IsAlive(status.Pid) ? "Up" : "Removed", status.Health);
     }
 
     public IReadOnlyList<LossPoint> TrainingLoss() => _metrics?.Read().Loss ?? [];

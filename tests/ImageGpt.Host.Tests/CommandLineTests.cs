@@ -72,6 +72,8 @@ public sealed class CommandLineTests
     [InlineData(new[] { "bench", "--batch", "many" }, "imagegpt bench: error: Cannot parse argument 'many' for option '--batch' as expected type 'System.Int32'. HINT: see 'imagegpt bench --help'")]
     [InlineData(new[] { "train", "--run-dir" }, "imagegpt train: error: Required argument missing for option: '--run-dir'. HINT: see 'imagegpt train --help'")]
     [InlineData(new[] { "train", "--dashboard", "70000" }, "imagegpt train: error: --dashboard 70000 is not a port. HINT: a number in 1..65535, or 0 for any free port")]
+    [InlineData(new[] { "node", "--dashboard", "70000" }, "imagegpt node: error: --dashboard 70000 is not a port. HINT: a number in 1..65535, or 0 for any free port")]
+    [InlineData(new[] { "node", "--dashboard", "0", "--dashboard-bind", "everywhere" }, "imagegpt node: error: --dashboard-bind 'everywhere' is not an IP address. HINT: 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface: requests then need the run's secret)")]
     [InlineData(new[] { "dashboard", "--bind", "everywhere" }, "imagegpt dashboard: error: --bind 'everywhere' is not an IP address. HINT: 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface: requests then need the run's secret)")]
     [InlineData(new[] { "probe", "--palette", "p.json" }, "imagegpt probe: error: --weights is required. HINT: imagegpt probe --weights W.safetensors --palette P.json")]
     public void A_mistake_is_one_line_on_stderr_and_exit_code_2(string[] argv, string expected)

@@ -66,6 +66,19 @@ public sealed class NodeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_dashboard_port_in_use_is_one_line_before_the_node_joins()
+    {
+        string runDir = await StartedRun("dashboard-port");
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var e = await Assert.ThrowsAsync<UserError>(() => Node([.. Run, "--run-dir", runDir, "--seed", "127.0.0.1:9", "--dashboard", $"{port}"]));
+        Assert.StartsWith($"the dashboard cannot listen on 127.0.0.1:{port}: ", e.Message);
+        Assert.Contains("HINT: pick another port", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
     public async Task A_remoting_port_in_use_is_one_line()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);

@@ -78,6 +78,34 @@ public sealed class StatusCommandTests : IDisposable
     }
 
     [Fact]
+    public void In_a_cluster_status_prints_each_members_actors_as_the_root_last_heard_them()
+    {
+        const string Root = "akka.tcp://igpt-run@127.0.0.1:4001", Node = "akka.tcp://igpt-run@127.0.0.1:4002", Silent = "akka.tcp://igpt-run@127.0.0.1:4003";
+        DateTime now = DateTime.UtcNow;
+        var node = new HealthSnapshot("igpt-run", now.AddSeconds(-3),
+        [
+            new ActorHealth($"{Node}/user/node", nameof(NodeActor), ActorState.Running, 0, 12, 0.5, 0, null, now),
+            new ActorHealth($"{Node}/user/node/loader-0/loader", nameof(DataLoaderActor), ActorState.Running, 1, 80, 4.0, 0, null, now),
+            new ActorHealth($"{Node}/user/node/trainer-0/trainer", nameof(TrainerActor), ActorState.Restarting, 0, 77, 3.5, 1,
+                new FailureInfo("System.IO.IOException", "data plane closed", new DateTime(2026, 11, 23, 12, 3, 4, DateTimeKind.Utc)), now),
+        ], DeadLetters: 2);
+        string[] roles = ["aggregator", "data", "trainer"];
+        var cluster = new Actors.Cluster.ClusterView(Root, Root,
+            [new(Root, roles, "Up", true), new(Node, roles, "Up", true, node), new(Silent, ["trainer"], "Joining", true)], ["127.0.0.1:4001/trainer-0", "127.0.0.1:4002/trainer-0"]);
+        (Status(Environment.ProcessId, now) with { Cluster = cluster }).Write(_dir);
+
+        string[] lines = Run("--run-dir", _dir);
+
+        // The root's member shows the root's own actors (written before members answered: status.json's health).
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"^actors of {Root} \(the root's member\), as of \d+ s ago \(4, dead letters 5\):$"));
+        int at = Array.FindIndex(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"^actors of {Node}, as of \d+ s ago \(3, dead letters 2\):$"));
+        Assert.True(at > 0, string.Join('\n', lines));
+        Assert.Matches(@"^ +/user/node/trainer-0/trainer +Restarting +0 +3\.5 +77 +1 +System\.IO\.IOException: data plane closed \(2026-11-23 12:03:04Z\)$", lines[at + 4]);
+        Assert.Matches(@"^ +/user/node/loader-0/loader +Running +1 +4\.0 +80 +0 +-$", lines[at + 3]);
+        Assert.Contains($"actors of {Silent}: not known (the member has not answered the root yet)", lines);
+    }
+
+    [Fact]
     public void An_old_status_of_a_process_that_is_gone_is_called_stale()
     {
         using Process gone = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
