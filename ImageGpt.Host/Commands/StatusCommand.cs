@@ -6,6 +6,7 @@ using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.Health;
 using ImageGpt.Actors.History;
+using ImageGpt.Actors.Sweep;
 using ImageGpt.Actors.Training;
 using ImageGpt.Nn;
 
@@ -128,7 +129,7 @@ public static class StatusCommand
 
     private static void WriteHistory(TextWriter o, RunLocation run)
     {
-        string runDir = run.RunDir;
+        string runDir = run.StoreDir;
         if (run.Store.Store == "sqlite" && !File.Exists(Path.Combine(runDir, RunStore.SqliteFileName)))
         {
             o.WriteLine($"store: no {RunStore.SqliteFileName} in {runDir} yet");
@@ -151,7 +152,9 @@ public static class StatusCommand
                 o.WriteLine(why);
                 return;
             }
-            WriteRun(o, store, runId, RunJournal.ReadAsync(system, runId).GetAwaiter().GetResult());
+            var events = RunJournal.EventsAsync(system, runId).GetAwaiter().GetResult();
+            if (SweepHistory.IsSweep(events)) WriteSweep(o, store, runId, SweepHistory.Of(events), run.RunDir);
+            else WriteRun(o, store, runId, RunHistory.Of(events));
         }
         finally
         {
@@ -191,6 +194,26 @@ public static class StatusCommand
                 o.WriteLine(string.Create(Inv, $"    {r.Layer.PadRight(width)}  {r.BestC,9:G3}  {100 * r.ValidationAccuracy,7:F2}  {100 * r.TestAccuracy,7:F2}"));
         }
         if (e.CompletionsPng is not null) o.WriteLine($"  completions: {e.CompletionsPng}");
+    }
+
+    /// <summary>A sweep's directory: its values in order, each one's validation loss, the choice, where each value's run is.</summary>
+    private static void WriteSweep(TextWriter o, RunStore store, string sweepId, SweepHistory h, string sweepDir)
+    {
+        SweepStarted s = h.Started!;
+        o.WriteLine(string.Create(Inv, $"sweep '{sweepId}' of {s.Key} in {store.Provider} {store.Where}, started {s.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z: {h.Finished.Count} of {s.Values.Count} value(s) done"));
+        int width = Math.Max(s.Key.Length, s.Values.Max(v => v.Length));
+        o.WriteLine($"  {s.Key.PadLeft(width)}  {"nats/token",10}  {"bits/token",10}  run");
+        for (int i = 0; i < s.Values.Count; i++)
+        {
+            string nats = "-", bits = "-";
+            if (h.Finished.TryGetValue(i, out var v))
+                (nats, bits) = v.Diverged is not null ? ("diverged", "diverged") : (v.ValidationNats.ToString("F4", Inv), v.ValidationBits.ToString("F4", Inv));
+            string chosen = h.Chosen?.Index == i ? "  <- chosen" : "";
+            o.WriteLine($"  {s.Values[i].PadLeft(width)}  {nats,10}  {bits,10}  {s.RunIds[i]}{chosen}");
+        }
+        o.WriteLine(h.Chosen is null ? "  not finished: imagegpt sweep with the same settings resumes it"
+            : h.Chosen.Value is { } value ? $"  chosen: {s.Key} = {value}" : "  chosen: none (every run diverged)");
+        o.WriteLine($"  a value's run: imagegpt status --run-dir {Path.Combine(sweepDir, SweepSpec.NameOf(s.Key, s.Values[0]))}");
     }
 
     private static string Ending(IRunEvent? e) => e switch
