@@ -126,6 +126,10 @@ public static class SweepCommand
         SweepFiles.Write(sweepDir, sweepId, spec, history, configs, choice: null);
 
         TrainingInputs? shared = null;
+        // Ctrl-C and SIGTERM stop the value's run in training (it finishes its step and writes a checkpoint), or the sweep
+        // before its next value.
+        using var stop = new CancellationTokenSource();
+        using var interrupts = new Interrupts(output, "finishing the current step of the value's run and writing a checkpoint; the sweep stops there", _ => stop.Cancel());
         foreach (ValueRun run in runs)
         {
             if (history.Finished.TryGetValue(run.Index, out var done))
@@ -139,7 +143,8 @@ public static class SweepCommand
             // sweep varies one of those, every value trains on the same prepared inputs.
             bool sameInputs = !(spec.Key.StartsWith("model.", StringComparison.Ordinal) || spec.Key.StartsWith("data.", StringComparison.Ordinal)
                 || spec.Key.StartsWith("eval.", StringComparison.Ordinal));
-            var outcome = await TrainValueAsync(run, store, sameInputs ? shared : null, inputs => shared = inputs, output, interactive);
+            var outcome = stop.IsCancellationRequested ? new ValueOutcome(true, null, null)
+                : await TrainValueAsync(run, store, sameInputs ? shared : null, inputs => shared = inputs, output, interactive, stop.Token);
             if (outcome.Stopped)
             {
                 output.WriteLine(Table(spec, history, runs, choice: null));
@@ -193,10 +198,10 @@ public static class SweepCommand
     /// <summary>
     /// Trains value <paramref name="run"/>'s run to its last step (or resumes it from its newest checkpoint) in an actor
     /// system of its own, as <c>imagegpt train</c> would with these settings, and takes the evaluator's validation loss at
-    /// the last step. Ctrl-C and SIGTERM stop it with a checkpoint.
+    /// the last step. <paramref name="stop"/> (Ctrl-C, SIGTERM) stops it with a checkpoint.
     /// </summary>
     private static async Task<ValueOutcome> TrainValueAsync(ValueRun run, RunStore store, TrainingInputs? shared, Action<TrainingInputs> prepared,
-        TextWriter output, bool interactive)
+        TextWriter output, bool interactive, CancellationToken stop)
     {
         RunConfig config = run.Config;
         var system = ActorSystem.Create(AkkaSettings.SystemName(config.RunId), AkkaSettings.Build(run.Resolved, store));
@@ -222,14 +227,14 @@ public static class SweepCommand
             if (existing is not null) output.WriteLine($"resuming from the checkpoint at step {existing.Step}");
             TrainCommand.PrintDerived(output, config, inputs, existing?.Step ?? 0);
 
-            using var interrupts = new Interrupts(system, output, "finishing the current step of this value's run and writing a checkpoint");
             var progress = new ConsoleProgress(output, interactive, config.Log.Every, existing?.Step ?? 0);
             using var metrics = new MetricsLog(config.RunDir, config.Log.Every, existing?.Step ?? 0);
             var losses = new LossWatch();
             TrainingOutcome outcome;
             try
             {
-                outcome = await TrainingRun.RunAsync(system, config, inputs, store.Blobs, identity, new Observers(progress, metrics, losses));
+                // A stop requested before the run started stops it at once (the token's callback runs on registration).
+                outcome = await TrainingRun.RunAsync(system, config, inputs, store.Blobs, identity, new Observers(progress, metrics, losses), stop: stop);
             }
             finally
             {
@@ -238,7 +243,8 @@ public static class SweepCommand
             if (outcome.Stopped) return new ValueOutcome(true, null, null);
             if (outcome.Error is { } error)
                 // A learning rate too large for the model: the run's loss stopped being a number. That is a result of the sweep, not a failure.
-                return losses.Diverged ? Finished(run, outcome.Step, null, error) : new ValueOutcome(false, error, null);
+                // (The run's own hint, to resume it with a lower learning rate, is not the sweep's.)
+                return losses.Diverged ? Finished(run, outcome.Step, null, error.Split(". HINT:")[0]) : new ValueOutcome(false, error, null);
             var after = await RunJournal.ReadAsync(system, config.RunId);
             return Finished(run, outcome.Step, FinalLoss(after, outcome.Step, store, config, inputs, output), diverged: null);
         }
