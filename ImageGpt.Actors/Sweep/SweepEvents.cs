@@ -8,7 +8,8 @@ namespace ImageGpt.Actors.Sweep;
 /// <summary>
 /// A sweep began: the setting <c>Key</c> takes each of <c>Values</c> (as written, in the order given) in a run of its own
 /// (<c>RunIds</c>, same order), everything else as in <c>IdentityJson</c> (the settings that decide the weights of the
-/// first value's run). A sweep resumed with another key, list or config is refused by comparing these.
+/// first value's run, and the validation subset's size and seed). A sweep resumed with another key, list or config is
+/// refused by comparing these.
 /// </summary>
 public sealed record SweepStarted(string SweepId, string Key, IReadOnlyList<string> Values, IReadOnlyList<string> RunIds,
     string IdentityJson, DateTimeOffset At) : IRunEvent;

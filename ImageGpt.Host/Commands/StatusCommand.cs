@@ -200,19 +200,9 @@ public static class StatusCommand
     private static void WriteSweep(TextWriter o, RunStore store, string sweepId, SweepHistory h, string sweepDir)
     {
         SweepStarted s = h.Started!;
-        o.WriteLine(string.Create(Inv, $"sweep '{sweepId}' of {s.Key} in {store.Provider} {store.Where}, started {s.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z: {h.Finished.Count} of {s.Values.Count} value(s) done"));
-        int width = Math.Max(s.Key.Length, s.Values.Max(v => v.Length));
-        o.WriteLine($"  {s.Key.PadLeft(width)}  {"nats/token",10}  {"bits/token",10}  run");
-        for (int i = 0; i < s.Values.Count; i++)
-        {
-            string nats = "-", bits = "-";
-            if (h.Finished.TryGetValue(i, out var v))
-                (nats, bits) = v.Diverged is not null ? ("diverged", "diverged") : (v.ValidationNats.ToString("F4", Inv), v.ValidationBits.ToString("F4", Inv));
-            string chosen = h.Chosen?.Index == i ? "  <- chosen" : "";
-            o.WriteLine($"  {s.Values[i].PadLeft(width)}  {nats,10}  {bits,10}  {s.RunIds[i]}{chosen}");
-        }
-        o.WriteLine(h.Chosen is null ? "  not finished: imagegpt sweep with the same settings resumes it"
-            : h.Chosen.Value is { } value ? $"  chosen: {s.Key} = {value}" : "  chosen: none (every run diverged)");
+        o.WriteLine(string.Create(Inv, $"sweep '{sweepId}' in {store.Provider} {store.Where}, started {s.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z: {h.Finished.Count} of {s.Values.Count} value(s) done"));
+        foreach (string line in SweepCommand.Table(h, h.Chosen?.Index).Split('\n')) o.WriteLine($"  {line}");
+        if (h.Chosen is null) o.WriteLine("  not finished: imagegpt sweep with the same settings resumes it");
         o.WriteLine($"  a value's run: imagegpt status --run-dir {Path.Combine(sweepDir, SweepSpec.NameOf(s.Key, s.Values[0]))}");
     }
 

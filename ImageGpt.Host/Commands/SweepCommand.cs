@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime;
 using Akka.Actor;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.History;
@@ -110,7 +111,7 @@ public static class SweepCommand
     {
         var history = await SweepJournal.ReadAsync(system, sweepId);
         var started = new SweepStarted(sweepId, spec.Key, spec.Values, runs.Select(r => r.Config.RunId).ToList(),
-            RunConfigLoader.IdentityJson(runs[0].Config), DateTimeOffset.UtcNow);
+            Identity(runs[0].Config), DateTimeOffset.UtcNow);
         var journal = new SweepJournal(system, sweepId);
         if (history.Started is { } before)
         {
@@ -145,9 +146,10 @@ public static class SweepCommand
                 || spec.Key.StartsWith("eval.", StringComparison.Ordinal));
             var outcome = stop.IsCancellationRequested ? new ValueOutcome(true, null, null)
                 : await TrainValueAsync(run, store, sameInputs ? shared : null, inputs => shared = inputs, output, interactive, stop.Token);
+            ReleaseValueMemory();
             if (outcome.Stopped)
             {
-                output.WriteLine(Table(spec, history, runs, choice: null));
+                output.WriteLine(Table(history, choice: null));
                 output.WriteLine($"sweep stopped; the same command again resumes it (value {spec.Key} = {run.Value} from its last checkpoint)");
                 return 130;
             }
@@ -171,10 +173,32 @@ public static class SweepCommand
             history.Apply(chosen);
         }
         output.WriteLine();
-        output.WriteLine(Table(spec, history, runs, choice));
+        output.WriteLine(Table(history, choice));
         var written = SweepFiles.Write(sweepDir, sweepId, spec, history, configs, choice);
         output.WriteLine($"table: {string.Join(", ", written)}");
         return 0;
+    }
+
+    /// <summary>
+    /// What makes two sweeps the same besides the list: the settings that decide the weights (the first value's run's
+    /// identity) and those that decide the measured loss (the validation subset's size and seed).
+    /// </summary>
+    private static string Identity(RunConfig first)
+    {
+        var identity = System.Text.Json.Nodes.JsonNode.Parse(RunConfigLoader.IdentityJson(first))!.AsObject();
+        identity["eval"] = new System.Text.Json.Nodes.JsonObject { ["seed"] = first.Eval.Seed, ["validation-images"] = first.Eval.ValidationImages };
+        return identity.ToJsonString();
+    }
+
+    /// <summary>
+    /// The value's actor system, its trainers' models and buffers and its evaluator's are garbage once its run ends, most of
+    /// it in the large-object heap, which the GC does not compact on its own: compacting it here keeps the next value's run
+    /// from growing the heap around the last one's holes.
+    /// </summary>
+    private static void ReleaseValueMemory()
+    {
+        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 
     /// <summary>A sweep resumed with another setting, list of values or config is refused, naming the difference.</summary>
@@ -295,28 +319,39 @@ public static class SweepCommand
         public void Warning(string message) { }
     }
 
-    /// <summary>The table value → validation loss (nats and bits per token) in the order given, the choice marked.</summary>
-    private static string Table(SweepSpec spec, SweepHistory history, IReadOnlyList<ValueRun> runs, int? choice)
+    /// <summary>
+    /// The table value → validation loss (nats and bits per token) at the step it was measured (each run's last), in the
+    /// order given, the choice marked; printed by the sweep and by <c>imagegpt status</c>.
+    /// </summary>
+    /// <summary>A choice at either end of the list is a minimum only within it.</summary>
+    private static string Edge(int choice, int count) =>
+        count < 2 ? ""
+        : choice == 0 ? ", the first value given: a value before it may be better still (HINT: to bracket the minimum, sweep again with values beyond it)"
+        : choice == count - 1 ? ", the last value given: the loss was still falling (HINT: to bracket the minimum, sweep again with values beyond it)"
+        : "";
+
+    internal static string Table(SweepHistory history, int? choice)
     {
         var ci = CultureInfo.InvariantCulture;
-        int width = Math.Max(spec.Key.Length, spec.Values.Max(v => v.Length));
+        SweepStarted s = history.Started ?? throw new ArgumentException("the sweep has not started", nameof(history));
+        int width = Math.Max(s.Key.Length, s.Values.Max(v => v.Length));
         var text = new System.Text.StringBuilder();
-        text.AppendLine(ci, $"sweep of {spec.Key}: validation loss at the last step of each run ({runs[0].Config.Train.Steps} steps), in the order given");
-        text.AppendLine(ci, $"  {spec.Key.PadLeft(width)}  {"nats/token",10}  {"bits/token",10}  run");
-        for (int i = 0; i < runs.Count; i++)
+        text.AppendLine(ci, $"sweep of {s.Key}: validation loss at the last step of each run, in the order given");
+        text.AppendLine(ci, $"  {s.Key.PadLeft(width)}  {"nats/token",10}  {"bits/token",10}  {"step",6}  run");
+        for (int i = 0; i < s.Values.Count; i++)
         {
-            string nats = "-", bits = "-", note = "";
+            string nats = "-", bits = "-", step = "-", note = "";
             if (history.Finished.TryGetValue(i, out var v))
             {
-                if (v.Diverged is not null) (nats, bits, note) = ("diverged", "diverged", "");
-                else (nats, bits) = (v.ValidationNats.ToString("F4", ci), v.ValidationBits.ToString("F4", ci));
+                (nats, bits) = v.Diverged is not null ? ("diverged", "diverged") : (v.ValidationNats.ToString("F4", ci), v.ValidationBits.ToString("F4", ci));
+                step = v.Step.ToString(ci);
             }
             else note = "  (not trained yet)";
             if (i == choice) note += "  <- chosen: the first local minimum";
-            text.AppendLine(ci, $"  {spec.Values[i].PadLeft(width)}  {nats,10}  {bits,10}  {runs[i].Config.RunId}{note}");
+            text.AppendLine(ci, $"  {s.Values[i].PadLeft(width)}  {nats,10}  {bits,10}  {step,6}  {s.RunIds[i]}{note}");
         }
-        if (history.Finished.Count == runs.Count)
-            text.Append(choice is { } c ? $"chosen: {spec.Key} = {spec.Values[c]}" : "chosen: none (every run diverged). HINT: sweep smaller values");
+        if (history.Finished.Count == s.Values.Count)
+            text.Append(choice is { } c ? $"chosen: {s.Key} = {s.Values[c]}{Edge(c, s.Values.Count)}" : "chosen: none (every run diverged). HINT: sweep smaller values");
         return text.ToString().TrimEnd('\n');
     }
 }

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.History;
 using ImageGpt.Actors.Sweep;
+using ImageGpt.Actors.Training;
 using ImageGpt.Host.Commands;
 using ImageGpt.Nn;
 
@@ -103,7 +105,7 @@ public sealed class SweepCommandTests : IDisposable
             Assert.StartsWith(Values[i], rows[i].TrimStart());
             Assert.Equal(i == chosen, rows[i].Contains("<- chosen", StringComparison.Ordinal));
             if (i > 0)
-                Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"{losses[i]:F4}  {losses[i] / Math.Log(2),10:F4}"), rows[i]);
+                Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"{losses[i]:F4}  {losses[i] / Math.Log(2),10:F4}  {Steps,6}  sweep-lr-{Values[i]}"), rows[i]);
         }
         Assert.Contains("diverged", rows[0]);
 
@@ -131,7 +133,8 @@ public sealed class SweepCommandTests : IDisposable
         // status reads the sweep (its table) and a value's run inside it (the sweep's store).
         var status = new StringWriter();
         Assert.Equal(0, StatusCommand.Run(["--run-dir", sweep], status));
-        Assert.Contains("sweep 'sweep' of train.lr", status.ToString());
+        Assert.Contains("sweep 'sweep' in sqlite", status.ToString());
+        Assert.Contains("  sweep of train.lr: validation loss at the last step of each run", status.ToString());
         Assert.Contains($"chosen: train.lr = {Values[chosen]}", status.ToString());
         var valueStatus = new StringWriter();
         Assert.Equal(0, StatusCommand.Run(["--run-dir", Path.Combine(sweep, "lr-0.01")], valueStatus));
@@ -149,7 +152,48 @@ public sealed class SweepCommandTests : IDisposable
         var steps = await Assert.ThrowsAsync<UserError>(() => SweepCommand.RunAsync(SweepArgs(sweep, steps: Steps + 1), new StringWriter(), false));
         Assert.Contains($"was started with another config (train.steps: {Steps} -> {Steps + 1})", steps.Message);
         Assert.DoesNotContain('\n', steps.Message);
+        // The validation subset decides the losses compared, so it is part of the sweep too.
+        var measured = await Assert.ThrowsAsync<UserError>(() => SweepCommand.RunAsync([.. SweepArgs(sweep), "--set", "eval.validation-images=40"], new StringWriter(), false));
+        Assert.Contains("(eval.validation-images: 50 -> 40)", measured.Message);
         Assert.Equal(files, Snapshot(sweep));
+    }
+
+    [Fact]
+    public async Task A_value_whose_run_completed_without_its_evaluation_is_measured_as_the_evaluator_measures_it()
+    {
+        // As if the sweep had stopped between the value's final checkpoint and its evaluation: the value's run is complete
+        // in the sweep's store, with no evaluation recorded (trained here with the evaluator off).
+        string sweep = Path.Combine(_root, "fallback");
+        string[] sets = [.. Tiny, "--set", "train.lr=0.01", "--set", $"train.steps={Steps}"];
+        string reference = ConfigCommand.FindReference();
+        // Tiny is --config FILE, then --set pairs.
+        var resolved = RunConfigLoader.Layer(ConfigFactory.ParseFile(reference), sets[1], sets.Skip(2).Where((_, i) => i % 2 == 1).ToList()).Resolve();
+        var config = RunConfigLoader.FromResolved(resolved, ConfigFactory.ParseFile(reference).Resolve(), Path.Combine(sweep, "lr-0.01"));
+        config = config with { RunId = "fallback-lr-0.01", Eval = config.Eval with { Enabled = false } };
+        await using (var store = RunStore.Open(config.Checkpoint, sweep))
+        {
+            using var system = Akka.Actor.ActorSystem.Create("fallback", AkkaSettings.Build(resolved, store));
+            try
+            {
+                var outcome = await TrainingRun.RunAsync(system, config, RunData.Prepare(config, null, TextWriter.Null), store.Blobs,
+                    RunConfigLoader.IdentityJson(config), new Observers()).WaitAsync(TimeSpan.FromMinutes(3));
+                Assert.Null(outcome.Error);
+            }
+            finally { await Akka.Actor.CoordinatedShutdown.Get(system).Run(Akka.Actor.CoordinatedShutdown.ClrExitReason.Instance).WaitAsync(RunFiles.Patience); }
+        }
+        Assert.Empty((await Read(sweep, s => RunJournal.ReadAsync(s, "fallback-lr-0.01"))).Evaluations);
+
+        var output = new StringWriter();
+        Assert.Equal(0, await SweepCommand.RunAsync(SweepArgs(sweep, "[0.01]"), output, interactive: false));
+        Assert.Contains($"the run is complete (checkpoint at step {Steps})", output.ToString());
+        Assert.Contains($"measuring the validation loss of step {Steps}", output.ToString());
+        double measured = (await Read(sweep, s => SweepJournal.ReadAsync(s, "fallback"))).Finished[0].ValidationNats;
+
+        // The evaluator of a plain train of the same value records the same loss, to the bit.
+        string plain = Path.Combine(_root, "plain-fallback");
+        Assert.Equal(0, await TrainCommand.RunAsync([.. sets, "--run-dir", plain], new StringWriter(), interactive: false));
+        double recorded = (await RunFiles.HistoryAsync(plain)).Evaluations.Single(e => e.Step == Steps).ValidationNats;
+        Assert.Equal(BitConverter.DoubleToInt64Bits(recorded), BitConverter.DoubleToInt64Bits(measured));
     }
 
     /// <summary>The sweep's files and each value's folder's files (run.db's WAL files aside), by SHA-256.</summary>
