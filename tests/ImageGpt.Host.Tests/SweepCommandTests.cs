@@ -170,6 +170,7 @@ public sealed class SweepCommandTests : IDisposable
         var resolved = RunConfigLoader.Layer(ConfigFactory.ParseFile(reference), sets[1], sets.Skip(2).Where((_, i) => i % 2 == 1).ToList()).Resolve();
         var config = RunConfigLoader.FromResolved(resolved, ConfigFactory.ParseFile(reference).Resolve(), Path.Combine(sweep, "lr-0.01"));
         config = config with { RunId = "fallback-lr-0.01", Eval = config.Eval with { Enabled = false } };
+        Directory.CreateDirectory(config.RunDir);
         await using (var store = RunStore.Open(config.Checkpoint, sweep))
         {
             using var system = Akka.Actor.ActorSystem.Create("fallback", AkkaSettings.Build(resolved, store));
