@@ -16,7 +16,7 @@ public static class Program
     /// <summary>Every command but help, in the order the help lists them.</summary>
     public static IReadOnlyList<Command> Commands { get; } =
     [
-        TrainCommand.Definition, NodeCommand.Definition, DashboardCommand.Definition, StatusCommand.Definition, ConfigCommand.Definition,
+        TrainCommand.Definition, SweepCommand.Definition, NodeCommand.Definition, DashboardCommand.Definition, StatusCommand.Definition, ConfigCommand.Definition,
         ProbeCommand.Definition, SampleCommand.Definition, FinetuneCommand.Definition,
         BenchCommand.Definition, BenchGemmCommand.Definition, BenchSampleCommand.Definition, BenchActorsCommand.Definition, BenchPersistCommand.Definition,
         BenchDataplaneCommand.Definition,

@@ -33,6 +33,9 @@ public sealed class RunEventSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(RunFinished)] = "run-finished",
         [typeof(RunFailed)] = "run-failed",
         [typeof(RunHistorySnapshot)] = "history-snapshot",
+        [typeof(Sweep.SweepStarted)] = "sweep-started",
+        [typeof(Sweep.SweepValueFinished)] = "sweep-value-finished",
+        [typeof(Sweep.SweepChosen)] = "sweep-chosen",
     };
 
     private static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(p => p.Value, p => p.Key);

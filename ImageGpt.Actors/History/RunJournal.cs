@@ -33,11 +33,21 @@ public static class RunJournal
     public static readonly TimeSpan StartPatience = TimeSpan.FromMinutes(2);
 
     /// <summary>Every event of the run so far, folded; an empty history when the run has none.</summary>
+    /// <exception cref="Nn.UserError"><paramref name="runId"/> is a sweep's id, not a run's.</exception>
     public static async Task<RunHistory> ReadAsync(ActorSystem system, string runId, CancellationToken ct = default)
     {
-        var envelopes = await Of(system).CurrentEventsByPersistenceId(runId, 0, long.MaxValue)
+        var events = await EventsAsync(system, runId, ct).ConfigureAwait(false);
+        if (Sweep.SweepHistory.IsSweep(events))
+            throw new Nn.UserError($"'{runId}' is a sweep, not a run. HINT: imagegpt status --run-dir <the sweep's directory> shows its table; each value's run is in a folder inside it, under its own run id");
+        return RunHistory.Of(events);
+    }
+
+    /// <summary>Every event journaled under <paramref name="persistenceId"/> so far, oldest first (a run's or a sweep's).</summary>
+    public static async Task<IReadOnlyList<IRunEvent>> EventsAsync(ActorSystem system, string persistenceId, CancellationToken ct = default)
+    {
+        var envelopes = await Of(system).CurrentEventsByPersistenceId(persistenceId, 0, long.MaxValue)
             .RunWith(Sink.Seq<EventEnvelope>(), system.Materializer()).WaitAsync(ct).ConfigureAwait(false);
-        return RunHistory.Of(envelopes.Select(e => (IRunEvent)e.Event));
+        return envelopes.Select(e => (IRunEvent)e.Event).ToList();
     }
 
     /// <summary>The ids of every run in the store.</summary>

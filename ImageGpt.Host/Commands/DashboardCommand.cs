@@ -36,11 +36,11 @@ public static class DashboardCommand
         IPAddress bind = DashboardOptions.Address(args.GetValue(Bind)!, "--bind");
         RunLocation run = RunLocation.Find(args.GetValue(RunDir), args.GetValue(ConfigPath), directoryOptional: true);
         string? runDir = Directory.Exists(run.RunDir) ? run.RunDir : null;
-        if (run.Store.Store == "sqlite" && !File.Exists(Path.Combine(run.RunDir, RunStore.SqliteFileName)))
-            throw new UserError($"no {RunStore.SqliteFileName} in {run.RunDir}. HINT: the run has not started yet, or its store is PostgreSQL: pass the run's --config");
+        if (run.Store.Store == "sqlite" && !File.Exists(Path.Combine(run.StoreDir, RunStore.SqliteFileName)))
+            throw new UserError($"no {RunStore.SqliteFileName} in {run.StoreDir}. HINT: the run has not started yet, or its store is PostgreSQL: pass the run's --config");
         string? secret = TokenCheck.Required(bind) ? Secret(run) : null;
 
-        await using var store = RunStore.Open(run.Store, run.RunDir, mustExist: true);
+        await using var store = RunStore.Open(run.Store, run.StoreDir, mustExist: true);
         var system = ActorSystem.Create("imagegpt-dashboard", AkkaSettings.Build(run.Resolved, store, readOnly: true));
         try
         {

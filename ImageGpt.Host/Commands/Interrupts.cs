@@ -5,7 +5,8 @@ namespace ImageGpt.Host.Commands;
 
 /// <summary>
 /// Ctrl-C and SIGTERM for a command whose work is an actor system (train, node): the first runs the system's coordinated
-/// shutdown (whose tasks finish the step, write the checkpoint, leave the cluster), a second quits at once with 130.
+/// shutdown (whose tasks finish the step, write the checkpoint, leave the cluster), or whatever stops the command's work
+/// (sweep); a second quits at once with 130.
 /// </summary>
 internal sealed class Interrupts : IDisposable
 {
@@ -15,13 +16,18 @@ internal sealed class Interrupts : IDisposable
 
     /// <param name="what">What the first interrupt does, after "Ctrl-C: " (e.g. "finishing the current step and writing a checkpoint").</param>
     public Interrupts(ActorSystem system, TextWriter output, string what)
+        : this(output, what, signal => _ = CoordinatedShutdown.Get(system).Run(new Interrupted(signal)))
     {
-        var shutdown = CoordinatedShutdown.Get(system);
+    }
+
+    /// <summary>Ctrl-C and SIGTERM for a command that stops its work itself: the first calls <paramref name="first"/> with the signal's name.</summary>
+    public Interrupts(TextWriter output, string what, Action<string> first)
+    {
         void Interrupt(string signal)
         {
             if (Interlocked.Increment(ref _count) > 1) Environment.Exit(130);
             output.WriteLine($"\n{signal}: {what} (again to quit at once)");
-            _ = shutdown.Run(new Interrupted(signal));
+            first(signal);
         }
         _onCancel = (_, e) => { e.Cancel = true; Interrupt("Ctrl-C"); };
         Console.CancelKeyPress += _onCancel;

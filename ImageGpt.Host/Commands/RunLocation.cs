@@ -28,6 +28,21 @@ public sealed record RunLocation(string RunDir, CheckpointSettings Store, string
     }
 
     /// <summary>
+    /// The folder of the run's SQLite store: the run directory, or, for the run of one value of a sweep (a folder inside
+    /// the sweep's directory, which holds the sweep's one store and its sweep.json), the sweep's directory.
+    /// </summary>
+    public string StoreDir
+    {
+        get
+        {
+            if (File.Exists(Path.Combine(RunDir, RunStore.SqliteFileName))) return RunDir;
+            string? parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(RunDir)));
+            return parent is not null && File.Exists(Path.Combine(parent, RunStore.SqliteFileName)) && File.Exists(Path.Combine(parent, SweepFiles.Json))
+                ? parent : RunDir;
+        }
+    }
+
+    /// <summary>
     /// The run id: the one known, else the only run of the store, else the one named after the run directory; otherwise
     /// null with what the store holds in <paramref name="why"/>.
     /// </summary>

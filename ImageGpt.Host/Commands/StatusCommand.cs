@@ -6,6 +6,7 @@ using ImageGpt.Actors.Cluster;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.Health;
 using ImageGpt.Actors.History;
+using ImageGpt.Actors.Sweep;
 using ImageGpt.Actors.Training;
 using ImageGpt.Nn;
 
@@ -139,7 +140,7 @@ public static class StatusCommand
 
     private static void WriteHistory(TextWriter o, RunLocation run)
     {
-        string runDir = run.RunDir;
+        string runDir = run.StoreDir;
         if (run.Store.Store == "sqlite" && !File.Exists(Path.Combine(runDir, RunStore.SqliteFileName)))
         {
             o.WriteLine($"store: no {RunStore.SqliteFileName} in {runDir} yet");
@@ -162,7 +163,9 @@ public static class StatusCommand
                 o.WriteLine(why);
                 return;
             }
-            WriteRun(o, store, runId, RunJournal.ReadAsync(system, runId).GetAwaiter().GetResult());
+            var events = RunJournal.EventsAsync(system, runId).GetAwaiter().GetResult();
+            if (SweepHistory.IsSweep(events)) WriteSweep(o, store, runId, SweepHistory.Of(events), run.RunDir);
+            else WriteRun(o, store, runId, RunHistory.Of(events));
         }
         finally
         {
@@ -202,6 +205,16 @@ public static class StatusCommand
                 o.WriteLine(string.Create(Inv, $"    {r.Layer.PadRight(width)}  {r.BestC,9:G3}  {100 * r.ValidationAccuracy,7:F2}  {100 * r.TestAccuracy,7:F2}"));
         }
         if (e.CompletionsPng is not null) o.WriteLine($"  completions: {e.CompletionsPng}");
+    }
+
+    /// <summary>A sweep's directory: its values in order, each one's validation loss, the choice, where each value's run is.</summary>
+    private static void WriteSweep(TextWriter o, RunStore store, string sweepId, SweepHistory h, string sweepDir)
+    {
+        SweepStarted s = h.Started!;
+        o.WriteLine(string.Create(Inv, $"sweep '{sweepId}' in {store.Provider} {store.Where}, started {s.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z: {h.Finished.Count} of {s.Values.Count} value(s) done"));
+        foreach (string line in SweepCommand.Table(h, h.Chosen?.Index).Split('\n')) o.WriteLine($"  {line}");
+        if (h.Chosen is null) o.WriteLine("  not finished: imagegpt sweep with the same settings resumes it");
+        o.WriteLine($"  a value's run: imagegpt status --run-dir {Path.Combine(sweepDir, SweepSpec.NameOf(s.Key, s.Values[0]))}");
     }
 
     private static string Ending(IRunEvent? e) => e switch

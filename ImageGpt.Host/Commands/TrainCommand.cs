@@ -176,7 +176,7 @@ public static class TrainCommand
         }
     }
 
-    private static void PrintDerived(TextWriter output, RunConfig c, TrainingInputs inputs, long startStep)
+    internal static void PrintDerived(TextWriter output, RunConfig c, TrainingInputs inputs, long startStep)
     {
         var m = c.Model;
         long stepsPerEpoch = inputs.Train.Count / c.Train.Batch;

@@ -122,17 +122,19 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
     }
 
     /// <summary>
-    /// Runs imagegpt in a child process; once it prints a line starting with <paramref name="after"/> (by default its first step line), waits <paramref name="killAfter"/> and
+    /// Runs imagegpt <paramref name="command"/> in a child process; once it prints a line starting with <paramref name="after"/> (by default its first step line;
+    /// with <paramref name="when"/>, the first line it accepts), waits <paramref name="killAfter"/> and
     /// sends <paramref name="signal"/> (SIGKILL by default), <paramref name="whileTraining"/> having run first. With <paramref name="twice"/>, sends it
     /// again once the child has printed that it is stopping, <paramref name="holdStore"/>'s lock held from before the first signal until the child exits.
     /// Returns the exit code (-1 when SIGKILLed), whether a signal was sent, and the output.
     /// </summary>
-    private static async Task<(int Exit, bool Signalled, string Output)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter, string signal = "KILL", bool twice = false, string after = "step ", Action? whileTraining = null,
-        Func<IDisposable>? holdStore = null)
+    internal static async Task<(int Exit, bool Signalled, string Output)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter, string signal = "KILL", bool twice = false, string after = "step ", Action? whileTraining = null,
+        Func<IDisposable>? holdStore = null, string command = "train", Func<string, bool>? when = null)
     {
+        when ??= line => line.StartsWith(after, StringComparison.Ordinal);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imagegpt.dll"));
-        psi.ArgumentList.Add("train");
+        psi.ArgumentList.Add(command);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var child = Process.Start(psi)!;
         var training = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -142,7 +144,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         {
             if (e.Data is null) return;
             lock (output) output.AppendLine(e.Data);
-            if (e.Data.StartsWith(after, StringComparison.Ordinal)) training.TrySetResult();
+            if (when(e.Data)) training.TrySetResult();
             if (e.Data.Contains("finishing the current step", StringComparison.Ordinal)) stopping.TrySetResult();
         };
         child.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };

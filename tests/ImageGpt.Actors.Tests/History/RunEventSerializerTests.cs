@@ -25,6 +25,9 @@ public sealed class RunEventSerializerTests() : TestKit(AkkaSettings.Build(TestR
         { new RunStopped(5, "SIGTERM", At), "run-stopped" },
         { new RunFinished(10, At), "run-finished" },
         { new RunFailed(7, "boom", At), "run-failed" },
+        { new ImageGpt.Actors.Sweep.SweepStarted("s", "train.lr", ["0.01", "3e-3"], ["s-lr-0.01", "s-lr-3e-3"], "{\"a\":1}", At), "sweep-started" },
+        { new ImageGpt.Actors.Sweep.SweepValueFinished(1, "3e-3", "s-lr-3e-3", 40, double.NaN, double.NaN, "loss became NaN at step 3", At), "sweep-value-finished" },
+        { new ImageGpt.Actors.Sweep.SweepChosen(null, null, At), "sweep-chosen" },
     };
 
     [Theory]
