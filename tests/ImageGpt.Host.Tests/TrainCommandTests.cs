@@ -125,7 +125,8 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
     /// Runs imagegpt <paramref name="command"/> in a child process; once it prints a line starting with <paramref name="after"/> (by default its first step line;
     /// with <paramref name="when"/>, the first line it accepts), waits <paramref name="killAfter"/> and
     /// sends <paramref name="signal"/> (SIGKILL by default), <paramref name="whileTraining"/> having run first. With <paramref name="twice"/>, sends it
-    /// again once the child has printed that it is stopping, <paramref name="holdStore"/>'s lock held from before the first signal until the child exits.
+    /// again once the child has printed that it is stopping. <paramref name="holdStore"/>'s lock is taken on the line that
+    /// <paramref name="when"/> (or <paramref name="after"/>) picks and held until the child has printed that it is stopping (with <paramref name="twice"/>, until it exits).
     /// Returns the exit code (-1 when SIGKILLed), whether a signal was sent, and the output.
     /// </summary>
     internal static async Task<(int Exit, bool Signalled, string Output)> RunChildAndMaybeKill(string[] args, TimeSpan? killAfter, string signal = "KILL", bool twice = false, string after = "step ", Action? whileTraining = null,
@@ -140,11 +141,17 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         var training = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new System.Text.StringBuilder();
+        IDisposable? held = null;
         child.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
             lock (output) output.AppendLine(e.Data);
-            if (when(e.Data)) training.TrySetResult();
+            if (!training.Task.IsCompleted && when(e.Data))
+            {
+                // Taken here, on the line itself, so the child cannot get past the store before the test holds it.
+                held = holdStore?.Invoke();
+                training.TrySetResult();
+            }
             if (e.Data.Contains("finishing the current step", StringComparison.Ordinal)) stopping.TrySetResult();
         };
         child.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
@@ -163,12 +170,11 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
                     if (signal == "KILL") child.Kill(entireProcessTree: true);
                     else
                     {
-                        using var held = holdStore?.Invoke();
                         Process.Start("kill", ["-" + signal, child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+                        using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+                        if (twice || held is not null) await stopping.Task.WaitAsync(bounded.Token);
                         if (twice)
                         {
-                            using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-                            await stopping.Task.WaitAsync(bounded.Token);
                             Process.Start("kill", ["-" + signal, child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
                             await child.WaitForExitAsync(bounded.Token);
                         }
@@ -177,6 +183,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
                 }
             }
         }
+        held?.Dispose();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await child.WaitForExitAsync(timeout.Token);
         if (!killed && child.ExitCode != 0) throw new Xunit.Sdk.XunitException($"imagegpt exited {child.ExitCode}:\n{output}");
@@ -379,6 +386,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         // for the very checkpoint the user chose to skip. So that the second signal surely lands while the first is still
         // at work, this test holds run.db's write lock from before the first signal until the child exits: the final
         // checkpoint's event (and so the end of the shutdown) waits for the lock, as it would for a slow database.
+        // (Taken on the line "checkpoint step 0 saved", the lock also holds training at two checkpoints outstanding.)
         string dir = Path.Combine(_root, "twice");
         string[] args = TinyIn(dir, "--set", "train.steps=3000", "--set", "model.width=64", "--set", "model.side=14", "--set", "checkpoint.every=50");
         var (exit, signalled, output) = await RunChildAndMaybeKill(args, TimeSpan.FromMilliseconds(100), signal: "TERM", twice: true, after: "checkpoint step 0 saved",
@@ -396,7 +404,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
     }
 
     /// <summary>Takes the SQLite write lock of <paramref name="db"/> (readers go on, writers wait) until disposed.</summary>
-    private static Microsoft.Data.Sqlite.SqliteConnection HoldWriteLock(string db)
+    internal static Microsoft.Data.Sqlite.SqliteConnection HoldWriteLock(string db)
     {
         var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Pooling=False;Default Timeout=60");
         c.Open();
