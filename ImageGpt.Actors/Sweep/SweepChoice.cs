@@ -21,4 +21,11 @@ public static class SweepChoice
         }
         return null;
     }
+
+    /// <summary>
+    /// Whether the values after <paramref name="done"/> (the losses of the first values, in order) can no longer change the
+    /// choice: the first local minimum of these lies before their last, so it depends on these alone. The paper stops its
+    /// sweep there.
+    /// </summary>
+    public static bool Settled(IReadOnlyList<double> done) => FirstLocalMinimum(done) is { } c && c < done.Count - 1;
 }

@@ -30,12 +30,14 @@ public static class SweepCommand
         "train.steps of every value's run; the warmup-cosine schedule ends there (default: train.steps of the config)");
     private static readonly Option<string?> RunDir = Cli.Optional("--run-dir",
         "the sweep's directory: its store (run.db) and a folder per value (default: run.dir of the config followed by -sweep, runs/fashion-mnist-sweep for the default run)", "DIR");
+    private static readonly Option<bool> AllValues = Cli.Flag("--all-values",
+        "train every value given; by default the sweep stops, as the paper does, once the first local minimum is settled (a value the next one does not improve on)");
 
     public static Command Definition { get; } = Cli.Command("sweep",
         "train a short run per value of one setting, one after another, and choose as the paper chooses its learning rate: " +
         "the first local minimum of validation loss, walking the values in the order given (the paper goes from the largest " +
         "learning rate down); prints the table value -> validation loss. Running the same command again resumes the sweep",
-        ConfigPath, Overrides, Steps, RunDir);
+        ConfigPath, Overrides, Steps, RunDir, AllValues);
 
     static SweepCommand() => Definition.SetAction(r => RunAsync(r, Console.Out, !Console.IsOutputRedirected).GetAwaiter().GetResult());
 
@@ -74,7 +76,7 @@ public static class SweepCommand
         var system = ActorSystem.Create(AkkaSettings.SystemName(sweepId), AkkaSettings.Build(runs[0].Resolved, store));
         try
         {
-            return await SweepAsync(system, store, spec, sweepDir, sweepId, runs, output, interactive);
+            return await SweepAsync(system, store, spec, sweepDir, sweepId, runs, args.GetValue(AllValues), output, interactive);
         }
         finally
         {
@@ -107,7 +109,7 @@ public static class SweepCommand
     }
 
     private static async Task<int> SweepAsync(ActorSystem system, RunStore store, SweepSpec spec, string sweepDir, string sweepId,
-        IReadOnlyList<ValueRun> runs, TextWriter output, bool interactive)
+        IReadOnlyList<ValueRun> runs, bool allValues, TextWriter output, bool interactive)
     {
         var history = await SweepJournal.ReadAsync(system, sweepId);
         var started = new SweepStarted(sweepId, spec.Key, spec.Values, runs.Select(r => r.Config.RunId).ToList(),
@@ -136,6 +138,11 @@ public static class SweepCommand
             if (history.Finished.TryGetValue(run.Index, out var done))
             {
                 output.WriteLine($"{spec.Key} = {run.Value}: done already ({Loss(done)}), not trained again");
+                continue;
+            }
+            if (!allValues && SweepChoice.Settled(history.Losses(run.Index)))
+            {
+                output.WriteLine($"{spec.Key} = {run.Value}: not trained: the first local minimum is settled before it (--all-values trains every value)");
                 continue;
             }
             output.WriteLine();
@@ -346,11 +353,11 @@ public static class SweepCommand
                 (nats, bits) = v.Diverged is not null ? ("diverged", "diverged") : (v.ValidationNats.ToString("F4", ci), v.ValidationBits.ToString("F4", ci));
                 step = v.Step.ToString(ci);
             }
-            else note = "  (not trained yet)";
+            else note = choice is null ? "  (not trained yet)" : "  (not trained: past the first local minimum)";
             if (i == choice) note += "  <- chosen: the first local minimum";
             text.AppendLine(ci, $"  {s.Values[i].PadLeft(width)}  {nats,10}  {bits,10}  {step,6}  {s.RunIds[i]}{note}");
         }
-        if (history.Finished.Count == s.Values.Count)
+        if (choice is not null || history.Finished.Count == s.Values.Count)
             text.Append(choice is { } c ? $"chosen: {s.Key} = {s.Values[c]}{Edge(c, s.Values.Count)}" : "chosen: none (every run diverged). HINT: sweep smaller values");
         return text.ToString().TrimEnd('\n');
     }

@@ -32,8 +32,9 @@ public sealed class SweepCommandTests : IDisposable
     /// <summary>1e8 diverges within a few steps; the others train.</summary>
     private static readonly string[] Values = ["1e8", "0.3", "0.01", "0.001"];
 
-    private static string[] SweepArgs(string dir, string list = "[1e8,0.3,0.01,0.001]", int steps = Steps) =>
-        [.. Tiny, "--set", $"train.lr={list}", "--steps", steps.ToString(CultureInfo.InvariantCulture), "--run-dir", dir];
+    /// <summary>With <paramref name="all"/> (as most tests here), every value is trained, whatever the losses.</summary>
+    private static string[] SweepArgs(string dir, string list = "[1e8,0.3,0.01,0.001]", int steps = Steps, bool all = true) =>
+        [.. Tiny, "--set", $"train.lr={list}", "--steps", steps.ToString(CultureInfo.InvariantCulture), "--run-dir", dir, .. (all ? (string[])["--all-values"] : [])];
 
     private static Task<T> Read<T>(string sweepDir, Func<Akka.Actor.ActorSystem, Task<T>> read) =>
         RunFiles.WithStoreAsync(sweepDir, (system, _) => read(system).WaitAsync(RunFiles.Patience));
@@ -159,6 +160,31 @@ public sealed class SweepCommandTests : IDisposable
         var measured = await Assert.ThrowsAsync<UserError>(() => SweepCommand.RunAsync([.. SweepArgs(sweep), "--set", "eval.validation-images=40"], new StringWriter(), false));
         Assert.Contains("(eval.validation-images: 50 -> 40)", measured.Message);
         Assert.Equal(files, Snapshot(sweep));
+    }
+
+    [Fact]
+    public async Task By_default_the_sweep_stops_once_the_first_local_minimum_is_settled()
+    {
+        // 1e8 diverges, which is no improvement on 0.01: 0.01 is the first local minimum whatever 0.001 would give, so
+        // 0.001 is not trained, neither now nor when the same command runs again.
+        string sweep = Path.Combine(_root, "settled");
+        var output = new StringWriter();
+        Assert.Equal(0, await SweepCommand.RunAsync(SweepArgs(sweep, "[0.01,1e8,0.001]", steps: 40, all: false), output, interactive: false));
+        string text = output.ToString();
+        Assert.Contains("train.lr = 0.001: not trained: the first local minimum is settled before it", text);
+        Assert.DoesNotContain("== train.lr = 0.001 (", text);
+        Assert.Contains("(not trained: past the first local minimum)", text);
+        Assert.Contains("chosen: train.lr = 0.01", text);
+        Assert.False(Directory.Exists(Path.Combine(sweep, "lr-0.001")) && Directory.EnumerateFiles(Path.Combine(sweep, "lr-0.001"), "*.safetensors").Any());
+        var history = await Read(sweep, s => SweepJournal.ReadAsync(s, "settled"));
+        Assert.Equal([0, 1], history.Finished.Keys.Order());
+        Assert.NotNull(history.Finished[1].Diverged);
+        Assert.Equal(0, history.Chosen!.Index);
+
+        var again = new StringWriter();
+        Assert.Equal(0, await SweepCommand.RunAsync(SweepArgs(sweep, "[0.01,1e8,0.001]", steps: 40, all: false), again, interactive: false));
+        Assert.DoesNotContain("== train.lr = 0.001 (", again.ToString());
+        Assert.Equal([0, 1], (await Read(sweep, s => SweepJournal.ReadAsync(s, "settled"))).Finished.Keys.Order());
     }
 
     [Fact]

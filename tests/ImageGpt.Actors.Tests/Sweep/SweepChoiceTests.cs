@@ -32,6 +32,44 @@ public sealed class SweepChoiceTests
         Assert.True(expected == SweepChoice.FirstLocalMinimum(losses), why);
     }
 
+    public static TheoryData<double[], bool, string> SettledCases => new()
+    {
+        { [2.0, 1.5], false, "still falling: the next value may be lower" },
+        { [2.0, 1.5, 1.7], true, "the next value did not improve" },
+        { [1.0, 1.5], true, "rising from the start" },
+        { [2.0, NaN], true, "a diverged value after a finite one" },
+        { [NaN, NaN], false, "nothing finite yet" },
+        { [NaN, 2.0], false, "the first finite value is the last done" },
+        { [1.7], false, "one value" },
+        { [], false, "none" },
+    };
+
+    [Theory]
+    [MemberData(nameof(SettledCases))]
+    public void The_choice_is_settled_once_a_value_is_not_improved_on(double[] done, bool expected, string why)
+    {
+        Assert.True(expected == SweepChoice.Settled(done), why);
+    }
+
+    [Fact]
+    public void A_settled_choice_is_the_choice_whatever_the_values_after_it()
+    {
+        var rng = new Random(20261130);
+        for (int trial = 0; trial < 2000; trial++)
+        {
+            var losses = Enumerable.Range(0, rng.Next(1, 8)).Select(_ => rng.Next(10) switch { 0 => NaN, 1 => Inf, var k => (double)(k % 4) }).ToArray();
+            for (int k = 0; k <= losses.Length; k++)
+            {
+                var done = losses[..k];
+                if (SweepChoice.Settled(done))
+                    Assert.True(SweepChoice.FirstLocalMinimum(done) == SweepChoice.FirstLocalMinimum(losses), $"[{string.Join(", ", losses)}] settled after {k}");
+            }
+            // And it is settled, at the latest, once every value but the last is done and the choice is not the last.
+            if (SweepChoice.FirstLocalMinimum(losses) is { } c && c < losses.Length - 1)
+                Assert.True(SweepChoice.Settled(losses[..(c + 2)]), $"[{string.Join(", ", losses)}]: not settled after the value past the choice");
+        }
+    }
+
     [Fact]
     public void The_choice_agrees_with_its_definition_on_random_sequences()
     {
