@@ -94,7 +94,7 @@ public sealed class ClusterRunTests : IDisposable
         var refused = await Start(intruder, intruderConfig, new Recorder()).Bounded();
         Assert.True(refused.Refused);
         Assert.StartsWith("the run refused this node: wrong run secret. HINT:", refused.Error);
-        await Eventually(() => Akka.Cluster.Cluster.Get(a).State.Members.All(m => m.Address != Akka.Cluster.Cluster.Get(intruder).SelfAddress),
+        await TestRuns.Eventually(() => Akka.Cluster.Cluster.Get(a).State.Members.All(m => m.Address != Akka.Cluster.Cluster.Get(intruder).SelfAddress),
             "the refused node leaves the cluster");
         Assert.Contains("refused the node at", first.AllWarnings);
         // Nor can a peer with its secret read a tensor from the run's data plane (the run still waits for cluster.min-trainers = 2).
@@ -114,16 +114,6 @@ public sealed class ClusterRunTests : IDisposable
         Assert.Null(outcome.Error);
         Assert.Equal(outcome, await endedB.Bounded());
         Assert.Equal(Reference(c, 12), (await Latest(a)).Parameters);
-    }
-
-    private static async Task Eventually(Func<bool> condition, string what)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > TestRuns.Patience) Assert.Fail($"not within {TestRuns.Patience.TotalSeconds} s: {what}");
-            await Task.Delay(50);
-        }
     }
 }
 

@@ -24,7 +24,7 @@ public sealed class AuthenticationTests
         Assert.True(e.Refused);
         Assert.Contains("refused: wrong run secret. HINT:", e.Message);
         Assert.All(got, f => Assert.Equal(0f, f));
-        await Eventually(() => !log.IsEmpty, "the data node logs the refusal");
+        await TestRuns.Eventually(() => !log.IsEmpty, "the data node logs the refusal");
         Assert.Matches($"^data plane at {server.Endpoint} refused 127.0.0.1:[0-9]+: wrong run secret$", Assert.Single(log));
     }
 

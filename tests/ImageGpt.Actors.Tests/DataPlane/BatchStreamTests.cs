@@ -104,7 +104,7 @@ public sealed class BatchStreamTests
         var sub = client.Subscribe(server.Endpoint, new BatchStreamRequest(1, [0], FromStep: 0, ToStep: 1000, Prefetch: 2));
         await sub.Reader.ReadAsync().AsTask().Bounded();
         await sub.DisposeAsync().AsTask().Bounded();
-        await Eventually(() => server.ActiveStreams == 0 && server.LiveConnections == 0, "the data node closes the stopped subscriber's stream");
+        await TestRuns.Eventually(() => server.ActiveStreams == 0 && server.LiveConnections == 0, "the data node closes the stopped subscriber's stream");
         Assert.InRange(source.Made, 1, 3);
 
         await using var next = client.Subscribe(server.Endpoint, new BatchStreamRequest(1, [0], FromStep: 10, ToStep: 12, Prefetch: 2));

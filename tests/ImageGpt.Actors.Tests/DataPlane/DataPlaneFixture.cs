@@ -60,17 +60,6 @@ internal static class DataPlaneFixture
         Assert.DoesNotContain('\n', e.Message);
         Assert.Contains(endpoint.ToString(), e.Message);
     }
-
-    /// <summary>Polls a condition the system reaches on its own (a closed connection noticed by the server), for at most <see cref="TestRuns.Patience"/>.</summary>
-    public static async Task Eventually(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TestRuns.Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"not within {TestRuns.Patience}: {what}");
-            await Task.Delay(10);
-        }
-    }
 }
 
 /// <summary>Batches that are a pure function of (step, shard), so a test knows what each one must hold; counts what it made.</summary>

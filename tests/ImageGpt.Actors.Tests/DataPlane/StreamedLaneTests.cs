@@ -112,7 +112,7 @@ public sealed class StreamedLaneTests : IAsyncLifetime
             // taken: the channel's prefetch - 1, the loader's one, the stream's one. A local loader: its channel's prefetch and one in its hands.
             int capacity = StreamedLaneSource.Capacity(prefetch);
             long held = taken + capacity;
-            await Eventually(() =>
+            await TestRuns.Eventually(() =>
                 lane.Channel.Reader.Count == capacity && lane.Channel.Reader.TryPeek(out var head) && lane.Key(head) == taken
                 && Volatile.Read(ref loading) == held && Volatile.Read(ref waitingAt) == held + 2, $"the lane stalls after the trainer took {taken} batches");
             Assert.Equal(taken + prefetch + 1, _made.Made);

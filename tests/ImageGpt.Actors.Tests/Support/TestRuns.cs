@@ -14,6 +14,17 @@ internal static class TestRuns
     public static Task<T> Bounded<T>(this Task<T> task) => task.WaitAsync(Patience);
     public static Task Bounded(this Task task) => task.WaitAsync(Patience);
 
+    /// <summary>Polls a condition the system reaches on its own (a closed connection noticed, a member removed), for at most <see cref="Patience"/>.</summary>
+    public static async Task Eventually(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"not within {Patience}: {what}");
+            await Task.Delay(10);
+        }
+    }
+
     /// <summary>hocon/reference.conf as the build copies it next to the tests, resolved.</summary>
     public static Config Reference { get; } = ConfigFactory.ParseFile(Path.Combine(AppContext.BaseDirectory, "hocon", "reference.conf")).Resolve();
 
