@@ -107,10 +107,6 @@ public sealed class ModelBatchTests
             Optim.Adam.ClipGradNorm(m.Gradients.Data, 1f);
             adam.Update(m.Gradients.Data, 1e-3f);
         }
-        Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        SteadyState.AssertAllocatesNothing(Step);
     }
 }

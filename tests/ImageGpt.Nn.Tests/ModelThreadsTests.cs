@@ -64,10 +64,6 @@ public sealed class ModelThreadsTests
             Optim.Adam.ClipGradNorm(model.Gradients.Data, 1f);
             adam.Update(model.Gradients.Data, 1e-3f);
         }
-        Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        SteadyState.AssertAllocatesNothing(Step);
     }
 }

@@ -91,10 +91,7 @@ public sealed class SamplerTests
             sampler.Step(ReadOnlySpan<int>.Empty);
             for (int t = 1; t < Tiny.Seq; t++) sampler.Step(prev);
         }
-        Run(); // JIT and tiering outside the measurement
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Run();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        SteadyState.AssertAllocatesNothing(Run);
     }
 
     [Fact]
