@@ -111,9 +111,10 @@ public static class LinearProbe
         var points = new List<GridPoint>();
         LogisticRegression? best = null;
         var bestVal = double.NegativeInfinity;
+        var objective = new ProbeObjective(xTr, train.Y, train.Dim, classes);
         foreach (var c in grid.OrderBy(c => c))
         {
-            var model = LogisticRegression.Train(xTr, train.Y, train.Dim, classes, c, options);
+            var model = LogisticRegression.Train(objective, train.Dim, classes, c, options);
             var val = model.Accuracy(xVa, validation.Y);
             points.Add(new GridPoint(c, val, model.Fit.Iterations, model.Fit.Converged));
             if (val > bestVal) { bestVal = val; best = model; }

@@ -41,20 +41,19 @@ public sealed class LogisticRegression
 
     /// <summary>Fits on X [n, d] (row-major) and labels in 0..K-1. Starts from zero or from <paramref name="warmStart"/> (packed).</summary>
     public static LogisticRegression Train(ReadOnlySpan<double> X, ReadOnlySpan<int> y, int d, int classes, double c, LbfgsOptions? options = null, double[]? warmStart = null)
+        => Train(new ProbeObjective(X, y, d, classes), d, classes, c, options, warmStart);
+
+    /// <summary>Fits on the samples of <paramref name="objective"/> (built once and shared by every C of a grid).</summary>
+    internal static LogisticRegression Train(ProbeObjective objective, int d, int classes, double c, LbfgsOptions? options = null, double[]? warmStart = null)
     {
-        var n = y.Length;
-        if (X.Length != n * d) throw new ArgumentException($"X has {X.Length} values for {n} rows of {d}");
         if (!(c > 0)) throw new UserError($"regularization C={c} must be positive. HINT: use a grid such as 1e-3 ... 1e3.");
-        foreach (var label in y) if ((uint)label >= (uint)classes) throw new ArgumentException($"label {label} outside 0..{classes - 1}");
         var p = new double[classes * (d + 1)];
         if (warmStart is not null)
         {
             if (warmStart.Length != p.Length) throw new ArgumentException("warm start has the wrong size");
             warmStart.CopyTo(p, 0);
         }
-        var xs = X.ToArray();
-        var ys = y.ToArray();
-        var fit = Lbfgs.Minimize((w, g) => ObjectiveAndGradient(xs, ys, d, classes, c, w, g), p, options ?? new LbfgsOptions());
+        var fit = Lbfgs.Minimize((w, g) => objective.Evaluate(c, w, g), p, options ?? new LbfgsOptions());
         var coef = new double[classes * d];
         var intercept = new double[classes];
         for (var k = 0; k < classes; k++)
@@ -69,7 +68,10 @@ public sealed class LogisticRegression
     // result does not depend on the number of threads or their timing.
     private const int ChunkRows = 2048;
 
-    /// <summary>sklearn 1.2's f = sum_i CE_i + ||W||^2/(2C) at packed parameters w [K, d+1]; gradient into g.</summary>
+    /// <summary>
+    /// sklearn 1.2's f = sum_i CE_i + ||W||^2/(2C) at packed parameters w [K, d+1]; gradient into g. The naive
+    /// twin of <see cref="ProbeObjective"/>, which <see cref="Train(ReadOnlySpan{double}, ReadOnlySpan{int}, int, int, double, LbfgsOptions?, double[])"/> uses.
+    /// </summary>
     // X (n, d), y (n), w (K, d+1), g (K, d+1)
     public static double ObjectiveAndGradient(double[] X, int[] y, int d, int K, double C, ReadOnlySpan<double> w, Span<double> g)
     {
