@@ -50,7 +50,8 @@ public static class LayerProbeRunner
             var row = LinearProbe.Fit(name, train[l], val[l], test[l], options.Grid, options.Lbfgs);
             table.Add(row);
             log?.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"[probe] layer {name}: C {row.BestC:G3}, val {100 * row.ValidationAccuracy:F2}%, test {100 * row.TestAccuracy:F2}% ({sw.Elapsed.TotalSeconds:F1} s)"));
+                $"[probe] layer {name}: C {row.BestC:G3}, val {100 * row.ValidationAccuracy:F2}%, test {100 * row.TestAccuracy:F2}% " +
+                $"({row.Grid.Sum(p => p.Iterations)} L-BFGS iterations over {row.Grid.Count} C values, {row.Grid.Count(p => !p.Converged)} at the iteration limit; {sw.Elapsed.TotalSeconds:F1} s)"));
         }
         ProbeResult? baseline = null;
         if (options.RawPixelBaseline)
