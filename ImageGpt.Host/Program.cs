@@ -17,7 +17,7 @@ public static class Program
     public static IReadOnlyList<Command> Commands { get; } =
     [
         TrainCommand.Definition, SweepCommand.Definition, NodeCommand.Definition, DashboardCommand.Definition, StatusCommand.Definition, ConfigCommand.Definition,
-        ProbeCommand.Definition, SampleCommand.Definition, FinetuneCommand.Definition,
+        ProbeCommand.Definition, ChartCommand.Definition, SampleCommand.Definition, FinetuneCommand.Definition,
         BenchCommand.Definition, BenchGemmCommand.Definition, BenchSampleCommand.Definition, BenchActorsCommand.Definition, BenchPersistCommand.Definition,
         BenchDataplaneCommand.Definition,
     ];

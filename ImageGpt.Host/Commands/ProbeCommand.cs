@@ -30,10 +30,12 @@ public static class ProbeCommand
     private static readonly Option<int> Batch = Cli.Int("--batch", 64, "images per forward pass");
     private static readonly Option<int> Threads = ThreadsOption();
     private static readonly Option<bool> NoBaseline = Cli.Flag("--no-baseline", "skip logistic regression on the raw pixels");
+    private static readonly Option<string?> Results = Cli.Optional("--results", "append the table to this CSV (made if absent) for imagegpt chart", "FILE");
+    private static readonly Option<string?> Label = Cli.Optional("--label", "the run's name in --results (default: the name of the weights' folder)", "NAME");
 
     public static Command Definition { get; } = Cli.Command("probe",
         "linear probe of every layer of a checkpoint + the raw-pixel baseline: best C, validation and test accuracy",
-        Weights, PaletteFile, DataDir, Dataset, Train, Val, Test, SeedOption, Batch, Threads, NoBaseline);
+        Weights, PaletteFile, DataDir, Dataset, Train, Val, Test, SeedOption, Batch, Threads, NoBaseline, Results, Label);
 
     static ProbeCommand() => Definition.SetAction(r => Run(r, Console.Out, Console.Error));
 
@@ -52,18 +54,42 @@ public static class ProbeCommand
         if (batch < 1) throw new UserError($"--batch {batch} must be at least 1. HINT: e.g. --batch 64");
         if (threads < 1) throw new UserError($"--threads {threads} must be at least 1");
 
+        string? results = a.GetValue(Results);
+        string label = a.GetValue(Label) ?? new DirectoryInfo(Path.GetDirectoryName(Path.GetFullPath(weights))!).Name;
+        if (results is not null && Directory.Exists(results)) throw new UserError($"--results {results} is a folder. HINT: give a file name, e.g. {Path.Combine(results, "probe.csv")}");
+
         var bundle = EvalBundle.Load(weights, palette);
         var data = EvalData.Load(bundle, dataset, dataDir, sizes, seed, log);
         log.WriteLine($"[probe] {bundle.Config.Describe()}; {data.Train.Count} train, {data.Validation.Count} val, {data.Test.Count} test images of {dataset} at {bundle.Config.Side}x{bundle.Config.Side}");
+        double validationBits = double.NaN;
         if (bundle.Config.Causal)
         {
             var model = new Nn.Model.Gpt(bundle.Config, batch, bundle.Parameters) { Threads = threads };
-            output.WriteLine($"validation loss: {ValidationLoss.Measure(model, data.Validation, batch)}");
+            var loss = ValidationLoss.Measure(model, data.Validation, batch);
+            validationBits = loss.BitsPerToken;
+            output.WriteLine($"validation loss: {loss}");
         }
         var report = LayerProbeRunner.Run(bundle.Parameters, data, new LayerProbeOptions(batch, threads, RawPixelBaseline: baseline), log);
+        bool full = sizes is { Train: null, Validation: null, Test: null };
+        output.WriteLine($"linear probe on {(full ? "the full splits" : "subsets")}: {data.Train.Count} train, {data.Validation.Count} validation, {data.Test.Count} test images" +
+            (full ? "" : " (not comparable with a full-data probe)"));
         output.Write(report.Format());
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"probe time: {report.Seconds:F1} s"));
+        if (results is not null)
+        {
+            ProbeResultsFile.Append(results, ResultRows(report, label, Path.GetFileName(weights), ProbeResultsFile.StepOf(weights),
+                data.Train.Count, data.Validation.Count, data.Test.Count, validationBits));
+            output.WriteLine($"results appended to {results} (pictures: imagegpt chart --results {results})");
+        }
         return 0;
+    }
+
+    private static List<ProbeResultRow> ResultRows(LayerProbeReport report, string label, string checkpoint, long? step, int train, int val, int test, double bits)
+    {
+        var rows = report.Table.Rows.Select(r => new ProbeResultRow(label, checkpoint, step, train, val, test, bits, r.Layer, r.BestC, r.ValidationAccuracy, r.TestAccuracy)).ToList();
+        if (report.Baseline is { } b)
+            rows.Add(new ProbeResultRow(label, checkpoint, step, train, val, test, bits, ProbeResultsFile.RawPixels, b.BestC, b.ValidationAccuracy, b.TestAccuracy));
+        return rows;
     }
 
     internal static int? Subset(ParseResult a, Option<int?> option)

@@ -27,12 +27,19 @@ public static class RunCharts
     }
 
     /// <summary>As validation loss falls, the best layer's probe accuracy rises (the best layer chosen by validation accuracy).</summary>
-    public static string ValidationVsProbe(IReadOnlyList<EvaluationRecorded> evaluations)
+    public static string ValidationVsProbe(IReadOnlyList<EvaluationRecorded> evaluations) => ValidationVsProbe([("checkpoints", evaluations)]);
+
+    private static readonly string[] RunColors = ["#2ca02c", "#1f77b4", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
+
+    /// <summary>The same across runs, one series per run, and the raw pixels' test accuracy as a dashed line when given.</summary>
+    public static string ValidationVsProbe(IReadOnlyList<(string Run, IReadOnlyList<EvaluationRecorded> Evaluations)> runs, double? rawPixels = null)
     {
-        var points = evaluations.Where(e => e.Probe.Count > 0 && double.IsFinite(e.ValidationBits))
-            .Select(e => (e.ValidationBits, 100 * e.Probe.MaxBy(p => p.ValidationAccuracy)!.TestAccuracy)).ToList();
-        return SvgChart.Render("validation loss vs best probe", "validation bits / token", "best layer's test accuracy %",
-            [new ChartSeries("checkpoints", points, "#2ca02c", Markers: true)]);
+        var series = runs.Select((r, i) => new ChartSeries(r.Run, r.Evaluations.Where(e => e.Probe.Count > 0 && double.IsFinite(e.ValidationBits))
+            .Select(e => (e.ValidationBits, 100 * e.Probe.MaxBy(p => p.ValidationAccuracy)!.TestAccuracy)).ToList(), RunColors[i % RunColors.Length], Markers: true)).ToList();
+        var xs = series.SelectMany(s => s.Points).Select(p => p.X).ToList();
+        if (rawPixels is { } raw && xs.Count > 0)
+            series.Add(new ChartSeries("raw pixels", [(xs.Min(), 100 * raw), (xs.Max(), 100 * raw)], "#ff7f0e", Dashed: true));
+        return SvgChart.Render("validation loss vs best probe", "validation bits / token", "best layer's test accuracy %", series);
     }
 
     /// <summary>At most <paramref name="max"/> points, evenly spaced, the last always kept.</summary>

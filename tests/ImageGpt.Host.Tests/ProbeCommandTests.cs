@@ -117,10 +117,11 @@ public sealed class ProbeCommandTests : IDisposable
         Assert.Equal(0, ProbeCommand.Run(_ws.Common("--train", "40", "--val", "6", "--test", "20", "--batch", "16"), output, log));
         var lines = output.ToString().Split('\n');
         Assert.Matches(@"^validation loss: \d+\.\d{4} nats/token \(\d+\.\d{4} bits/token\) over 6 images", lines[0]);
-        Assert.StartsWith("layer", lines[1]);
-        Assert.StartsWith("0 ", lines[2]);
-        Assert.StartsWith("1 ", lines[3]);
-        Assert.StartsWith("2 (ln_f)", lines[4]);
+        Assert.Equal("linear probe on subsets: 40 train, 6 validation, 20 test images (not comparable with a full-data probe)", lines[1]);
+        Assert.StartsWith("layer", lines[2]);
+        Assert.StartsWith("0 ", lines[3]);
+        Assert.StartsWith("1 ", lines[4]);
+        Assert.StartsWith("2 (ln_f)", lines[5]);
         Assert.Contains(lines, l => l.StartsWith("raw-pixel baseline", StringComparison.Ordinal));
         // Brightness encodes the class (chance is 10%): the raw pixels at 4x4 classify the test images almost perfectly.
         var baseline = lines.Single(l => l.StartsWith("raw-pixel baseline", StringComparison.Ordinal));
@@ -134,5 +135,55 @@ public sealed class ProbeCommandTests : IDisposable
     {
         var e = Assert.Throws<UserError>(() => ProbeCommand.Run(_ws.Common("--layers", "3"), TextWriter.Null, TextWriter.Null));
         Assert.Contains("--layers", e.Message);
+    }
+
+    [Fact]
+    public void Results_accumulate_in_a_csv_that_chart_turns_into_pictures_and_a_table()
+    {
+        string csv = _ws.File("study.csv");
+        string step7 = _ws.File("step-7.safetensors");
+        File.Copy(_ws.Weights, step7);
+        string[] sizes = ["--train", "40", "--val", "6", "--test", "20", "--batch", "16", "--label", "tiny"];
+        var output = new StringWriter();
+        Assert.Equal(0, ProbeCommand.Run(_ws.Common([.. sizes, "--results", csv]), output, TextWriter.Null));
+        Assert.Contains($"results appended to {csv}", output.ToString());
+        Assert.Equal(0, ProbeCommand.Run(["--weights", step7, "--palette", _ws.Palette, "--data-dir", _ws.DataDir, .. sizes, "--results", csv, "--no-baseline"],
+            TextWriter.Null, TextWriter.Null));
+
+        var rows = ProbeResultsFile.Read(csv);
+        // 3 layers and the raw pixels, then 3 layers of step 7 without a baseline.
+        Assert.Equal(7, rows.Count);
+        Assert.Equal(["0", "1", "2 (ln_f)", ProbeResultsFile.RawPixels, "0", "1", "2 (ln_f)"], rows.Select(r => r.Layer));
+        Assert.All(rows, r => Assert.Equal(("tiny", "40/6/20"), (r.Label, r.Sizes)));
+        Assert.Equal([null, null, null, null, 7L, 7L, 7L], rows.Select(r => r.Step));
+        Assert.All(rows, r => Assert.True(double.IsFinite(r.ValidationBits) && r.ValidationBits > 0));
+
+        string outDir = _ws.File("charts");
+        var charts = new StringWriter();
+        Assert.Equal(0, ChartCommand.Run(["--results", csv, "--out", outDir], charts));
+        string fig3 = File.ReadAllText(Path.Combine(outDir, "probe-tiny.svg"));
+        // One line per checkpoint and the raw pixels of the same probe sizes, for the checkpoint that had none of its own.
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(fig3, "data-name=\"step \\d+\" data-points=\"3\"").Count);
+        Assert.Contains("data-name=\"raw pixels\"", fig3);
+        string fig2 = File.ReadAllText(Path.Combine(outDir, "validation-vs-probe.svg"));
+        Assert.Contains("data-name=\"tiny\" data-points=\"2\"", fig2);
+        string table = charts.ToString();
+        Assert.Contains("| tiny | 7 | 40/6/20 |", table);
+        Assert.Equal(2, table.Split('\n').Count(l => l.StartsWith("| tiny |", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void A_results_file_of_another_kind_and_a_label_with_a_comma_are_refused()
+    {
+        string other = _ws.File("other.csv");
+        File.WriteAllText(other, "step,loss\n1,2\n");
+        var e = Assert.Throws<UserError>(() => ProbeCommand.Run(_ws.Common("--train", "40", "--val", "6", "--test", "20", "--no-baseline", "--results", other), TextWriter.Null, TextWriter.Null));
+        Assert.StartsWith($"{other} is not a probe results file", e.Message);
+        Assert.Equal("step,loss\n1,2\n", File.ReadAllText(other));
+        e = Assert.Throws<UserError>(() => ProbeCommand.Run(_ws.Common("--train", "40", "--val", "6", "--test", "20", "--no-baseline", "--results", _ws.File("new.csv"), "--label", "a,b"), TextWriter.Null, TextWriter.Null));
+        Assert.Contains("'a,b' holds a comma", e.Message);
+        e = Assert.Throws<UserError>(() => ChartCommand.Run(["--results", other], TextWriter.Null));
+        Assert.StartsWith($"{other}:1: not a probe results file", e.Message);
+        Assert.Equal(2, Program.Main(["chart", "--results", _ws.File("missing.csv")]));
     }
 }
