@@ -98,7 +98,7 @@ public sealed class NodeActor : MonitoredActor
         Context.System.EventStream.Subscribe(Self, typeof(Error));
         var sampler = new BatchSampler(_s.Train, c.Train.Batch, c.Train.Shards, c.Train.Seed);
         int shardCapacity = (c.Train.Batch + c.Train.Shards - 1) / c.Train.Shards;
-        var pool = new GradientPool(_s.Parameters.Length);
+        var pool = GradientPools.Get(Context.System).For(_s.Parameters.Length);
         for (int i = 0; i < rt.Trainers; i++)
         {
             string local = i.ToString(CultureInfo.InvariantCulture);

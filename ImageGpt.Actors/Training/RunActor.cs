@@ -230,7 +230,7 @@ public sealed class RunActor : MonitoredActor, IWithTimers, IWithUnboundedStash
         _writer = Watch(Context.ActorOf(Props.Create(() => new CheckpointWriter(writerSetup)), "checkpoints"), "checkpoint writer");
         var sampler = new BatchSampler(_s.Inputs.Train, t.Batch, t.Shards, t.Seed);
         var aggregatorSetup = new AggregatorSetup(optimizer, sampler, _startStep, t.Steps, _startStep == 0,
-            c.Checkpoint.Every, rt.StepDeadline, t.Seed, new GradientPool(parameters.Length), _s.Progress, observer, _s.Hooks, rt.ThreadsPerTrainer,
+            c.Checkpoint.Every, rt.StepDeadline, t.Seed, GradientPools.Get(Context.System).For(parameters.Length), _s.Progress, observer, _s.Hooks, rt.ThreadsPerTrainer,
             Plane: _s.Clustered ? Cluster.NodeDataPlane.Get(Context.System) : null,
             MinTrainers: history.Started is null ? c.Cluster?.MinTrainers ?? 1 : 1);
         _aggregator = Watch(Context.ActorOf(Props.Create(() => new ParameterAggregator(aggregatorSetup)), "aggregator"), "parameter aggregator");

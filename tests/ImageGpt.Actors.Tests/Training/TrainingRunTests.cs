@@ -36,6 +36,20 @@ public sealed class TrainingRunTests() : TestKit(AkkaConfig()), IDisposable
     }
 
     [Fact]
+    public async Task Trainers_and_the_aggregator_recycle_the_same_gradient_buffers_so_memory_does_not_grow_with_the_steps()
+    {
+        // 40 steps of 4 shards: a pool the aggregator returned into but the trainers never rented from (as before this
+        // test) made 160 buffers and kept them all; the shared pool makes one per shard in flight.
+        var c = Config(_dir, 2, steps: 40, every: 20);
+        var outcome = await Run(Sys, c, new InMemoryCheckpointStore(), new Recorder()).Bounded();
+        Assert.Null(outcome.Error);
+        Assert.Equal(Reference(c, 40), outcome.Parameters.Data);
+        var pool = GradientPools.Get(Sys).For(outcome.Parameters.Length);
+        Assert.InRange(pool.Allocated, 1, 2 * Shards);
+        Assert.InRange(pool.Free, 1, 2 * Shards);
+    }
+
+    [Fact]
     public async Task Bert_runs_are_also_independent_of_the_trainer_count()
     {
         var one = await Run(Sys, Config(_dir, 1, objective: Objective.Bert), new InMemoryCheckpointStore(), new Recorder()).Bounded();
