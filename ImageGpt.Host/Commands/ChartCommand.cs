@@ -36,7 +36,10 @@ public static class ChartCommand
         var runs = rows.Select(r => r.Label).Distinct().Select(label => (Run: label, Evaluations: Evaluations(rows, label))).ToList();
         double? raw = rows.LastOrDefault(r => r.IsRawPixels)?.TestAccuracy;
         foreach (var (run, evaluations) in runs)
-            Write(output, Path.Combine(dir, $"probe-{FileName(run)}.svg"), RunCharts.Probe(evaluations));
+        {
+            string sizes = rows.First(r => r.Label == run).Sizes;
+            Write(output, Path.Combine(dir, $"probe-{FileName(run)}.svg"), RunCharts.Probe(evaluations, $"{run}: probe test accuracy by layer ({sizes} images)"));
+        }
         Write(output, Path.Combine(dir, "validation-vs-probe.svg"), RunCharts.ValidationVsProbe(runs, raw));
         output.Write(Table(rows));
         return 0;

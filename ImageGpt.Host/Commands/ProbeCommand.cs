@@ -30,7 +30,7 @@ public static class ProbeCommand
     private static readonly Option<int> Batch = Cli.Int("--batch", 64, "images per forward pass");
     private static readonly Option<int> Threads = ThreadsOption();
     private static readonly Option<bool> NoBaseline = Cli.Flag("--no-baseline", "skip logistic regression on the raw pixels");
-    private static readonly Option<string?> Results = Cli.Optional("--results", "append the table to this CSV (made if absent) for imagegpt chart", "FILE");
+    private static readonly Option<string?> Results = Cli.Optional("--results", "append the table to this CSV (made if absent) for imagegpt chart (default: not written)", "FILE");
     private static readonly Option<string?> Label = Cli.Optional("--label", "the run's name in --results (default: the name of the weights' folder)", "NAME");
 
     public static Command Definition { get; } = Cli.Command("probe",
@@ -56,7 +56,7 @@ public static class ProbeCommand
 
         string? results = a.GetValue(Results);
         string label = a.GetValue(Label) ?? new DirectoryInfo(Path.GetDirectoryName(Path.GetFullPath(weights))!).Name;
-        if (results is not null && Directory.Exists(results)) throw new UserError($"--results {results} is a folder. HINT: give a file name, e.g. {Path.Combine(results, "probe.csv")}");
+        if (results is not null) ProbeResultsFile.CheckWritable(results, label, Path.GetFileName(weights));
 
         var bundle = EvalBundle.Load(weights, palette);
         var data = EvalData.Load(bundle, dataset, dataDir, sizes, seed, log);

@@ -23,19 +23,21 @@ public static class ProbeResultsFile
     public const string RawPixels = "raw pixels";
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
+    /// <summary>Refuses, before any work, a file that is not a results file and names a row cannot hold.</summary>
+    public static void CheckWritable(string path, params string[] texts)
+    {
+        if (Directory.Exists(path)) throw new UserError($"--results {path} is a folder. HINT: give a file name, e.g. {Path.Combine(path, "probe.csv")}");
+        foreach (string text in texts)
+            if (text.Contains(',') || text.Contains('\n'))
+                throw new UserError($"'{text}' holds a comma or a line break, which {path} cannot store. HINT: pick a --label without commas");
+        if (File.Exists(path) && new FileInfo(path).Length > 0 && File.ReadLines(path).FirstOrDefault() != Header)
+            throw new UserError($"{path} is not a probe results file (its first line is not '{Header}'). HINT: give --results a new file name");
+    }
+
     public static void Append(string path, IReadOnlyList<ProbeResultRow> rows)
     {
-        foreach (var r in rows)
-            foreach (string text in new[] { r.Label, r.Checkpoint, r.Layer })
-                if (text.Contains(',') || text.Contains('\n'))
-                    throw new UserError($"'{text}' holds a comma or a line break, which {path} cannot store. HINT: pick a --label without commas");
+        foreach (var r in rows) CheckWritable(path, r.Label, r.Checkpoint, r.Layer);
         bool fresh = !File.Exists(path) || new FileInfo(path).Length == 0;
-        if (!fresh)
-        {
-            string first = File.ReadLines(path).FirstOrDefault() ?? "";
-            if (first != Header)
-                throw new UserError($"{path} is not a probe results file (its first line is not '{Header}'). HINT: give --results a new file name");
-        }
         using var w = new StreamWriter(path, append: true);
         if (fresh) w.WriteLine(Header);
         foreach (var r in rows)

@@ -15,7 +15,7 @@ public static class RunCharts
         ]);
 
     /// <summary>Test accuracy of every layer, one line per evaluated checkpoint (light: early, dark: late), the raw-pixel baseline dashed.</summary>
-    public static string Probe(IReadOnlyList<EvaluationRecorded> evaluations)
+    public static string Probe(IReadOnlyList<EvaluationRecorded> evaluations, string title = "linear probe: test accuracy by layer")
     {
         var probed = evaluations.Where(e => e.Probe.Count > 0).ToList();
         var layers = probed.Count == 0 ? [] : probed[^1].Probe.Select(p => p.Layer).ToList();
@@ -23,7 +23,7 @@ public static class RunCharts
             e.Probe.Select((p, layer) => ((double)layer, 100 * p.TestAccuracy)).ToList(), SvgChart.Shade(i, probed.Count), Markers: true)).ToList();
         if (evaluations.LastOrDefault(e => e.RawPixels is not null)?.RawPixels is { } raw && layers.Count > 0)
             series.Add(new ChartSeries("raw pixels", [(0, 100 * raw.TestAccuracy), (layers.Count - 1, 100 * raw.TestAccuracy)], "#ff7f0e", Dashed: true));
-        return SvgChart.Render("linear probe: test accuracy by layer", "layer (input of block; last: ln_f)", "test accuracy %", series, layers);
+        return SvgChart.Render(title, "layer (input of block; last: ln_f)", "test accuracy %", series, layers);
     }
 
     /// <summary>As validation loss falls, the best layer's probe accuracy rises (the best layer chosen by validation accuracy).</summary>

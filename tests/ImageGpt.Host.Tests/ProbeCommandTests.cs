@@ -182,6 +182,9 @@ public sealed class ProbeCommandTests : IDisposable
         Assert.Equal("step,loss\n1,2\n", File.ReadAllText(other));
         e = Assert.Throws<UserError>(() => ProbeCommand.Run(_ws.Common("--train", "40", "--val", "6", "--test", "20", "--no-baseline", "--results", _ws.File("new.csv"), "--label", "a,b"), TextWriter.Null, TextWriter.Null));
         Assert.Contains("'a,b' holds a comma", e.Message);
+        // Checked before any work: the missing weights file is not reached.
+        e = Assert.Throws<UserError>(() => ProbeCommand.Run(["--weights", _ws.File("missing.safetensors"), "--palette", _ws.Palette, "--results", _ws.File("new.csv"), "--label", "a,b"], TextWriter.Null, TextWriter.Null));
+        Assert.Contains("'a,b' holds a comma", e.Message);
         e = Assert.Throws<UserError>(() => ChartCommand.Run(["--results", other], TextWriter.Null));
         Assert.StartsWith($"{other}:1: not a probe results file", e.Message);
         Assert.Equal(2, Program.Main(["chart", "--results", _ws.File("missing.csv")]));

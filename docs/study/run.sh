@@ -1,0 +1,36 @@
+#!/bin/bash
+# The study of README.md ("The study"): every row's training run and full-data probe, as they were run.
+# Training budgets are in steps, taken from one core's quiet training throughput on this machine (L8 d64: 39.5k
+# tokens/s, L8 d128: 13.0k; 6,272 tokens per step), so a loaded machine only stretches the wall time, not the run.
+# The two 60-minute runs ran side by side, one pinned to each core. Results of any number of trainers are the same bits.
+# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 2.5 hours on this 2-core machine)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${1:-runs/study}
+mkdir -p "$OUT"
+dotnet build -c Release ImageGpt.Host >/dev/null
+IG=ImageGpt.Host/bin/Release/net10.0/imagegpt
+# In-run evaluations reduced to the validation loss: the probes below use the full splits.
+QUIET="--set checkpoint.keep=0 --set eval.probe.train=0 --set eval.probe.validation=0 --set eval.probe.test=0 --set eval.completions.images=0"
+
+# Row 1: the default run (hocon/fashion-mnist.conf, L8 d64, 5000 steps, 2 trainers: about 10 minutes).
+$IG train --run-dir "$OUT/L8-d64-10min" --set checkpoint.keep=0
+
+# Rows 2 and 3: L8 d64 and L8 d128, 60 minutes of one core each, side by side.
+taskset -c 0 $IG train $QUIET --set runtime.trainers=1 --set train.steps=22500 --set checkpoint.every=5625 \
+  --run-dir "$OUT/L8-d64-60min" &
+taskset -c 1 $IG train $QUIET --set runtime.trainers=1 --set model.width=128 --set train.steps=7500 --set checkpoint.every=1875 \
+  --run-dir "$OUT/L8-d128-60min" &
+wait
+
+# Full-data probes (54,000 train / 6,000 validation / 10,000 test, C over 1e-3..1e3), appended to one results file.
+probe() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/study.csv" "${@:4}"; }
+probe "L8-d64 default 10min 2 trainers" L8-d64-10min 5000            # with the raw-pixel baseline
+probe "L8-d64 default 10min 2 trainers" L8-d64-10min 0 --no-baseline
+probe "L8-d64 default 10min 2 trainers" L8-d64-10min 2500 --no-baseline
+probe "L8-d64 60min 1 core" L8-d64-60min 22500 --no-baseline
+probe "L8-d64 60min 1 core" L8-d64-60min 11250 --no-baseline
+probe "L8-d128 60min 1 core" L8-d128-60min 7500 --no-baseline
+probe "L8-d128 60min 1 core" L8-d128-60min 3750 --no-baseline
+probe "L8-d128 60min 1 core" L8-d128-60min 0 --no-baseline
+$IG chart --results "$OUT/study.csv" --out "$OUT"
