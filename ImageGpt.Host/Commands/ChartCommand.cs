@@ -62,13 +62,14 @@ public static class ChartCommand
 
     private static ProbeRow Row(ProbeResultRow r) => new(r.Layer, r.BestC, r.ValidationAccuracy, r.TestAccuracy);
 
-    /// <summary>Per run and checkpoint: validation loss, the layer the validation split chooses and its test accuracy, the peak by test, raw pixels.</summary>
+    /// <summary>Per run (in the order of the file) and checkpoint (by step): validation loss, the layer the validation split chooses and its test accuracy, the peak by test, raw pixels.</summary>
     public static string Table(IReadOnlyList<ProbeResultRow> rows)
     {
         var sb = new System.Text.StringBuilder();
         sb.AppendLine("| run | step | probe images (train/val/test) | validation bits/token | best layer by validation: test % | peak layer: test % | raw pixels: test % |");
         sb.AppendLine("|---|---:|---|---:|---|---|---:|");
-        foreach (var g in rows.GroupBy(r => (r.Label, r.Checkpoint)))
+        var labels = rows.Select(r => r.Label).Distinct().ToList();
+        foreach (var g in rows.GroupBy(r => (r.Label, r.Checkpoint)).OrderBy(g => labels.IndexOf(g.Key.Label)).ThenBy(g => g.First().Step ?? long.MaxValue))
         {
             var layers = g.Where(r => !r.IsRawPixels).ToList();
             if (layers.Count == 0) continue;
