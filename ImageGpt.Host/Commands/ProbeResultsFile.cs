@@ -9,7 +9,7 @@ public sealed record ProbeResultRow(string Label, string Checkpoint, long? Step,
 {
     public bool IsRawPixels => Layer == ProbeResultsFile.RawPixels;
 
-    /// <summary>"full data" when the probe used whole splits, else the subset sizes, so one table is never read as the other.</summary>
+    /// <summary>The probe's image counts, train/validation/test, so a full-data probe is never read as one on subsets.</summary>
     public string Sizes => string.Create(CultureInfo.InvariantCulture, $"{TrainImages}/{ValImages}/{TestImages}");
 }
 
