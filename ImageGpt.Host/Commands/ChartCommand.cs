@@ -53,12 +53,16 @@ public static class ChartCommand
         return mine.GroupBy(r => r.Checkpoint).Select((g, index) =>
         {
             var first = g.First();
-            var raw = g.LastOrDefault(r => r.IsRawPixels) ?? rows.LastOrDefault(r => r.IsRawPixels && r.Sizes == first.Sizes);
+            var raw = RawPixels(rows, g, first);
             var layers = g.Where(r => !r.IsRawPixels).GroupBy(r => r.Layer).Select(l => Row(l.Last())).ToList();
             return new EvaluationRecorded(first.Step ?? index, double.NaN, first.ValidationBits, layers, raw is null ? null : Row(raw),
                 null, 0, [], DateTimeOffset.UnixEpoch);
         }).OrderBy(e => e.Step).ToList();
     }
+
+    /// <summary>The checkpoint's own raw-pixel row, else the last of any run probed with the same image counts.</summary>
+    private static ProbeResultRow? RawPixels(IReadOnlyList<ProbeResultRow> rows, IEnumerable<ProbeResultRow> checkpoint, ProbeResultRow first) =>
+        checkpoint.LastOrDefault(r => r.IsRawPixels) ?? rows.LastOrDefault(r => r.IsRawPixels && r.Sizes == first.Sizes);
 
     private static ProbeRow Row(ProbeResultRow r) => new(r.Layer, r.BestC, r.ValidationAccuracy, r.TestAccuracy);
 
@@ -76,7 +80,7 @@ public static class ChartCommand
             var first = layers[0];
             var chosen = layers.MaxBy(r => r.ValidationAccuracy)!;
             var peak = layers.MaxBy(r => r.TestAccuracy)!;
-            var raw = g.LastOrDefault(r => r.IsRawPixels) ?? rows.LastOrDefault(r => r.IsRawPixels && r.Sizes == first.Sizes);
+            var raw = RawPixels(rows, g, first);
             sb.AppendLine(string.Create(Inv,
                 $"| {g.Key.Label} | {first.Step?.ToString(Inv) ?? g.Key.Checkpoint} | {first.Sizes} | {first.ValidationBits:F4} | {chosen.Layer}: {100 * chosen.TestAccuracy:F2} | {peak.Layer}: {100 * peak.TestAccuracy:F2} | {(raw is null ? "" : (100 * raw.TestAccuracy).ToString("F2", Inv))} |"));
         }

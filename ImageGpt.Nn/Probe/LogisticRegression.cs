@@ -117,6 +117,12 @@ public sealed class LogisticRegression
             f += losses[ch];
             TensorPrimitives.Add(g, grads[ch], g);
         }
+        return AddL2(f, w, g, d, K, C);
+    }
+
+    /// <summary>f + ||W||^2/(2C), the intercepts unpenalized, with its gradient added into g; shared by both forms of the objective.</summary>
+    internal static double AddL2(double f, ReadOnlySpan<double> w, Span<double> g, int d, int K, double C)
+    {
         var inv = 1.0 / C;
         for (var k = 0; k < K; k++)
             for (var j = 0; j < d; j++)

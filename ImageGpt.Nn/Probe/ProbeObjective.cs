@@ -68,15 +68,7 @@ internal sealed unsafe class ProbeObjective
             f += _losses[c];
             TensorPrimitives.Add(g, _grads.AsSpan(c * K * (d + 1), K * (d + 1)), g);
         }
-        double inv = 1.0 / C;
-        for (int k = 0; k < K; k++)
-            for (int j = 0; j < d; j++)
-            {
-                double wk = w[k * (d + 1) + j];
-                f += 0.5 * inv * wk * wk;
-                g[k * (d + 1) + j] += inv * wk;
-            }
-        return f;
+        return LogisticRegression.AddL2(f, w, g, d, K, C);
     }
 
     private void Chunk(int c)
