@@ -44,7 +44,8 @@ public sealed class RunHistoryActor : MonitoredPersistentActor
             });
         });
         Command<GetHistory>(_ => Sender.Tell(_history.ToSnapshot()));
-        // Only the newest snapshot is needed to recover.
+        // Only the newest snapshot is needed to recover. An actor stopped before its save is confirmed keeps the older one
+        // until the next save; recovery reads the newest either way.
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteSnapshotsSuccess>(_ => { });

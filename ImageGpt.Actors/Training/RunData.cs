@@ -42,8 +42,13 @@ public static class RunData
         RunEvalData? eval = null;
         if (config.Eval.Enabled)
         {
-            var e = config.Eval;
-            eval = RunEvalData.Prepare(splits, m, palette, e.ToOptions());
+            var o = config.Eval.ToOptions();
+            if (!m.Causal && o.Completions > 0)
+            {
+                log.WriteLine($"[eval] no completions: a BERT model has no left-to-right order to sample in (eval.completions.images = {o.Completions} ignored)");
+                o = o with { Completions = 0 };
+            }
+            eval = RunEvalData.Prepare(splits, m, palette, o);
         }
         return new TrainingInputs(source, palette, eval);
     }

@@ -234,6 +234,28 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public async Task A_bert_run_is_evaluated_by_its_own_objectives_loss_and_completes_no_images()
+    {
+        string dir = Path.Combine(_root, "bert");
+        var output = new StringWriter();
+        Assert.Equal(0, await Train(TinyIn(dir, "--set", "model.objective=bert", "--set", "train.steps=8", "--set", "checkpoint.every=4",
+            "--set", "eval.enabled=true", "--set", "eval.validation-images=40", "--set", "eval.probe.train=60", "--set", "eval.probe.validation=20",
+            "--set", "eval.probe.test=20", "--set", "eval.completions.images=2"), output));
+        var history = await RunFiles.HistoryAsync(dir);
+        var evals = history.Evaluations;
+        Assert.IsType<RunFinished>(history.Ended);
+        Assert.Equal((0L, 8L), (evals[0].Step, evals[^1].Step));
+        // The masked positions' loss: ln 16 with the zero-initialised head, then falling.
+        Assert.Equal(Math.Log(16), evals[0].ValidationNats, 5);
+        Assert.True(evals[^1].ValidationNats < evals[0].ValidationNats);
+        Assert.All(evals, e => Assert.Equal(3, e.Probe.Count));
+        Assert.All(evals, e => Assert.Null(e.CompletionsPng));
+        string text = output.ToString();
+        Assert.Contains("no completions: a BERT model has no left-to-right order to sample in", text);
+        Assert.DoesNotContain("evaluation failed", text);
+    }
+
+    [Fact]
     public async Task A_finished_run_is_not_overwritten_and_a_resume_with_another_config_is_refused()
     {
         string dir = Path.Combine(_root, "run");

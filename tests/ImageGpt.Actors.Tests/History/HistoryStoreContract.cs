@@ -162,11 +162,12 @@ public abstract class HistoryStoreContract : IAsyncLifetime
         for (int i = 1; i <= 449; i++)
             await RecordAsync(first, new EvaluationRecorded(i, 1.0 / i, 1.0 / i / Math.Log(2), [], null, null, 0, [], DateTimeOffset.UnixEpoch));
         var before = await first.Ask<RunHistorySnapshot>(new RunHistoryActor.GetHistory(), Patience);
-        await first.GracefulStop(Patience);
-        // Snapshots are saved and the older one deleted asynchronously; both have happened once the newest is the only one.
+        // Snapshots are saved and the older one deleted asynchronously, by the living actor (one stopped before its save
+        // is confirmed leaves the older snapshot to the next save); both have happened once the newest is the only one.
         await WaitForAsync(async () =>
             await ScalarAsync("SELECT count(*) FROM snapshot WHERE persistence_id = 'long-run'") == 1 &&
             await ScalarAsync("SELECT max(sequence_number) FROM snapshot WHERE persistence_id = 'long-run'") == 400);
+        await first.GracefulStop(Patience);
 
         var second = system.ActorOf(Props.Create(() => new RunHistoryActor("long-run")), "second");
         var after = await second.Ask<RunHistorySnapshot>(new RunHistoryActor.GetHistory(), Patience);
