@@ -16,6 +16,15 @@ internal static class SweepFiles
 
     private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
 
+    /// <summary>The sweep's directory that <paramref name="dir"/> is, or holds a value's folder as; null when neither.</summary>
+    public static string? SweepDirectoryOf(string dir)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
+        if (File.Exists(Path.Combine(full, Json))) return full;
+        string? parent = Path.GetDirectoryName(full);
+        return parent is not null && File.Exists(Path.Combine(parent, Json)) ? parent : null;
+    }
+
     /// <summary>Writes both files (each through a temporary file and a rename); returns their paths.</summary>
     public static IReadOnlyList<string> Write(string sweepDir, string sweepId, SweepSpec spec, SweepHistory history, IReadOnlyList<RunConfig> runs, int? choice)
     {

@@ -185,6 +185,16 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal(0, await SweepCommand.RunAsync(SweepArgs(sweep, "[0.01,1e8,0.001]", steps: 40, all: false), again, interactive: false));
         Assert.DoesNotContain("== train.lr = 0.001 (", again.ToString());
         Assert.Equal([0, 1], (await Read(sweep, s => SweepJournal.ReadAsync(s, "settled"))).Finished.Keys.Order());
+
+        // imagegpt train in the sweep's directory or a value's folder would journal into the sweep's store: refused, nothing written.
+        var files = Snapshot(sweep);
+        foreach (var (dir, says) in new[] { (sweep, "is a sweep's directory"), (Path.Combine(sweep, "lr-0.01"), $"is a value's folder of the sweep in {sweep}") })
+        {
+            var refused = await Assert.ThrowsAsync<UserError>(() => TrainCommand.RunAsync([.. Tiny, "--run-dir", dir], new StringWriter(), interactive: false));
+            Assert.Contains(says, refused.Message);
+            Assert.Contains("HINT", refused.Message);
+        }
+        Assert.Equal(files, Snapshot(sweep));
     }
 
     [Fact]
