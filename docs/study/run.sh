@@ -3,7 +3,7 @@
 # Training budgets are in steps, taken from one core's quiet training throughput on this machine (L8 d64: 39.5k
 # tokens/s, L8 d128: 13.0k; 6,272 tokens per step), so a loaded machine only stretches the wall time, not the run.
 # The two 60-minute runs ran side by side, one pinned to each core. Results of any number of trainers are the same bits.
-# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 2.5 hours on this 2-core machine)
+# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 4.5 hours on this 2-core machine)
 # The completions: imagegpt sample --weights OUT/L8-d128-60min/step-7500.safetensors --palette OUT/L8-d128-60min/palette.json --out docs/study/completions.png
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,11 +24,26 @@ taskset -c 1 $IG train $QUIET --set runtime.trainers=1 --set model.width=128 --s
   --run-dir "$OUT/L8-d128-60min" &
 wait
 
+# Rows 5 and 6: depth at the same 60 minutes of one core, L12 d96 H3 (head size 32, as d128 H4) and L16 d64 H4, side by side.
+# Budgets from one core's throughput measured with the other core busy, scaled by L8 d128's quiet/busy ratio (13.0k/11.8k):
+# L12 d96 15.2k tokens/s, L16 d64 22.0k.
+taskset -c 0 $IG train $QUIET --set runtime.trainers=1 --set model.layers=12 --set model.width=96 --set model.heads=3 \
+  --set train.steps=8700 --set checkpoint.every=2175 --run-dir "$OUT/L12-d96-60min" &
+taskset -c 1 $IG train $QUIET --set runtime.trainers=1 --set model.layers=16 --set train.steps=12600 --set checkpoint.every=3150 \
+  --run-dir "$OUT/L16-d64-60min" &
+wait
+
 # Full-data probes (54,000 train / 6,000 validation / 10,000 test, C over 1e-3..1e3), appended to one results file.
 probe() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/study.csv" "${@:4}"; }
 probe "L8-d64 default 10min 2 trainers" L8-d64-10min 5000            # with the raw-pixel baseline
 probe "L8-d64 default 10min 2 trainers" L8-d64-10min 0 --no-baseline  # random init, the same bits as L8-d64-60min's
 probe "L8-d64 60min 1 core" L8-d64-60min 22500 --no-baseline
 probe "L8-d128 60min 1 core" L8-d128-60min 7500 --no-baseline
+# The deeper models' probes side by side, one thread each, each into a file of its own, then appended.
+probe1() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/$2.csv" --no-baseline --threads 1; }
+probe1 "L12-d96 60min 1 core" L12-d96-60min 8700 &
+probe1 "L16-d64 60min 1 core" L16-d64-60min 12600 &
+wait
+for run in L12-d96-60min L16-d64-60min; do tail -n +2 "$OUT/$run.csv" >> "$OUT/study.csv"; done
 # The random init's rows serve the L8-d64 60-minute run too (docs/study/study.csv holds them under both labels).
 $IG chart --results "$OUT/study.csv" --out "$OUT"
