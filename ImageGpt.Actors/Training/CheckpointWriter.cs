@@ -51,8 +51,9 @@ public sealed class CheckpointWriter : MonitoredActor
             _live[m.Event.Step] = m.Event;
             foreach (long step in m.Pruned) _live.Remove(step);
             var saved = new CheckpointSaved(m.Event.Step, m.Request.Checkpoint.Parameters, m.Request.Final, m.Event);
-            m.Request.ReplyTo.Tell(saved, Self);
+            // Published first: the evaluator holds the checkpoint before the aggregator can end the run and drain it.
             Context.System.EventStream.Publish(saved);
+            m.Request.ReplyTo.Tell(saved, Self);
             Next();
         });
         Receive<Failed>(m =>

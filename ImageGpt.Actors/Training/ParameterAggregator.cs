@@ -149,17 +149,19 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         _inFlight = true;
         Volatile.Write(ref _s.Progress.CurrentStep, _step);
         _plan!.Assign(_suspects, _owner);
+        var shards = new int[_trainers.Count][];
         bool fresh = false;
-        _ticket = Publish();
         for (int t = 0; t < _trainers.Count; t++)
         {
-            int[] mine = ShardPlan.ShardsOf(_owner, t);
-            if (mine.Length == 0) continue;
-            fresh |= _computedBefore.Add(_trainers[t].Name);
-            _trainers[t].Ref.Tell(new ComputeShards(_step, mine, _ticket), Self);
+            shards[t] = ShardPlan.ShardsOf(_owner, t);
+            if (shards[t].Length > 0) fresh |= _computedBefore.Add(_trainers[t].Name);
         }
+        // The deadline is armed before any shard goes out, so no trainer's answer can come before it.
         _deadline = Deadline(fresh);
         Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, 1), _deadline);
+        _ticket = Publish();
+        for (int t = 0; t < _trainers.Count; t++)
+            if (shards[t].Length > 0) _trainers[t].Ref.Tell(new ComputeShards(_step, shards[t], _ticket), Self);
     }
 
     /// <summary>A root that stops mid-step (hand-over, failure) leaves no offer behind on this member's data plane.</summary>

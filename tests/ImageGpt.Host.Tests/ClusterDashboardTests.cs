@@ -12,6 +12,7 @@ namespace ImageGpt.Host.Tests;
 /// `imagegpt status` showing the node's trainer as the run's root last heard it, and the node's /health/ready once it is
 /// Up with its actors running. The run is long; the processes are killed when the test ends.
 /// </summary>
+[Collection(ClusterProcessTests.Collection)]
 public sealed class ClusterDashboardTests(ITestOutputHelper log) : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("igpt-cluster-dash-").FullName;

@@ -54,7 +54,7 @@ public sealed class RemotingTlsTests : IDisposable
         await ClusterNode.JoinAsync(a, TimeSpan.FromSeconds(30)).Bounded();
         var b = Member(a, tls);
         await ClusterNode.JoinAsync(b, TimeSpan.FromSeconds(30)).Bounded();
-        Assert.Equal(2, Akka.Cluster.Cluster.Get(a).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up));
+        await TestRuns.Eventually(() => Akka.Cluster.Cluster.Get(a).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 2, "the first member sees both Up");
 
         var plain = Member(a);
         var e = await Assert.ThrowsAsync<UserError>(() => ClusterNode.JoinAsync(plain, TimeSpan.FromSeconds(3)).Bounded());

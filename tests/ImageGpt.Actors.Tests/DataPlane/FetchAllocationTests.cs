@@ -24,13 +24,19 @@ public sealed class FetchAllocationTests
         float[] got = new float[sent.Length];
         for (int i = 0; i < 3; i++) await client.FetchAsync(ticket, got).Bounded();
 
-        const int fetches = 5;
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < fetches; i++) await client.FetchAsync(ticket, got).Bounded();
-        long perFetch = (GC.GetTotalAllocatedBytes(precise: true) - before) / fetches;
+        // Both ends run in this process: the bound covers the server's sending and the client's receiving of 32 MB. The count
+        // is the whole process's, so up to five rounds are measured and the first under the bound passes: what a fetch
+        // allocates it allocates in every round, while another thread's allocation (a timer of an earlier test) is once.
+        const int fetches = 5, bound = 16 * 1024;
+        var perFetch = new List<long>();
+        for (int round = 0; round < 5 && (perFetch.Count == 0 || perFetch[^1] >= bound); round++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < fetches; i++) await client.FetchAsync(ticket, got).Bounded();
+            perFetch.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / fetches);
+        }
 
         BitEqual(sent, got);
-        // Both ends run in this process: the bound covers the server's sending and the client's receiving of 32 MB.
-        Assert.True(perFetch < 16 * 1024, $"a fetch of {sent.Length * 4L:N0} bytes allocated {perFetch:N0} bytes");
+        Assert.True(perFetch[^1] < bound, $"a fetch of {sent.Length * 4L:N0} bytes allocated {string.Join(", ", perFetch.Select(b => b.ToString("N0")))} bytes per round");
     }
 }
