@@ -3,7 +3,7 @@
 # Training budgets are in steps, taken from one core's quiet training throughput on this machine (L8 d64: 39.5k
 # tokens/s, L8 d128: 13.0k; 6,272 tokens per step), so a loaded machine only stretches the wall time, not the run.
 # The two 60-minute runs ran side by side, one pinned to each core. Results of any number of trainers are the same bits.
-# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 4.5 hours on this 2-core machine)
+# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 5.5 hours on this 2-core machine)
 # The completions: imagegpt sample --weights OUT/L8-d128-60min/step-7500.safetensors --palette OUT/L8-d128-60min/palette.json --out docs/study/completions.png
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,6 +33,9 @@ taskset -c 1 $IG train $QUIET --set runtime.trainers=1 --set model.layers=16 --s
   --run-dir "$OUT/L16-d64-60min" &
 wait
 
+# Row 7: BERT with the default run's settings and steps (5000 steps, 2 trainers), against row 1's autoregressive objective.
+$IG train $QUIET --set model.objective=bert --run-dir "$OUT/L8-d64-bert-5000"
+
 # Full-data probes (54,000 train / 6,000 validation / 10,000 test, C over 1e-3..1e3), appended to one results file.
 probe() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/study.csv" "${@:4}"; }
 probe "L8-d64 default 10min 2 trainers" L8-d64-10min 5000            # with the raw-pixel baseline
@@ -45,5 +48,9 @@ probe1 "L12-d96 60min 1 core" L12-d96-60min 8700 &
 probe1 "L16-d64 60min 1 core" L16-d64-60min 12600 &
 wait
 for run in L12-d96-60min L16-d64-60min; do tail -n +2 "$OUT/$run.csv" >> "$OUT/study.csv"; done
+# BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
+$IG probe --weights "$OUT/L8-d64-bert-5000/step-5000.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
+  --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
+$IG chart --results "$OUT/study-bert.csv" --out "$OUT/bert"
 # The random init's rows serve the L8-d64 60-minute run too (docs/study/study.csv holds them under both labels).
 $IG chart --results "$OUT/study.csv" --out "$OUT"
