@@ -48,6 +48,13 @@ probe1 "L12-d96 60min 1 core" L12-d96-60min 8700 &
 probe1 "L16-d64 60min 1 core" L16-d64-60min 12600 &
 wait
 for run in L12-d96-60min L16-d64-60min; do tail -n +2 "$OUT/$run.csv" >> "$OUT/study.csv"; done
+# Two intermediate checkpoints of the L8 d64 60-minute run (Fig. 3's lines along training), one thread each, side by side.
+for step in 5625 11250; do
+  $IG probe --weights "$OUT/L8-d64-60min/step-$step.safetensors" --palette "$OUT/L8-d64-60min/palette.json" \
+    --label "L8-d64 60min 1 core" --results "$OUT/L8-d64-60min-$step.csv" --no-baseline --threads 1 &
+done
+wait
+for step in 5625 11250; do tail -n +2 "$OUT/L8-d64-60min-$step.csv" >> "$OUT/study.csv"; done
 # BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
 $IG probe --weights "$OUT/L8-d64-bert-5000/step-5000.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
   --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
