@@ -36,9 +36,7 @@ public sealed record RunLocation(string RunDir, CheckpointSettings Store, string
         get
         {
             if (File.Exists(Path.Combine(RunDir, RunStore.SqliteFileName))) return RunDir;
-            string? parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(RunDir)));
-            return parent is not null && File.Exists(Path.Combine(parent, RunStore.SqliteFileName)) && File.Exists(Path.Combine(parent, SweepFiles.Json))
-                ? parent : RunDir;
+            return SweepFiles.SweepDirectoryOf(RunDir) is { } sweep && File.Exists(Path.Combine(sweep, RunStore.SqliteFileName)) ? sweep : RunDir;
         }
     }
 

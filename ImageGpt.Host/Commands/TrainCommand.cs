@@ -58,7 +58,7 @@ public static class TrainCommand
         string runDir = config.RunDir;
         // A sweep's store holds the sweep's history under the sweep's id and its values' runs: imagegpt sweep trains them.
         if (SweepFiles.SweepDirectoryOf(runDir) is { } sweep)
-            throw new UserError($"{runDir} is {(Path.GetFullPath(runDir).TrimEnd('/') == sweep ? "a sweep's directory" : $"a value's folder of the sweep in {sweep}")}, whose runs imagegpt sweep trains. HINT: run the sweep's command again to resume it, or pass another --run-dir");
+            throw new UserError($"{runDir} is {(File.Exists(Path.Combine(runDir, SweepFiles.Json)) ? "a sweep's directory" : $"a value's folder of the sweep in {sweep}")}, whose runs imagegpt sweep trains. HINT: run the sweep's command again to resume it, or pass another --run-dir");
         // The store first: an unreachable or damaged one fails before anything is written (SQLite creates the run directory).
         await using var store = RunStore.Open(config.Checkpoint, runDir);
         CheckRunDirectory(runDir);

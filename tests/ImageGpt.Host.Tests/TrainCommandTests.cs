@@ -207,12 +207,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public async Task Each_checkpoint_is_evaluated_and_the_results_are_persisted_printed_and_compared()
     {
-        string dir = Path.Combine(_root, "eval");
-        var output = new StringWriter();
-        Assert.Equal(0, await Train(TinyIn(dir, "--set", "train.steps=8", "--set", "checkpoint.every=4", "--set", "eval.enabled=true",
-            "--set", "eval.validation-images=20", "--set", "eval.probe.train=60", "--set", "eval.probe.validation=20", "--set", "eval.probe.test=20",
-            "--set", "eval.completions.images=2", "--set", "eval.completions.per-image=2"), output));
-        var history = await RunFiles.HistoryAsync(dir);
+        var (history, text) = await TrainEvaluated("eval", "--set", "eval.validation-images=20", "--set", "eval.completions.per-image=2");
         var evals = history.Evaluations;
         // Every checkpoint is evaluated or, when the evaluator fell behind, reported as skipped; the first and the last always are.
         Assert.Equal([0L, 4, 8], evals.SelectMany(e => e.Skipped.Append(e.Step)).Order());
@@ -226,7 +221,6 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(3, evals[^1].Probe.Count);
         Assert.Null(evals[^1].RawPixels);
         Assert.All(evals, e => Assert.True(File.Exists(e.CompletionsPng)));
-        string text = output.ToString();
         Assert.Contains("evaluation of step 8", text);
         Assert.Contains("2 (ln_f)", text);
         Assert.Contains("linear probe (in-run subsets), best layer by validation: step 0:", text);
@@ -236,12 +230,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public async Task A_bert_run_is_evaluated_by_its_own_objectives_loss_and_completes_no_images()
     {
-        string dir = Path.Combine(_root, "bert");
-        var output = new StringWriter();
-        Assert.Equal(0, await Train(TinyIn(dir, "--set", "model.objective=bert", "--set", "train.steps=8", "--set", "checkpoint.every=4",
-            "--set", "eval.enabled=true", "--set", "eval.validation-images=40", "--set", "eval.probe.train=60", "--set", "eval.probe.validation=20",
-            "--set", "eval.probe.test=20", "--set", "eval.completions.images=2"), output));
-        var history = await RunFiles.HistoryAsync(dir);
+        var (history, text) = await TrainEvaluated("bert", "--set", "model.objective=bert", "--set", "eval.validation-images=40");
         var evals = history.Evaluations;
         Assert.IsType<RunFinished>(history.Ended);
         Assert.Equal((0L, 8L), (evals[0].Step, evals[^1].Step));
@@ -250,9 +239,18 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         Assert.True(evals[^1].ValidationNats < evals[0].ValidationNats);
         Assert.All(evals, e => Assert.Equal(3, e.Probe.Count));
         Assert.All(evals, e => Assert.Null(e.CompletionsPng));
-        string text = output.ToString();
         Assert.Contains("no completions: a BERT model has no left-to-right order to sample in", text);
         Assert.DoesNotContain("evaluation failed", text);
+    }
+
+    /// <summary>The tiny run for 8 steps with a checkpoint and an evaluation (probe on 60/20/20 images, 2 completions) every 4.</summary>
+    private async Task<(RunHistory History, string Output)> TrainEvaluated(string name, params string[] extra)
+    {
+        string dir = Path.Combine(_root, name);
+        var output = new StringWriter();
+        Assert.Equal(0, await Train(TinyIn(dir, ["--set", "train.steps=8", "--set", "checkpoint.every=4", "--set", "eval.enabled=true",
+            "--set", "eval.probe.train=60", "--set", "eval.probe.validation=20", "--set", "eval.probe.test=20", "--set", "eval.completions.images=2", .. extra]), output));
+        return (await RunFiles.HistoryAsync(dir), output.ToString());
     }
 
     [Fact]
