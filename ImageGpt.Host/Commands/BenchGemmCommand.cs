@@ -72,6 +72,9 @@ public static class BenchGemmCommand
                 () => Matmul.BackwardInput(dinp, dout, weight, BT, c, oc, threads));
             Report($"dW   {name}", $"{oc}x{c}x{BT}", flops, peak, threads, repeats,
                 () => Matmul.BackwardWeight(dweight, dout, inp, BT, c, oc, threads));
+            // The model's backward: both products as a pair (from two threads, each on cores of its own).
+            Report($"bwd  {name}", "dinp + dW", 2 * flops, peak, threads, repeats,
+                () => Matmul.Backward(dinp, dweight, dout, inp, weight, BT, c, oc, threads));
         }
 
         {

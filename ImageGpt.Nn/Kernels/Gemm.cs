@@ -68,6 +68,58 @@ internal static unsafe class Gemm
             if (epilogue != Epilogue.None) ApplyEpilogue(epilogue, c, e, ldc, M, N, isa);
             return;
         }
+        var job = Plan(c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate, threads, isa, epilogue, e, out int pieces);
+        if (pieces == 1) job.Run(0, 1);
+        else KernelThreads.Run(pieces, job);
+    }
+
+    /// <summary>
+    /// Two independent products at once, as a linear layer's backward has (dinp and dweight both read dout):
+    /// with two or more threads each product gets half of them, so at two threads each runs whole on a core
+    /// of its own instead of both being split tile by tile, where each thread would read all of the other
+    /// operand. The bits are those of two <see cref="Run"/> calls: every C tile is computed the same way.
+    /// </summary>
+    public static void RunPair(in Product first, in Product second, int threads, Isa isa)
+    {
+        if (threads < 2 || isa == Isa.Scalar || first.Empty || second.Empty)
+        {
+            first.Run(threads, isa);
+            second.Run(threads, isa);
+            return;
+        }
+        int half = threads / 2;
+        var x = first.Plan(half, isa, out int px);
+        var y = second.Plan(threads - half, isa, out int py);
+        KernelThreads.Run(px + py, new PairJob(x, px, y, py));
+    }
+
+    /// <summary>The arguments of one <see cref="Run"/> call without epilogue (see there).</summary>
+    internal readonly struct Product(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
+        int M, int N, int K, bool accumulate)
+    {
+        /// <summary>A product Run settles without tiles: nothing to compute, or only C to clear.</summary>
+        public bool Empty => M == 0 || N == 0 || K == 0;
+
+        public void Run(int threads, Isa isa) => Gemm.Run(c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate, threads, isa);
+
+        public TilesJob Plan(int threads, Isa isa, out int pieces) =>
+            Gemm.Plan(c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate, threads, isa, Epilogue.None, null, out pieces);
+    }
+
+    /// <summary>Pieces [0, px) are x's and [px, px + py) are y's.</summary>
+    private readonly struct PairJob(TilesJob x, int px, TilesJob y, int py) : IPieceJob
+    {
+        public void Run(int piece, int pieces)
+        {
+            if (piece < px) x.Run(piece, px);
+            else y.Run(piece - px, py);
+        }
+    }
+
+    /// <summary>How a product with tiles splits over `threads`: the job and its number of pieces (1: run it serially).</summary>
+    private static TilesJob Plan(float* c, int ldc, float* a, int aRow, int aCol, float* b, int bRow, int bCol,
+        int M, int N, int K, bool accumulate, int threads, Isa isa, Epilogue epilogue, float* e, out int pieces)
+    {
         int mr = isa == Isa.V512 ? 8 : 6, nr = isa == Isa.V512 ? 32 : 16;
         int mTiles = (M + mr - 1) / mr, nStrips = (N + nr - 1) / nr;
         // Below ~2 MFLOP a second thread costs more to wake than it saves.
@@ -75,17 +127,12 @@ internal static unsafe class Gemm
         // Split the larger tile count; each thread owns whole C tiles, so no reduction is shared.
         bool splitM = mTiles >= nStrips;
         int units = splitM ? mTiles : nStrips;
-        threads = Math.Clamp(threads, 1, units);
-        if (threads == 1)
-        {
-            Serial(isa, mr, nr, c, ldc, a, aRow, aCol, b, bRow, bCol, M, 0, M, 0, N, K, accumulate, epilogue, e);
-            return;
-        }
-        KernelThreads.Run(threads, new TilesJob(isa, mr, nr, (nint)c, ldc, (nint)a, aRow, aCol, (nint)b, bRow, bCol, M, N, K,
-            accumulate, units, splitM, epilogue, (nint)e));
+        pieces = Math.Clamp(threads, 1, units);
+        return new TilesJob(isa, mr, nr, (nint)c, ldc, (nint)a, aRow, aCol, (nint)b, bRow, bCol, M, N, K, accumulate, units,
+            splitM, epilogue, (nint)e);
     }
 
-    private readonly struct TilesJob(Isa isa, int mr, int nr, nint c, int ldc, nint a, int aRow, int aCol, nint b, int bRow,
+    internal readonly struct TilesJob(Isa isa, int mr, int nr, nint c, int ldc, nint a, int aRow, int aCol, nint b, int bRow,
         int bCol, int M, int N, int K, bool accumulate, int units, bool splitM, Epilogue epilogue, nint e) : IPieceJob
     {
         public void Run(int t, int threads)

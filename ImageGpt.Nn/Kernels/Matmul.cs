@@ -55,10 +55,7 @@ public static unsafe class Matmul
     /// </summary>
     internal static void BackwardOverwrite(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads = 1)
-    {
-        BackwardInput(dinp, dout, weight, BT, C, OC, threads, Gemm.Best, accumulate: false);
-        BackwardWeight(dweight, dout, inp, BT, C, OC, threads, Gemm.Best);
-    }
+        => BackwardBoth(dinp, dweight, dout, inp, weight, BT, C, OC, threads, Gemm.Best, accumulateDinp: false);
 
     // dout (BT,OC), inp (BT,C), weight (OC,C); dinp (BT,C) and dweight (OC,C) accumulate
     public static void Backward(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
@@ -67,47 +64,58 @@ public static unsafe class Matmul
 
     internal static void Backward(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads, Gemm.Isa isa)
+        => BackwardBoth(dinp, dweight, dout, inp, weight, BT, C, OC, threads, isa, accumulateDinp: true);
+
+    /// <summary>
+    /// The input and weight products of Backward as one pair (<see cref="Gemm.RunPair"/>): with two threads
+    /// each runs on a core of its own. The same bits as BackwardInput then BackwardWeight.
+    /// </summary>
+    private static void BackwardBoth(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads, Gemm.Isa isa,
+        bool accumulateDinp)
     {
-        BackwardInput(dinp, dout, weight, BT, C, OC, threads, isa);
-        BackwardWeight(dweight, dout, inp, BT, C, OC, threads, isa);
+        Check(BT, C, OC);
+        CheckLength(dinp.Length, (long)BT * C, nameof(dinp));
+        CheckLength(dweight.Length, (long)OC * C, nameof(dweight));
+        CheckLength(dout.Length, (long)BT * OC, nameof(dout));
+        CheckLength(inp.Length, (long)BT * C, nameof(inp));
+        CheckLength(weight.Length, (long)OC * C, nameof(weight));
+        fixed (float* di = dinp, dw = dweight, g = dout, x = inp, w = weight)
+            Gemm.RunPair(InputProduct(di, g, w, BT, C, OC, accumulateDinp), WeightProduct(dw, g, x, BT, C, OC), threads, isa);
     }
+
+    // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
+    // dinp[bt,c] (+)= sum_oc dout[bt,oc] * weight[oc,c]: A = dout row-major, B = weight row-major.
+    private static Gemm.Product InputProduct(float* dinp, float* dout, float* weight, int BT, int C, int OC, bool accumulate)
+        => new(dinp, C, dout, OC, 1, weight, C, 1, BT, C, OC, accumulate);
+
+    // dweight[oc,c] += sum_bt dout[bt,oc] * inp[bt,c]: A = dout read as its transpose (OC x BT), B = inp
+    // row-major; threads split OC or C, never the BT reduction, so any thread count gives the same bits.
+    private static Gemm.Product WeightProduct(float* dweight, float* dout, float* inp, int BT, int C, int OC)
+        => new(dweight, C, dout, 1, OC, inp, C, 1, OC, C, BT, accumulate: true);
 
     // dout (BT,OC), weight (OC,C), dinp (BT,C): the input half of Backward (dinp accumulates)
     public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight,
         int BT, int C, int OC, int threads = 1)
-        => BackwardInput(dinp, dout, weight, BT, C, OC, threads, Gemm.Best);
-
-    internal static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight,
-        int BT, int C, int OC, int threads, Gemm.Isa isa, bool accumulate = true)
     {
         Check(BT, C, OC);
         CheckLength(dinp.Length, (long)BT * C, nameof(dinp));
         CheckLength(dout.Length, (long)BT * OC, nameof(dout));
         CheckLength(weight.Length, (long)OC * C, nameof(weight));
-        // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
-        // dinp[bt,c] += sum_oc dout[bt,oc] * weight[oc,c]: A = dout row-major, B = weight row-major.
         fixed (float* di = dinp, g = dout, w = weight)
-            Gemm.Run(di, C, g, OC, 1, w, C, 1, BT, C, OC, accumulate, threads, isa);
+            InputProduct(di, g, w, BT, C, OC, accumulate: true).Run(threads, Gemm.Best);
     }
 
     // dout (BT,OC), inp (BT,C), dweight (OC,C): the weight half of Backward (dweight accumulates)
     public static void BackwardWeight(Span<float> dweight, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp,
         int BT, int C, int OC, int threads = 1)
-        => BackwardWeight(dweight, dout, inp, BT, C, OC, threads, Gemm.Best);
-
-    internal static void BackwardWeight(Span<float> dweight, ReadOnlySpan<float> dout, ReadOnlySpan<float> inp,
-        int BT, int C, int OC, int threads, Gemm.Isa isa)
     {
         Check(BT, C, OC);
         CheckLength(dweight.Length, (long)OC * C, nameof(dweight));
         CheckLength(dout.Length, (long)BT * OC, nameof(dout));
         CheckLength(inp.Length, (long)BT * C, nameof(inp));
-        // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
-        // dweight[oc,c] += sum_bt dout[bt,oc] * inp[bt,c]: A = dout read as its transpose (OC x BT),
-        // B = inp row-major; threads split OC or C, never the BT reduction, so any thread count gives
-        // the same bits.
         fixed (float* dw = dweight, g = dout, x = inp)
-            Gemm.Run(dw, C, g, 1, OC, x, C, 1, OC, C, BT, accumulate: true, threads, isa);
+            WeightProduct(dw, g, x, BT, C, OC).Run(threads, Gemm.Best);
     }
 
     private static void Check(int BT, int C, int OC)
