@@ -3,7 +3,7 @@
 # Training budgets are in steps, taken from one core's quiet training throughput on this machine (L8 d64: 39.5k
 # tokens/s, L8 d128: 13.0k; 6,272 tokens per step), so a loaded machine only stretches the wall time, not the run.
 # The two 60-minute runs ran side by side, one pinned to each core. Results of any number of trainers are the same bits.
-# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 5.5 hours on this 2-core machine)
+# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 6.5 hours on this 2-core machine)
 # The completions: imagegpt sample --weights OUT/L8-d128-60min/step-7500.safetensors --palette OUT/L8-d128-60min/palette.json --out docs/study/completions.png
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +36,13 @@ wait
 # Row 7: BERT with the default run's settings and steps (5000 steps, 2 trainers), against row 1's autoregressive objective.
 $IG train $QUIET --set model.objective=bert --run-dir "$OUT/L8-d64-bert-5000"
 
+# Rows 8 and 9: the two best 60-minute recipes at the default run's 10 minutes on both cores (2 trainers), budgets from
+# their 2-trainer throughput on the quiet machine x 600 s (L8 d128 24.6k tokens/s, L12 d96 22.5k; the default L8 d64 run's
+# 5,000 steps are about 7-7.5 minutes of training at its 70-75k, the rest its five in-run evaluations).
+$IG train $QUIET --set model.width=128 --set train.steps=2350 --set checkpoint.every=1175 --run-dir "$OUT/L8-d128-10min"
+$IG train $QUIET --set model.layers=12 --set model.width=96 --set model.heads=3 --set train.steps=2150 --set checkpoint.every=1075 \
+  --run-dir "$OUT/L12-d96-10min"
+
 # Full-data probes (54,000 train / 6,000 validation / 10,000 test, C over 1e-3..1e3), appended to one results file.
 probe() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/study.csv" "${@:4}"; }
 probe "L8-d64 default 10min 2 trainers" L8-d64-10min 5000            # with the raw-pixel baseline
@@ -55,6 +62,11 @@ for step in 5625 11250; do
 done
 wait
 for step in 5625 11250; do tail -n +2 "$OUT/L8-d64-60min-$step.csv" >> "$OUT/study.csv"; done
+# The 10-minute recipes, one thread each, side by side.
+probe1 "L8-d128 10min 2 trainers" L8-d128-10min 2350 &
+probe1 "L12-d96 10min 2 trainers" L12-d96-10min 2150 &
+wait
+for run in L8-d128-10min L12-d96-10min; do tail -n +2 "$OUT/$run.csv" >> "$OUT/study.csv"; done
 # BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
 $IG probe --weights "$OUT/L8-d64-bert-5000/step-5000.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
   --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
