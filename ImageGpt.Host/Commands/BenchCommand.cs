@@ -39,7 +39,7 @@ public static class BenchCommand
     private static readonly Option<bool> Bert = Cli.Flag("--bert", "the BERT objective instead of the autoregressive one");
     private static readonly Option<int> Batch = Cli.Int("--batch", 32, "images per step");
     private static readonly Option<int> Steps = Cli.Int("--steps", 20, "timed steps");
-    private static readonly Option<int> WarmupSteps = Cli.Int("--warmup-steps", 3, "untimed steps first");
+    private static readonly Option<int> WarmupSteps = Cli.Int("--warmup-steps", 20, "untimed steps first, while the JIT compiles in the background (fewer make two-thread figures read low)");
     private static readonly Option<int> Threads = Cli.Int("--threads", 1, "compute threads");
     private static readonly Option<bool> Profile = Cli.Flag("--profile", "time every kernel");
     private static readonly Option<string> Backend = Cli.Text("--backend", "nn", "nn (ours alone) or torch (a libtorch trainer beside ours, alternating rounds)", "B");
