@@ -30,7 +30,7 @@ for ((r = 1; r <= rounds; r++)); do
     taskset -c 1 "$imagegpt" bench --threads 1 "$@" > "$work/core1"
     wait
     a="$(tokens < "$work/core0")" b="$(tokens < "$work/core1")"
-    tps="$(/usr/bin/python3 -c "print($a + $b)")"
+    tps="$(/usr/bin/python3 -c "print(round($a + $b, 1))")"
     echo "round $r/$rounds two 1-thread processes, one per core: $a + $b = $tps tokens/s"
     best[pair]="$(/usr/bin/python3 -c "print(max($tps, ${best[pair]}))")"
 done
