@@ -6,6 +6,7 @@ using ImageGpt.Actors.Sweep;
 using ImageGpt.Actors.Training;
 using ImageGpt.Host.Commands;
 using ImageGpt.Nn;
+using Microsoft.Data.Sqlite;
 
 namespace ImageGpt.Host.Tests;
 
@@ -237,10 +238,19 @@ public sealed class SweepCommandTests : IDisposable
     }
 
     /// <summary>The sweep's files and each value's folder's files (run.db's WAL files aside), by SHA-256.</summary>
-    private static Dictionary<string, string> Snapshot(string dir) =>
-        Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
+    /// <summary>
+    /// Every file's hash. The store's pooled SQLite connections are closed first: the last one to close checkpoints the
+    /// WAL into run.db, which otherwise happens whenever the pool prunes an idle connection, between two snapshots on a
+    /// slow machine (CI saw run.db's hash change with nothing written). A write after this snapshot still shows: its WAL
+    /// is checkpointed by the next one.
+    /// </summary>
+    private static Dictionary<string, string> Snapshot(string dir)
+    {
+        SqliteConnection.ClearAllPools();
+        return Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
             .Where(f => !f.EndsWith("-wal", StringComparison.Ordinal) && !f.EndsWith("-shm", StringComparison.Ordinal) && Path.GetFileName(f) != "status.json")
             .ToDictionary(f => Path.GetRelativePath(dir, f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+    }
 
     [Theory]
     [InlineData(new[] { "train.lr=0.01" }, "no --set gives a list of values to sweep")]

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using ImageGpt.Actors.History;
 using ImageGpt.Host.Commands;
 using ImageGpt.Nn;
+using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace ImageGpt.Host.Tests;
@@ -270,9 +271,14 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(before, Snapshot(dir));
     }
 
-    private static Dictionary<string, string> Snapshot(string dir) =>
-        Directory.GetFiles(dir).Where(f => !f.EndsWith("-wal", StringComparison.Ordinal) && !f.EndsWith("-shm", StringComparison.Ordinal))
+    /// <summary>Every file's hash, the store's pooled connections closed first (see SweepCommandTests.Snapshot: a pool
+    /// pruning an idle connection later would checkpoint the WAL into run.db between two snapshots).</summary>
+    private static Dictionary<string, string> Snapshot(string dir)
+    {
+        SqliteConnection.ClearAllPools();
+        return Directory.GetFiles(dir).Where(f => !f.EndsWith("-wal", StringComparison.Ordinal) && !f.EndsWith("-shm", StringComparison.Ordinal))
             .ToDictionary(f => Path.GetFileName(f)!, f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+    }
 
     [Theory]
     [InlineData("train.lrr=1", "train.lrr")]
