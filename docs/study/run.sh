@@ -43,6 +43,13 @@ $IG train $QUIET --set model.width=128 --set train.steps=2350 --set checkpoint.e
 $IG train $QUIET --set model.layers=12 --set model.width=96 --set model.heads=3 --set train.steps=2150 --set checkpoint.every=1075 \
   --run-dir "$OUT/L12-d96-10min"
 
+# The learning rate of L8 d128 at the 10-minute budget (3e-3 is row 8): 0.01 and 1e-3, one trainer per core, side by side.
+for lr in 0.01 0.001; do
+  $IG train $QUIET --set runtime.trainers=1 --set model.width=128 --set train.lr=$lr --set train.steps=2350 \
+    --set checkpoint.every=1175 --run-dir "$OUT/L8-d128-10min-lr$lr" &
+done
+wait
+
 # Full-data probes (54,000 train / 6,000 validation / 10,000 test, C over 1e-3..1e3), appended to one results file.
 probe() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/study.csv" "${@:4}"; }
 probe "L8-d64 default 10min 2 trainers" L8-d64-10min 5000            # with the raw-pixel baseline
