@@ -1,7 +1,9 @@
+using System.Security.Cryptography;
 using Akka.Actor;
 using ImageGpt.Actors.Configuration;
 using ImageGpt.Actors.History;
 using ImageGpt.Host;
+using Microsoft.Data.Sqlite;
 
 namespace ImageGpt.Host.Tests;
 
@@ -18,6 +20,21 @@ internal static class RunFiles
         using var system = ActorSystem.Create("test-reader", AkkaSettings.Build(Reference, store, readOnly: true));
         try { return await use(system, store); }
         finally { await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).WaitAsync(Patience); }
+    }
+
+    /// <summary>
+    /// Every file's SHA-256 by its path under `dir` (the WAL and shared-memory files and the names in `except` left out),
+    /// to prove a refused command wrote nothing. The store's pooled SQLite connections are closed first: the last one to
+    /// close checkpoints the WAL into run.db, which otherwise happens whenever the pool prunes an idle connection, between
+    /// two snapshots on a slow machine (CI saw run.db's hash change with nothing written). A write after this snapshot
+    /// still shows: the next one checkpoints its WAL.
+    /// </summary>
+    public static Dictionary<string, string> Snapshot(string dir, bool recursive = false, params string[] except)
+    {
+        SqliteConnection.ClearAllPools();
+        return Directory.GetFiles(dir, "*", recursive ? SearchOption.AllDirectories : SearchOption.TopDirectoryOnly)
+            .Where(f => !f.EndsWith("-wal", StringComparison.Ordinal) && !f.EndsWith("-shm", StringComparison.Ordinal) && !except.Contains(Path.GetFileName(f)))
+            .ToDictionary(f => Path.GetRelativePath(dir, f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
     }
 
     /// <summary>The run's history (run id = the directory's name, the default).</summary>

@@ -6,7 +6,6 @@ using ImageGpt.Actors.Sweep;
 using ImageGpt.Actors.Training;
 using ImageGpt.Host.Commands;
 using ImageGpt.Nn;
-using Microsoft.Data.Sqlite;
 
 namespace ImageGpt.Host.Tests;
 
@@ -147,7 +146,7 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Contains($"finished at step {Steps}", valueStatus.ToString());
 
         // Running it again trains nothing; another list or other settings are refused, naming the difference, and touch nothing.
-        var files = Snapshot(sweep);
+        var files = RunFiles.Snapshot(sweep, recursive: true, except: "status.json");
         var again = new StringWriter();
         Assert.Equal(0, await SweepCommand.RunAsync(SweepArgs(sweep), again, interactive: false));
         Assert.DoesNotContain("== train.lr", again.ToString());
@@ -160,7 +159,7 @@ public sealed class SweepCommandTests : IDisposable
         // The validation subset decides the losses compared, so it is part of the sweep too.
         var measured = await Assert.ThrowsAsync<UserError>(() => SweepCommand.RunAsync([.. SweepArgs(sweep), "--set", "eval.validation-images=40"], new StringWriter(), false));
         Assert.Contains("(eval.validation-images: 50 -> 40)", measured.Message);
-        Assert.Equal(files, Snapshot(sweep));
+        Assert.Equal(files, RunFiles.Snapshot(sweep, recursive: true, except: "status.json"));
     }
 
     [Fact]
@@ -188,14 +187,14 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal([0, 1], (await Read(sweep, s => SweepJournal.ReadAsync(s, "settled"))).Finished.Keys.Order());
 
         // imagegpt train in the sweep's directory or a value's folder would journal into the sweep's store: refused, nothing written.
-        var files = Snapshot(sweep);
+        var files = RunFiles.Snapshot(sweep, recursive: true, except: "status.json");
         foreach (var (dir, says) in new[] { (sweep, "is a sweep's directory"), (Path.Combine(sweep, "lr-0.01"), $"is a value's folder of the sweep in {sweep}") })
         {
             var refused = await Assert.ThrowsAsync<UserError>(() => TrainCommand.RunAsync([.. Tiny, "--run-dir", dir], new StringWriter(), interactive: false));
             Assert.Contains(says, refused.Message);
             Assert.Contains("HINT", refused.Message);
         }
-        Assert.Equal(files, Snapshot(sweep));
+        Assert.Equal(files, RunFiles.Snapshot(sweep, recursive: true, except: "status.json"));
     }
 
     [Fact]
@@ -238,20 +237,6 @@ public sealed class SweepCommandTests : IDisposable
     }
 
     /// <summary>The sweep's files and each value's folder's files (run.db's WAL files aside), by SHA-256.</summary>
-    /// <summary>
-    /// Every file's hash. The store's pooled SQLite connections are closed first: the last one to close checkpoints the
-    /// WAL into run.db, which otherwise happens whenever the pool prunes an idle connection, between two snapshots on a
-    /// slow machine (CI saw run.db's hash change with nothing written). A write after this snapshot still shows: its WAL
-    /// is checkpointed by the next one.
-    /// </summary>
-    private static Dictionary<string, string> Snapshot(string dir)
-    {
-        SqliteConnection.ClearAllPools();
-        return Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
-            .Where(f => !f.EndsWith("-wal", StringComparison.Ordinal) && !f.EndsWith("-shm", StringComparison.Ordinal) && Path.GetFileName(f) != "status.json")
-            .ToDictionary(f => Path.GetRelativePath(dir, f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
-    }
-
     [Theory]
     [InlineData(new[] { "train.lr=0.01" }, "no --set gives a list of values to sweep")]
     [InlineData(new[] { "train.lr=[0.01,fast]" }, "'fast' in --set 'train.lr=[0.01,fast]' is not a number")]

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using ImageGpt.Actors.History;
 using ImageGpt.Host.Commands;
 using ImageGpt.Nn;
-using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace ImageGpt.Host.Tests;
@@ -116,10 +115,10 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal((await Latest(straight)).Parameters, (await Latest(stopped)).Parameters);
 
         var again = new StringWriter();
-        var before = Snapshot(stopped);
+        var before = RunFiles.Snapshot(stopped);
         Assert.Equal(0, await Train(TinyIn(stopped, "--set", "train.steps=1500", "--resume"), again));
         Assert.Contains("already complete", again.ToString());
-        Assert.Equal(before, Snapshot(stopped));
+        Assert.Equal(before, RunFiles.Snapshot(stopped));
     }
 
     /// <summary>
@@ -259,7 +258,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
     {
         string dir = Path.Combine(_root, "run");
         Assert.Equal(0, await Train(TinyIn(dir, "--set", "train.steps=6")));
-        var before = Snapshot(dir);
+        var before = RunFiles.Snapshot(dir);
 
         var fresh = await Assert.ThrowsAsync<UserError>(() => Train(TinyIn(dir, "--set", "train.steps=6")));
         Assert.Contains("already holds run 'run'", fresh.Message);
@@ -268,16 +267,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         var other = await Assert.ThrowsAsync<UserError>(() => Train(TinyIn(dir, "--set", "train.steps=6", "--set", "train.lr=1e-3", "--resume")));
         Assert.Contains("train.lr", other.Message);
         Assert.DoesNotContain('\n', other.Message);
-        Assert.Equal(before, Snapshot(dir));
-    }
-
-    /// <summary>Every file's hash, the store's pooled connections closed first (see SweepCommandTests.Snapshot: a pool
-    /// pruning an idle connection later would checkpoint the WAL into run.db between two snapshots).</summary>
-    private static Dictionary<string, string> Snapshot(string dir)
-    {
-        SqliteConnection.ClearAllPools();
-        return Directory.GetFiles(dir).Where(f => !f.EndsWith("-wal", StringComparison.Ordinal) && !f.EndsWith("-shm", StringComparison.Ordinal))
-            .ToDictionary(f => Path.GetFileName(f)!, f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+        Assert.Equal(before, RunFiles.Snapshot(dir));
     }
 
     [Theory]
