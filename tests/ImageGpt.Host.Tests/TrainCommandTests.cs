@@ -264,7 +264,7 @@ public sealed class TrainCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Contains("already holds run 'run'", fresh.Message);
         Assert.Contains("--resume", fresh.Message);
 
-        var other = await Assert.ThrowsAsync<UserError>(() => Train(TinyIn(dir, "--set", "train.steps=6", "--set", "train.lr=1e-3", "--resume")));
+        var other = await Assert.ThrowsAsync<UserError>(() => Train(TinyIn(dir, "--set", "train.steps=6", "--set", "train.lr=2e-3", "--resume")));
         Assert.Contains("train.lr", other.Message);
         Assert.DoesNotContain('\n', other.Message);
         Assert.Equal(before, RunFiles.Snapshot(dir));

@@ -63,14 +63,24 @@ public sealed class RunConfigLoaderTests : IDisposable
     public void TheFashionMnistRunHasTheDefaultModelAndItsOwnScheduleAndFolder()
     {
         RunConfig c = LoadFile(Path.Combine(HoconDir, "fashion-mnist.conf"));
-        Assert.Equal(new GptConfig(8, 64, 4, 16, 14, 0, Objective.Autoregressive, 1), c.Model);
+        Assert.Equal(new GptConfig(8, 128, 4, 16, 14, 0, Objective.Autoregressive, 1), c.Model);
         Assert.Equal("fashion-mnist", c.Data.Set);
         Assert.Equal(16, c.Data.PaletteClusters);
-        Assert.Equal(new TrainSettings(32, 2, 3e-3, 100, 5000, 0.9, 0.95, 0, 1.0, 1), c.Train);
-        Assert.Equal(1250, c.Checkpoint.Every);
+        Assert.Equal(new TrainSettings(32, 2, 1e-3, 100, 2350, 0.9, 0.95, 0, 1.0, 1), c.Train);
+        Assert.Equal(1175, c.Checkpoint.Every);
         Assert.Equal(Load().Eval with { ProbeGrid = c.Eval.ProbeGrid }, c.Eval);
         Assert.Equal(Load().Eval.ProbeGrid, c.Eval.ProbeGrid);
         Assert.Equal("runs/fashion-mnist", c.RunDir);
+    }
+
+    [Fact]
+    public void TheLongFashionMnistRunIsTheStudys60MinuteRecipeWhateverTheDefaultRunsLearningRate()
+    {
+        RunConfig c = LoadFile(Path.Combine(HoconDir, "fashion-mnist-long.conf"));
+        Assert.Equal(new GptConfig(8, 128, 4, 16, 14, 0, Objective.Autoregressive, 1), c.Model);
+        Assert.Equal(new TrainSettings(32, 2, 3e-3, 100, 7500, 0.9, 0.95, 0, 1.0, 1), c.Train);
+        Assert.Equal(1875, c.Checkpoint.Every);
+        Assert.Equal("runs/fashion-mnist-long", c.RunDir);
     }
 
     [Fact]
