@@ -36,7 +36,7 @@ taskset -c 1 $IG train $QUIET $OLD --set runtime.trainers=1 --set model.layers=1
   --run-dir "$OUT/L16-d64-60min" &
 wait
 
-# Row 7: BERT with the default run's settings and steps (5000 steps, 2 trainers), against row 1's autoregressive objective.
+# Row 7: BERT with the settings and steps of row 1 (5000 steps, 2 trainers), against its autoregressive objective.
 $IG train $QUIET $OLD --set model.objective=bert --set train.steps=5000 --set checkpoint.every=1250 --run-dir "$OUT/L8-d64-bert-5000"
 
 # Rows 8 and 9: the two best 60-minute recipes at the default run's 10 minutes on both cores (2 trainers), budgets from
@@ -78,6 +78,14 @@ for step in 5625 11250; do
 done
 wait
 for step in 5625 11250; do tail -n +2 "$OUT/L8-d64-60min-$step.csv" >> "$OUT/study.csv"; done
+# The L8 d128 60-minute run's intermediate checkpoints, one thread each, two at a time.
+for step in 3750 1875 5625; do
+  $IG probe --weights "$OUT/L8-d128-60min/step-$step.safetensors" --palette "$OUT/L8-d128-60min/palette.json" \
+    --label "L8-d128 60min 1 core" --results "$OUT/L8-d128-60min-$step.csv" --no-baseline --threads 1 &
+  if [ "$step" = 1875 ]; then wait; fi
+done
+wait
+for step in 3750 1875 5625; do tail -n +2 "$OUT/L8-d128-60min-$step.csv" >> "$OUT/study.csv"; done
 # The 10-minute recipes, one thread each, side by side.
 probe1 "L8-d128 10min 2 trainers" L8-d128-10min 2350 &
 probe1 "L12-d96 10min 2 trainers" L12-d96-10min 2150 &
