@@ -42,7 +42,7 @@ public static class RunConfigLoader
         {
             int eq = set.IndexOf('=');
             if (eq <= 0)
-                throw new UserError($"--set '{set}' is not path=value. HINT: write e.g. --set train.lr=1e-3");
+                throw new UserError($"--set '{set}' is not path=value. HINT: write e.g. --set train.steps=500");
             config = config.WithValue(set[..eq].Trim(), set[(eq + 1)..], $"--set '{set}'");
         }
         return config;

@@ -18,7 +18,7 @@ public static class ConfigCommand
     internal static Option<string?> ConfigFile(string whenAbsent) =>
         Cli.Optional("--config", $"the run's HOCON file, layered over hocon/reference.conf (default: {whenAbsent})", "FILE");
 
-    internal static Option<string[]> SetOption() => Cli.Many("--set", "override one setting, e.g. --set train.lr=1e-3", "path=value");
+    internal static Option<string[]> SetOption() => Cli.Many("--set", "override one setting, e.g. --set train.steps=500", "path=value");
 
     public static Command Definition { get; } = Cli.Command("config", "print the effective configuration as JSON (reference.conf, the run's file, the --set overrides)", ConfigPath, Overrides);
 
