@@ -86,6 +86,9 @@ for step in 3750 1875 5625; do
 done
 wait
 for step in 3750 1875 5625; do tail -n +2 "$OUT/L8-d128-60min-$step.csv" >> "$OUT/study.csv"; done
+$IG probe --weights "$OUT/L12-d96-60min/step-4350.safetensors" --palette "$OUT/L12-d96-60min/palette.json" \
+  --label "L12-d96 60min 1 core" --results "$OUT/L12-d96-60min-4350.csv" --no-baseline --threads 1
+tail -n +2 "$OUT/L12-d96-60min-4350.csv" >> "$OUT/study.csv"
 # The 10-minute recipes, one thread each, side by side.
 probe1 "L8-d128 10min 2 trainers" L8-d128-10min 2350 &
 probe1 "L12-d96 10min 2 trainers" L12-d96-10min 2150 &
