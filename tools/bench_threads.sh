@@ -4,8 +4,9 @@
 # machine is shared, so side by side and best of each), then the ratios of the bests. The pair of
 # processes shares nothing but the machine's caches and memory: what two cores give this workload when
 # no thread ever waits for the other, the bound for what two threads of one step can reach. Each bench warms up for
-# 20 steps and times 100 by default: in shorter runs the JIT's background compilation shares the cores with the pair
-# (20 timed steps after 3 read 1.63-1.69x for the pair at L8 d64, 100-200 after 20 read 1.84-1.92x).
+# 20 steps (bench's default) and times 100 unless bench options are given: in shorter runs the JIT's background
+# compilation shares the cores with the pair (20 timed steps after 3 read 1.63-1.69x for the pair at L8 d64, 100-200
+# after 20 read 1.84-1.92x).
 # Usage: tools/bench_threads.sh [rounds] [bench options, e.g. --width 128 --warmup-steps 10 --steps 30]
 set -euo pipefail
 
@@ -13,7 +14,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 rounds="${1:-3}"
 shift || true
-[[ $# -gt 0 ]] || set -- --warmup-steps 20 --steps 100
+[[ $# -gt 0 ]] || set -- --steps 100
 dotnet build -c Release ImageGpt.Host >/dev/null
 imagegpt=ImageGpt.Host/bin/Release/net10.0/imagegpt
 work="$(mktemp -d)"

@@ -65,42 +65,36 @@ probe "L8-d64 default 10min 2 trainers" L8-d64-10min 5000            # with the 
 probe "L8-d64 default 10min 2 trainers" L8-d64-10min 0 --no-baseline  # random init, the same bits as L8-d64-60min's
 probe "L8-d64 60min 1 core" L8-d64-60min 22500 --no-baseline
 probe "L8-d128 60min 1 core" L8-d128-60min 7500 --no-baseline
-# The deeper models' probes side by side, one thread each, each into a file of its own, then appended.
-probe1() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/$2.csv" --no-baseline --threads 1; }
+# The other probes one thread each, two side by side, each checkpoint into a file of its own, then appended.
+probe1() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/$2-$3.csv" --no-baseline --threads 1; }
+append() { for f in "$@"; do tail -n +2 "$OUT/$f.csv" >> "$OUT/study.csv"; done; }
+# The deeper models.
 probe1 "L12-d96 60min 1 core" L12-d96-60min 8700 &
 probe1 "L16-d64 60min 1 core" L16-d64-60min 12600 &
 wait
-for run in L12-d96-60min L16-d64-60min; do tail -n +2 "$OUT/$run.csv" >> "$OUT/study.csv"; done
-# Two intermediate checkpoints of the L8 d64 60-minute run (Fig. 3's lines along training), one thread each, side by side.
-for step in 5625 11250; do
-  $IG probe --weights "$OUT/L8-d64-60min/step-$step.safetensors" --palette "$OUT/L8-d64-60min/palette.json" \
-    --label "L8-d64 60min 1 core" --results "$OUT/L8-d64-60min-$step.csv" --no-baseline --threads 1 &
-done
+append L12-d96-60min-8700 L16-d64-60min-12600
+# Intermediate checkpoints of the 60-minute runs (Fig. 3's lines along training).
+probe1 "L8-d64 60min 1 core" L8-d64-60min 5625 &
+probe1 "L8-d64 60min 1 core" L8-d64-60min 11250 &
 wait
-for step in 5625 11250; do tail -n +2 "$OUT/L8-d64-60min-$step.csv" >> "$OUT/study.csv"; done
-# The L8 d128 60-minute run's intermediate checkpoints, one thread each, two at a time.
-for step in 3750 1875 5625; do
-  $IG probe --weights "$OUT/L8-d128-60min/step-$step.safetensors" --palette "$OUT/L8-d128-60min/palette.json" \
-    --label "L8-d128 60min 1 core" --results "$OUT/L8-d128-60min-$step.csv" --no-baseline --threads 1 &
-  if [ "$step" = 1875 ]; then wait; fi
-done
+append L8-d64-60min-5625 L8-d64-60min-11250
+probe1 "L8-d128 60min 1 core" L8-d128-60min 3750 &
+probe1 "L8-d128 60min 1 core" L8-d128-60min 1875 &
 wait
-for step in 3750 1875 5625; do tail -n +2 "$OUT/L8-d128-60min-$step.csv" >> "$OUT/study.csv"; done
-$IG probe --weights "$OUT/L12-d96-60min/step-4350.safetensors" --palette "$OUT/L12-d96-60min/palette.json" \
-  --label "L12-d96 60min 1 core" --results "$OUT/L12-d96-60min-4350.csv" --no-baseline --threads 1
-tail -n +2 "$OUT/L12-d96-60min-4350.csv" >> "$OUT/study.csv"
-# The 10-minute recipes, one thread each, side by side.
+probe1 "L8-d128 60min 1 core" L8-d128-60min 5625 &
+probe1 "L12-d96 60min 1 core" L12-d96-60min 4350 &
+wait
+append L8-d128-60min-3750 L8-d128-60min-1875 L8-d128-60min-5625 L12-d96-60min-4350
+# The 10-minute recipes.
 probe1 "L8-d128 10min 2 trainers" L8-d128-10min 2350 &
 probe1 "L12-d96 10min 2 trainers" L12-d96-10min 2150 &
 wait
-for run in L8-d128-10min L12-d96-10min; do tail -n +2 "$OUT/$run.csv" >> "$OUT/study.csv"; done
+append L8-d128-10min-2350 L12-d96-10min-2150
 # The default run's recipe (L8 d128 at lr 1e-3: the same weights as "$OUT/default"), the final and the middle checkpoint.
-for step in 2350 1175; do
-  $IG probe --weights "$OUT/L8-d128-10min-lr0.001/step-$step.safetensors" --palette "$OUT/L8-d128-10min-lr0.001/palette.json" \
-    --label "L8-d128 10min lr 1e-3" --results "$OUT/L8-d128-10min-lr0.001-$step.csv" --no-baseline --threads 1 &
-done
+probe1 "L8-d128 10min lr 1e-3" L8-d128-10min-lr0.001 2350 &
+probe1 "L8-d128 10min lr 1e-3" L8-d128-10min-lr0.001 1175 &
 wait
-for step in 2350 1175; do tail -n +2 "$OUT/L8-d128-10min-lr0.001-$step.csv" >> "$OUT/study.csv"; done
+append L8-d128-10min-lr0.001-2350 L8-d128-10min-lr0.001-1175
 # BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
 $IG probe --weights "$OUT/L8-d64-bert-5000/step-5000.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
   --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1

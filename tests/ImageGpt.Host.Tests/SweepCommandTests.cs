@@ -146,7 +146,7 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Contains($"finished at step {Steps}", valueStatus.ToString());
 
         // Running it again trains nothing; another list or other settings are refused, naming the difference, and touch nothing.
-        var files = RunFiles.Snapshot(sweep, recursive: true, except: "status.json");
+        var files = Snapshot(sweep);
         var again = new StringWriter();
         Assert.Equal(0, await SweepCommand.RunAsync(SweepArgs(sweep), again, interactive: false));
         Assert.DoesNotContain("== train.lr", again.ToString());
@@ -159,7 +159,7 @@ public sealed class SweepCommandTests : IDisposable
         // The validation subset decides the losses compared, so it is part of the sweep too.
         var measured = await Assert.ThrowsAsync<UserError>(() => SweepCommand.RunAsync([.. SweepArgs(sweep), "--set", "eval.validation-images=40"], new StringWriter(), false));
         Assert.Contains("(eval.validation-images: 50 -> 40)", measured.Message);
-        Assert.Equal(files, RunFiles.Snapshot(sweep, recursive: true, except: "status.json"));
+        Assert.Equal(files, Snapshot(sweep));
     }
 
     [Fact]
@@ -187,14 +187,14 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal([0, 1], (await Read(sweep, s => SweepJournal.ReadAsync(s, "settled"))).Finished.Keys.Order());
 
         // imagegpt train in the sweep's directory or a value's folder would journal into the sweep's store: refused, nothing written.
-        var files = RunFiles.Snapshot(sweep, recursive: true, except: "status.json");
+        var files = Snapshot(sweep);
         foreach (var (dir, says) in new[] { (sweep, "is a sweep's directory"), (Path.Combine(sweep, "lr-0.01"), $"is a value's folder of the sweep in {sweep}") })
         {
             var refused = await Assert.ThrowsAsync<UserError>(() => TrainCommand.RunAsync([.. Tiny, "--run-dir", dir], new StringWriter(), interactive: false));
             Assert.Contains(says, refused.Message);
             Assert.Contains("HINT", refused.Message);
         }
-        Assert.Equal(files, RunFiles.Snapshot(sweep, recursive: true, except: "status.json"));
+        Assert.Equal(files, Snapshot(sweep));
     }
 
     [Fact]
@@ -236,7 +236,9 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal(BitConverter.DoubleToInt64Bits(recorded), BitConverter.DoubleToInt64Bits(measured));
     }
 
-    /// <summary>The sweep's files and each value's folder's files (run.db's WAL files aside), by SHA-256.</summary>
+    /// <summary>The sweep's files and each value's folder's files (run.db's WAL files and status.json aside), by SHA-256.</summary>
+    private static Dictionary<string, string> Snapshot(string sweep) => RunFiles.Snapshot(sweep, recursive: true, except: "status.json");
+
     [Theory]
     [InlineData(new[] { "train.lr=0.01" }, "no --set gives a list of values to sweep")]
     [InlineData(new[] { "train.lr=[0.01,fast]" }, "'fast' in --set 'train.lr=[0.01,fast]' is not a number")]
