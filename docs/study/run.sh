@@ -46,6 +46,16 @@ $IG train $QUIET $OLD --set model.width=128 --set train.steps=2350 --set checkpo
 $IG train $QUIET $OLD --set model.layers=12 --set model.width=96 --set model.heads=3 --set train.steps=2150 --set checkpoint.every=1075 \
   --run-dir "$OUT/L12-d96-10min"
 
+# L16 d64 at the same 10 minutes, one trainer (the same bits as two): its 2-thread bench against L8 d128's (35.4k and
+# 23.0k tokens/s, `imagegpt bench --layers 16 --threads 2 --steps 100`, best of two each) scales L8 d128's 24.6k to 37.9k,
+# x 600 s = 3,626 steps, rounded to 3,600.
+$IG train $QUIET $OLD --set runtime.trainers=1 --set model.layers=16 --set train.steps=3600 --set checkpoint.every=1800 \
+  --run-dir "$OUT/L16-d64-10min"
+
+# BERT for 60 minutes of one core: L8 d64 BERT at 30.4k tokens/s (`imagegpt bench --bert --steps 60`), 17,432 steps.
+$IG train $QUIET $OLD --set runtime.trainers=1 --set model.objective=bert --set train.steps=17432 --set checkpoint.every=4358 \
+  --run-dir "$OUT/L8-d64-bert-60min"
+
 # The learning rate of L8 d128 at the 10-minute budget (3e-3 is row 8): 0.01, 1e-3 and 3e-4, one trainer each, the first
 # two side by side. 1e-3, the first local minimum, is the default run since (hocon/fashion-mnist.conf: the same settings).
 for lr in 0.01 0.001; do
@@ -95,6 +105,8 @@ probe1 "L8-d128 10min lr 1e-3" L8-d128-10min-lr0.001 2350 &
 probe1 "L8-d128 10min lr 1e-3" L8-d128-10min-lr0.001 1175 &
 wait
 append L8-d128-10min-lr0.001-2350 L8-d128-10min-lr0.001-1175
+probe1 "L16-d64 10min 2 trainers" L16-d64-10min 3600
+append L16-d64-10min-3600
 # BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
 $IG probe --weights "$OUT/L8-d64-bert-5000/step-5000.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
   --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
