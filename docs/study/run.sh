@@ -107,9 +107,13 @@ wait
 append L8-d128-10min-lr0.001-2350 L8-d128-10min-lr0.001-1175
 probe1 "L16-d64 10min 2 trainers" L16-d64-10min 3600
 append L16-d64-10min-3600
+probe1 "L16-d64 60min 1 core" L16-d64-60min 6300
+append L16-d64-60min-6300
 # BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
 $IG probe --weights "$OUT/L8-d64-bert-5000/step-5000.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
   --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
+$IG probe --weights "$OUT/L8-d64-bert-60min/step-17432.safetensors" --palette "$OUT/L8-d64-bert-60min/palette.json" \
+  --label "L8-d64 BERT 60min 1 core" --results "$OUT/study-bert.csv" --no-baseline --threads 1
 $IG chart --results "$OUT/study-bert.csv" --out "$OUT/bert"
 # The random init's rows serve the L8-d64 60-minute run too (docs/study/study.csv holds them under both labels).
 $IG chart --results "$OUT/study.csv" --out "$OUT"
