@@ -112,12 +112,19 @@ probe1 "L12-d96 60min 1 core" L12-d96-60min 6525 &
 wait
 probe1 "L12-d96 60min 1 core" L12-d96-60min 2175
 append L16-d64-60min-6300 L12-d96-60min-6525 L12-d96-60min-2175
-probe1 "L8-d64 60min 1 core" L8-d64-60min 16875
-append L8-d64-60min-16875
+probe1 "L8-d64 60min 1 core" L8-d64-60min 16875 &
+probe1 "L16-d64 60min 1 core" L16-d64-60min 3150 &
+wait
+probe1 "L16-d64 60min 1 core" L16-d64-60min 9450 &
+probe1 "L16-d64 10min 2 trainers" L16-d64-10min 1800 &
+wait
+append L8-d64-60min-16875 L16-d64-60min-3150 L16-d64-60min-9450 L16-d64-10min-1800
 # BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
 $IG probe --weights "$OUT/L8-d64-bert-5000/step-5000.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
   --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
 $IG probe --weights "$OUT/L8-d64-bert-60min/step-17432.safetensors" --palette "$OUT/L8-d64-bert-60min/palette.json" \
+  --label "L8-d64 BERT 60min 1 core" --results "$OUT/study-bert.csv" --no-baseline --threads 1
+$IG probe --weights "$OUT/L8-d64-bert-60min/step-8716.safetensors" --palette "$OUT/L8-d64-bert-60min/palette.json" \
   --label "L8-d64 BERT 60min 1 core" --results "$OUT/study-bert.csv" --no-baseline --threads 1
 $IG chart --results "$OUT/study-bert.csv" --out "$OUT/bert"
 # The random init's rows serve the L8-d64 60-minute run too (docs/study/study.csv holds them under both labels).
