@@ -3,7 +3,7 @@
 # Training budgets are in steps, taken from one core's quiet training throughput on this machine (L8 d64: 39.5k
 # tokens/s, L8 d128: 13.0k; 6,272 tokens per step), so a loaded machine only stretches the wall time, not the run.
 # The two 60-minute runs ran side by side, one pinned to each core. Results of any number of trainers are the same bits.
-# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 6.5 hours on this 2-core machine)
+# Usage: bash docs/study/run.sh [OUT]   (OUT defaults to runs/study; about 12 hours on this 2-core machine: 5 of training, 7 of probes)
 # The completions: imagegpt sample --weights OUT/L8-d128-60min/step-7500.safetensors --palette OUT/L8-d128-60min/palette.json --out docs/study/completions.png
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -119,13 +119,17 @@ probe1 "L16-d64 60min 1 core" L16-d64-60min 9450 &
 probe1 "L16-d64 10min 2 trainers" L16-d64-10min 1800 &
 wait
 append L8-d64-60min-16875 L16-d64-60min-3150 L16-d64-60min-9450 L16-d64-10min-1800
+probe1 "L8-d128 10min 2 trainers" L8-d128-10min 1175
+append L8-d128-10min-1175
 # BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
-$IG probe --weights "$OUT/L8-d64-bert-5000/step-5000.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
-  --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
-$IG probe --weights "$OUT/L8-d64-bert-60min/step-17432.safetensors" --palette "$OUT/L8-d64-bert-60min/palette.json" \
-  --label "L8-d64 BERT 60min 1 core" --results "$OUT/study-bert.csv" --no-baseline --threads 1
-$IG probe --weights "$OUT/L8-d64-bert-60min/step-8716.safetensors" --palette "$OUT/L8-d64-bert-60min/palette.json" \
-  --label "L8-d64 BERT 60min 1 core" --results "$OUT/study-bert.csv" --no-baseline --threads 1
+for step in 5000 3750 1250; do
+  $IG probe --weights "$OUT/L8-d64-bert-5000/step-$step.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
+    --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
+done
+for step in 17432 8716 4358 13074; do
+  $IG probe --weights "$OUT/L8-d64-bert-60min/step-$step.safetensors" --palette "$OUT/L8-d64-bert-60min/palette.json" \
+    --label "L8-d64 BERT 60min 1 core" --results "$OUT/study-bert.csv" --no-baseline --threads 1
+done
 $IG chart --results "$OUT/study-bert.csv" --out "$OUT/bert"
 # The random init's rows serve the L8-d64 60-minute run too (docs/study/study.csv holds them under both labels).
 $IG chart --results "$OUT/study.csv" --out "$OUT"
