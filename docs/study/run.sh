@@ -78,58 +78,29 @@ probe "L8-d128 60min 1 core" L8-d128-60min 7500 --no-baseline
 # The other probes one thread each, two side by side, each checkpoint into a file of its own, then appended.
 probe1() { $IG probe --weights "$OUT/$2/step-$3.safetensors" --palette "$OUT/$2/palette.json" --label "$1" --results "$OUT/$2-$3.csv" --no-baseline --threads 1; }
 append() { for f in "$@"; do tail -n +2 "$OUT/$f.csv" >> "$OUT/study.csv"; done; }
+one() { probe1 "$1" "$2" "$3"; append "$2-$3"; }
+pair() { probe1 "$1" "$2" "$3" & probe1 "$4" "$5" "$6" & wait; append "$2-$3" "$5-$6"; }
 # The deeper models.
-probe1 "L12-d96 60min 1 core" L12-d96-60min 8700 &
-probe1 "L16-d64 60min 1 core" L16-d64-60min 12600 &
-wait
-append L12-d96-60min-8700 L16-d64-60min-12600
+pair "L12-d96 60min 1 core" L12-d96-60min 8700  "L16-d64 60min 1 core" L16-d64-60min 12600
 # Intermediate checkpoints of the 60-minute runs (Fig. 3's lines along training).
-probe1 "L8-d64 60min 1 core" L8-d64-60min 5625 &
-probe1 "L8-d64 60min 1 core" L8-d64-60min 11250 &
-wait
-append L8-d64-60min-5625 L8-d64-60min-11250
-probe1 "L8-d128 60min 1 core" L8-d128-60min 3750 &
-probe1 "L8-d128 60min 1 core" L8-d128-60min 1875 &
-wait
-probe1 "L8-d128 60min 1 core" L8-d128-60min 5625 &
-probe1 "L12-d96 60min 1 core" L12-d96-60min 4350 &
-wait
-append L8-d128-60min-3750 L8-d128-60min-1875 L8-d128-60min-5625 L12-d96-60min-4350
+pair "L8-d64 60min 1 core" L8-d64-60min 5625    "L8-d64 60min 1 core" L8-d64-60min 11250
+pair "L8-d128 60min 1 core" L8-d128-60min 3750  "L8-d128 60min 1 core" L8-d128-60min 1875
+pair "L8-d128 60min 1 core" L8-d128-60min 5625  "L12-d96 60min 1 core" L12-d96-60min 4350
 # The 10-minute recipes.
-probe1 "L8-d128 10min 2 trainers" L8-d128-10min 2350 &
-probe1 "L12-d96 10min 2 trainers" L12-d96-10min 2150 &
-wait
-append L8-d128-10min-2350 L12-d96-10min-2150
+pair "L8-d128 10min 2 trainers" L8-d128-10min 2350  "L12-d96 10min 2 trainers" L12-d96-10min 2150
 # The default run's recipe (L8 d128 at lr 1e-3: the same weights as "$OUT/default"), the final and the middle checkpoint.
-probe1 "L8-d128 10min lr 1e-3" L8-d128-10min-lr0.001 2350 &
-probe1 "L8-d128 10min lr 1e-3" L8-d128-10min-lr0.001 1175 &
-wait
-append L8-d128-10min-lr0.001-2350 L8-d128-10min-lr0.001-1175
-probe1 "L16-d64 10min 2 trainers" L16-d64-10min 3600
-append L16-d64-10min-3600
-probe1 "L16-d64 60min 1 core" L16-d64-60min 6300 &
-probe1 "L12-d96 60min 1 core" L12-d96-60min 6525 &
-wait
-probe1 "L12-d96 60min 1 core" L12-d96-60min 2175
-append L16-d64-60min-6300 L12-d96-60min-6525 L12-d96-60min-2175
-probe1 "L8-d64 60min 1 core" L8-d64-60min 16875 &
-probe1 "L16-d64 60min 1 core" L16-d64-60min 3150 &
-wait
-probe1 "L16-d64 60min 1 core" L16-d64-60min 9450 &
-probe1 "L16-d64 10min 2 trainers" L16-d64-10min 1800 &
-wait
-append L8-d64-60min-16875 L16-d64-60min-3150 L16-d64-60min-9450 L16-d64-10min-1800
-probe1 "L8-d128 10min 2 trainers" L8-d128-10min 1175
-append L8-d128-10min-1175
+pair "L8-d128 10min lr 1e-3" L8-d128-10min-lr0.001 2350  "L8-d128 10min lr 1e-3" L8-d128-10min-lr0.001 1175
+one "L16-d64 10min 2 trainers" L16-d64-10min 3600
+pair "L16-d64 60min 1 core" L16-d64-60min 6300  "L12-d96 60min 1 core" L12-d96-60min 6525
+one "L12-d96 60min 1 core" L12-d96-60min 2175
+pair "L8-d64 60min 1 core" L8-d64-60min 16875  "L16-d64 60min 1 core" L16-d64-60min 3150
+pair "L16-d64 60min 1 core" L16-d64-60min 9450  "L16-d64 10min 2 trainers" L16-d64-10min 1800
+one "L8-d128 10min 2 trainers" L8-d128-10min 1175
 # BERT's validation loss is over masked positions and does not compare with the others': its results go to a file of their own.
-for step in 5000 3750 1250; do
-  $IG probe --weights "$OUT/L8-d64-bert-5000/step-$step.safetensors" --palette "$OUT/L8-d64-bert-5000/palette.json" \
-    --label "L8-d64 BERT 5000 steps 2 trainers" --results "$OUT/study-bert.csv" --no-baseline --threads 1
-done
-for step in 17432 8716 4358 13074; do
-  $IG probe --weights "$OUT/L8-d64-bert-60min/step-$step.safetensors" --palette "$OUT/L8-d64-bert-60min/palette.json" \
-    --label "L8-d64 BERT 60min 1 core" --results "$OUT/study-bert.csv" --no-baseline --threads 1
-done
+bert() { for step in "${@:3}"; do $IG probe --weights "$OUT/$2/step-$step.safetensors" --palette "$OUT/$2/palette.json" \
+  --label "$1" --results "$OUT/study-bert.csv" --no-baseline --threads 1; done; }
+bert "L8-d64 BERT 5000 steps 2 trainers" L8-d64-bert-5000 5000 3750 1250
+bert "L8-d64 BERT 60min 1 core" L8-d64-bert-60min 17432 8716 4358 13074
 $IG chart --results "$OUT/study-bert.csv" --out "$OUT/bert"
 # The random init's rows serve the L8-d64 60-minute run too (docs/study/study.csv holds them under both labels).
 $IG chart --results "$OUT/study.csv" --out "$OUT"
