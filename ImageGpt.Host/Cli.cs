@@ -55,6 +55,10 @@ public static class Cli
     public static Option<int?> OptionalInt(string name, string description) =>
         new(name) { Description = description, HelpName = "N" };
 
+    /// <summary>An optional number whose absence <paramref name="description"/> explains (a default measured at run time).</summary>
+    public static Option<double?> OptionalNumber(string name, string description) =>
+        new(name) { Description = description, HelpName = "X" };
+
     public static Option<bool> Flag(string name, string description) =>
         new(name) { Description = $"{description} (default: off)", Arity = ArgumentArity.Zero };
 

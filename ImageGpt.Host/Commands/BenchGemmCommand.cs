@@ -12,9 +12,9 @@ namespace ImageGpt.Host.Commands;
 /// `imagegpt bench-gemm`: GFLOP/s of the fast Matmul on the iGPT linear-layer shapes at one width
 /// (forward, and both backward products) and of causal attention, each against two ceilings: the FMA-only
 /// loop (<see cref="FmaCeiling"/>) measured between the product's own runs, i.e. what this core delivers
-/// at its clock of that moment, and the nominal <see cref="Mfu.CoreCeilingGflops"/> (the core at the highest
-/// clock seen here). The cloud host moves the clock (~3.2-3.5 GHz), so the first ratio is the one that
-/// compares runs made at different times; plus the speed-up over the naive twin on one small shape.
+/// at its clock of that moment, and the ceiling measured at start (<see cref="Mfu.CoreCeilingGflops"/>, what
+/// `train` reports MFU against) or one given with --peak. The cloud host moves the clock, so the first ratio
+/// is the one that compares runs made at different times; plus the speed-up over the naive twin on one small shape.
 /// </summary>
 public static class BenchGemmCommand
 {
@@ -24,7 +24,7 @@ public static class BenchGemmCommand
     private static readonly Option<int> Threads = Cli.Int("--threads", 1, "compute threads");
     private static readonly Option<int> Repeats = Cli.Int("--repeats", 7, "timed calls (the best counts)");
     private static readonly Option<int?> Heads = Cli.OptionalInt("--heads", "attention heads (default: width / 64)");
-    private static readonly Option<double> Peak = Cli.Number("--peak", Mfu.CoreCeilingGflops, "the nominal per-core ceiling GFLOP/s the percentages are of (Mfu.CoreCeilingGflops)");
+    private static readonly Option<double?> Peak = Cli.OptionalNumber("--peak", "per-core ceiling GFLOP/s for the '% peak' column (default: this core's FMA ceiling, measured at start)");
     private static readonly Option<bool> CeilingOnly = Cli.Flag("--ceiling-only", "only the FMA-only loop's GFLOP/s (the measured ceiling)");
 
     public static Command Definition { get; } = Cli.Command("bench-gemm", "GFLOP/s of the matmul and attention kernels on the iGPT shapes against the FMA ceiling",
@@ -40,9 +40,9 @@ public static class BenchGemmCommand
         int threads = args.GetValue(Threads);
         int repeats = args.GetValue(Repeats);
         int heads = args.GetValue(Heads) ?? Math.Max(1, width / 64);
-        double peak = args.GetValue(Peak);
+        double? givenPeak = args.GetValue(Peak);
         bool ceilingOnly = args.GetValue(CeilingOnly);
-        if (width < 1 || batch < 1 || seq < 1 || threads < 1 || repeats < 1 || peak <= 0 || heads < 1 || width % heads != 0)
+        if (width < 1 || batch < 1 || seq < 1 || threads < 1 || repeats < 1 || givenPeak <= 0 || heads < 1 || width % heads != 0)
             throw new UserError("bench-gemm: --width, --batch, --seq, --threads, --repeats, --heads and --peak must be positive and --heads must divide --width. HINT: e.g. --width 512 --heads 8");
 
         if (ceilingOnly)
@@ -51,13 +51,15 @@ public static class BenchGemmCommand
                 $"managed loop (FmaCeiling, 12 zmm FMA chains): {FmaCeiling.MeasureGflops(repeats):F1} GFLOP/s (best of {repeats})"));
             return 0;
         }
+        double peak = givenPeak ?? Mfu.CoreCeilingGflops;
         int BT = batch * seq, C = width;
         Console.WriteLine($"bench-gemm: BT={BT} (B={batch} T={seq}) C={C} threads={threads} isa={Matmul.InstructionSet}; best of {repeats}");
         Console.WriteLine($"now: the FMA-only loop (12 register chains, no loads) run between the product's runs, best of them: " +
-            $"this core's ceiling at its current clock (x threads); nominal: {peak} GFLOP/s per core (--peak), the ceiling at the highest clock seen here");
+            $"this core's ceiling at its current clock (x threads); peak: {peak:F1} GFLOP/s per core, " +
+            (givenPeak is null ? "the same loop measured at start (what train's MFU is of)" : "given with --peak"));
         Console.WriteLine("cpu: GFLOP/s per second of process CPU time, i.e. per core actually held; % cpu/now is that rate over the " +
             "ceiling now, the kernel's efficiency even when other processes share the cores (wall and cpu agree on a quiet machine)");
-        Console.WriteLine($"{"product",-34} {"shape (M x N x K)",-20} {"wall ms",9} {"GFLOP/s",8} {"now",7} {"% now",6} {"% nominal",9} {"cpu",7} {"% cpu/now",9}");
+        Console.WriteLine($"{"product",-34} {"shape (M x N x K)",-20} {"wall ms",9} {"GFLOP/s",8} {"now",7} {"% now",6} {"% peak",9} {"cpu",7} {"% cpu/now",9}");
         // The model's products: q, k, v fused into one (C->3C), the attention projection, the MLP's two.
         (string Name, int C, int OC)[] layers =
             [("attn q/k/v fused (C->3C)", C, 3 * C), ("attn proj (C->C)", C, C), ("mlp fc (C->4C)", C, 4 * C), ("mlp proj (4C->C)", 4 * C, C)];
@@ -117,7 +119,7 @@ public static class BenchGemmCommand
         return 0;
     }
 
-    /// <param name="peak">Nominal FMA ceiling of one core; wall-time figures compare with it (and the measured one) x threads.</param>
+    /// <param name="peak">FMA ceiling of one core (measured at start, or --peak); wall-time figures compare with it (and the measured one) x threads.</param>
     private static void Report(string name, string shape, double flops, double peak, int threads, int repeats, Action run)
     {
         var (wall, cpu, now) = BestSeconds(repeats, run);

@@ -11,7 +11,8 @@ namespace ImageGpt.Nn.Kernels;
 /// pipes x 16 lanes x 2) times the clock. The "331 GFLOP/s" once taken for this core's ceiling came from a C
 /// loop whose 12 chains all started at zero: gcc proved them equal and kept one, so it ran one FMA per
 /// iteration and counted twelve (tools/fma_ceiling.sh shows both). The ceiling moves with the clock, which
-/// the cloud host sets (~3.2-3.57 GHz seen here, ~205-229 GFLOP/s), so benchmarks measure it beside the kernel.
+/// the cloud host sets (205-229 GFLOP/s seen on Zen 5 machines, 131-163 on Xeon ones), so benchmarks measure it
+/// beside the kernel, and <see cref="Model.Mfu.CoreCeilingGflops"/> measures it once per process.
 /// </summary>
 public static class FmaCeiling
 {
