@@ -189,7 +189,7 @@ public static class TrainCommand
             $"derived: {m.ParameterCount:N0} parameters; {tokensPerStep:N0} tokens and {tokensPerStep * m.TrainingFlopsPerTokenCausal / 1e9:F1} GFLOP per step; " +
             $"{stepsPerEpoch} steps per epoch, {(double)c.Train.Steps / Math.Max(1, stepsPerEpoch):F2} epochs in {c.Train.Steps} steps; " +
             $"{c.Runtime.Trainers} trainer(s) x {c.Runtime.ThreadsPerTrainer} thread(s), {c.Train.Shards} shards of {c.Train.Batch / c.Train.Shards} images; starting at step {startStep}; " +
-            $"MFU of {Mfu.Calibrate():F0} GFLOP/s per core (this core's FMA loop, measured now)"));
+            $"MFU against {Mfu.Calibrate():F0} GFLOP/s per core (this core's FMA loop, measured now)"));
         output.WriteLine($"run directory: {Path.GetFullPath(c.RunDir)} (status: imagegpt status --run-dir {c.RunDir})");
     }
 
