@@ -89,8 +89,9 @@ public sealed class ClusterDashboardTests(ITestOutputHelper log) : IDisposable
         using (var run = JsonDocument.Parse(await http.GetStringAsync(new Uri(nodeDashboard, "api/run"))))
             Assert.Equal("run", run.RootElement.GetProperty("runId").GetString());
 
-        // imagegpt status: the node's actors, as the run's root last heard them, with its trainer and loader.
-        string[] section = await Eventually("the node's trainer in imagegpt status", () =>
+        // imagegpt status: the node's actors, as the run's root last heard them, with its trainer and loader (a report
+        // sent while the node was still starting its actors may hold the one and not yet the other: wait for both).
+        string[] section = await Eventually("the node's trainer and loader in imagegpt status", () =>
         {
             var output = new StringWriter();
             Assert.Equal(0, StatusCommand.Run(["--run-dir", dir], output));
@@ -98,7 +99,9 @@ public sealed class ClusterDashboardTests(ITestOutputHelper log) : IDisposable
             int start = Array.FindIndex(lines, l => l.StartsWith($"actors of {other}, as of ", StringComparison.Ordinal));
             if (start < 0) return Task.FromResult<string[]?>(null);
             var mine = lines.Skip(start + 1).TakeWhile(l => l.StartsWith("  ", StringComparison.Ordinal)).ToArray();
-            return Task.FromResult(mine.Any(l => l.TrimStart().StartsWith("/user/node/trainer-0/trainer ", StringComparison.Ordinal)) ? mine : null);
+            bool both = mine.Any(l => l.TrimStart().StartsWith("/user/node/trainer-0/trainer ", StringComparison.Ordinal))
+                && mine.Any(l => l.TrimStart().StartsWith("/user/node/loader-0/loader ", StringComparison.Ordinal));
+            return Task.FromResult(both ? mine : null);
         });
         Assert.Matches(@"^ +/user/node/trainer-0/trainer +Running +\d+", section.Single(l => l.Contains("/user/node/trainer-0/trainer ", StringComparison.Ordinal)));
         Assert.Matches(@"^ +/user/node/loader-0/loader +Running +\d+", section.Single(l => l.Contains("/user/node/loader-0/loader ", StringComparison.Ordinal)));
