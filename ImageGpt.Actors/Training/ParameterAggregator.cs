@@ -52,8 +52,6 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
     /// <summary>The current step's parameters on the data plane (null while every trainer is in this process).</summary>
     private DataPlane.TensorTicket? _ticket;
     private readonly long _tokensPerStep;
-    // This machine's per-core FMA ceiling, measured here, before any trainer holds a core (see Mfu.CoreCeilingGflops).
-    private readonly double _coreCeilingGflops = Mfu.Calibrate();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly (double At, double Wait, double Busy)[] _window = new (double, double, double)[21];
     private double _wait, _busy;
@@ -80,6 +78,8 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         _slots = new ShardGradient?[setup.Sampler.Shards];
         _owner = new int[setup.Sampler.Shards];
         _tokensPerStep = (long)setup.Sampler.BatchSize * setup.Sampler.Data.T;
+        // The per-core FMA ceiling every MFU is of, measured now, before any trainer holds a core (see Mfu.CoreCeilingGflops).
+        Mfu.Calibrate();
 
         Receive<StartTraining>(m =>
         {
@@ -353,7 +353,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         double waitFraction = busy > 0 ? (_wait - oldest.Wait) / busy : 0;
         double busyFraction = span > 0 ? busy / (span * Math.Max(1, _trainers.Count)) : 0;
         var report = new StepReport(_step, _s.TotalSteps, _s.Sampler.Cursor(_step - 1).Epoch, stats.Loss, stats.GradNorm, stats.Lr,
-            rate, waitFraction, busyFraction, now, Mfu.Of(_s.Optimizer.Parameters.Config, rate, Math.Max(1, _trainers.Count * _s.ThreadsPerTrainer), _coreCeilingGflops));
+            rate, waitFraction, busyFraction, now, Mfu.Of(_s.Optimizer.Parameters.Config, rate, Math.Max(1, _trainers.Count * _s.ThreadsPerTrainer)));
         _s.Progress.Last = report;
         _s.Observer.Step(report);
     }
