@@ -184,6 +184,13 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         return _s.Plane.Server.Offer(ParametersId(_step), copy);
     }
 
+    /// <summary>The step's parameters leave the data plane when the step is over; <see cref="Publish"/> writes their buffer again only once they have left.</summary>
+    private void WithdrawTicket()
+    {
+        if (_ticket is not null) _withdrawn[_step % 2] = _s.Plane!.Server.WithdrawAsync(_ticket.Id);
+        _ticket = null;
+    }
+
     private static string ParametersId(long step) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"params/{step}");
 
     /// <summary>A trainer in another process offered a gradient: fetch it into a pooled buffer, then let the trainer reuse its own.</summary>
@@ -254,8 +261,9 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
 
     /// <summary>
     /// A trainer leaves at the step boundary. When its node departed (it said it leaves, or its member is gone), what it
-    /// owed of this step is computed by the others now rather than after a deadline. A trainer that gave up while its
-    /// node lives is a failure its node reports, which ends the run; its shards wait for that (or for the deadline).
+    /// owed of this step is computed by the others now rather than after a deadline; with no other trainer the step
+    /// starts over when one joins. A trainer that gave up while its node lives is a failure its node reports, which ends
+    /// the run; its shards wait for that (or for the deadline).
     /// </summary>
     private void OnTrainerGone(IActorRef actor, bool departed)
     {
@@ -264,7 +272,11 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         if (t < 0 || !_leaving.Add(_trainers[t].Name)) return;
         if (!_inFlight || !departed) return;
         var others = Enumerable.Range(0, _trainers.Count).Where(i => i != t && !_leaving.Contains(_trainers[i].Name)).ToArray();
-        if (others.Length == 0) return;
+        if (others.Length == 0)
+        {
+            Abandon();
+            return;
+        }
         int attempt = 0;
         foreach (int k in Enumerable.Range(0, _slots.Length).Where(k => _slots[k] is null && _owner[k] == t))
         {
@@ -273,6 +285,21 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
             _s.Observer.Warning($"step {_step}: {_trainers[t].Name} is gone; shard {k} goes to {_trainers[to].Name}");
             _trainers[to].Ref.Tell(new ComputeShards(_step, [k], _ticket), Self);
         }
+    }
+
+    /// <summary>
+    /// The step in flight has no trainer left to finish it: its gradients so far go back to the pool and it is computed
+    /// again, every shard, by the trainers there are at the next <see cref="NextStep"/> (the same gradients: a shard's
+    /// batch and the parameters are the step's).
+    /// </summary>
+    private void Abandon()
+    {
+        Timers.Cancel(DeadlineTimer);
+        foreach (var slot in _slots) if (slot is { } g) _s.Pool.Return(g.Gradients);
+        Array.Clear(_slots);
+        _inFlight = false;
+        WithdrawTicket();
+        NextStep();
     }
 
     /// <summary>A trainer's first shards also compile its kernels and touch every buffer, so their step gets longer.</summary>
@@ -311,8 +338,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         foreach (var g in shards) _s.Pool.Return(g.Gradients);
         Array.Clear(_slots);
         _inFlight = false;
-        if (_ticket is not null) _withdrawn[_step % 2] = _s.Plane!.Server.WithdrawAsync(_ticket.Id);
-        _ticket = null;
+        WithdrawTicket();
         _step++;
         Report(stats);
         if (!float.IsFinite(stats.Loss))

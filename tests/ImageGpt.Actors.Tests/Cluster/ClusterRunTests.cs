@@ -27,10 +27,14 @@ public sealed class ClusterRunTests : IDisposable
     private RunConfig Run(int steps = 12, int every = 5) =>
         Config(_members.Dir, trainers: 1, steps: steps, every: every) with { Secret = Secret, Cluster = new ClusterSettings(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 0, 1) };
 
-    /// <summary>A member on 127.0.0.1 with its own connection to the run's SQLite store; it joins <paramref name="seed"/>, or founds the cluster.</summary>
-    private async Task<ActorSystem> Member(RunConfig c, ActorSystem? seed)
+    /// <summary>
+    /// A member on 127.0.0.1 with its own connection to the run's SQLite store; it joins <paramref name="seed"/>, or founds
+    /// the cluster. Its roles are every role unless <paramref name="roles"/> names them ("aggregator, data").
+    /// </summary>
+    private async Task<ActorSystem> Member(RunConfig c, ActorSystem? seed, string? roles = null)
     {
-        var system = _members.Add(c, TestRuns.Reference, seed);
+        var resolved = roles is null ? TestRuns.Reference : TestRuns.Reference.WithValue("akka.cluster.roles", $"[{roles}]");
+        var system = _members.Add(c, resolved, seed);
         await ClusterNode.JoinAsync(system, TimeSpan.FromSeconds(30)).Bounded();
         return system;
     }
@@ -80,6 +84,45 @@ public sealed class ClusterRunTests : IDisposable
         var latest = await Latest(a);
         Assert.Equal(12, latest.Step);
         Assert.Equal(Reference(c, 12), latest.Parameters);
+    }
+
+    [Fact]
+    public async Task When_the_only_trainers_node_leaves_mid_step_the_step_starts_over_on_a_node_that_joins_and_the_weights_are_the_plain_loops()
+    {
+        const int k = 4;
+        var c = Run();
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var alone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var root = new Recorder(onWarning: w => { if (w.Contains("no trainer is left", StringComparison.Ordinal)) alone.TrySetResult(); });
+        // The leaving node's trainer holds the last shard of step k, its other shards delivered, until the root has given the step up.
+        var hold = new TrainingHooks
+        {
+            BeforeShard = (_, step, shard) =>
+            {
+                if (step != k || shard != Shards - 1) return;
+                holding.TrySetResult();
+                alone.Task.Wait(TestRuns.Patience);
+            },
+        };
+        var a = await Member(c, seed: null, roles: "aggregator, data");
+        var endedA = Start(a, c, root);
+        var leaver = await Member(c, seed: a, roles: "trainer, data");
+        _ = Start(leaver, c, new Recorder(), hold);
+        await holding.Task.Bounded();
+        // As on SIGTERM: the node says it leaves the run, then leaves the cluster.
+        var left = CoordinatedShutdown.Get(leaver).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await alone.Task.Bounded();
+        Assert.Contains($"step {k}: no trainer is left; waiting for one to join", root.AllWarnings);
+        await left.Bounded();
+        Assert.False(endedA.IsCompleted);
+
+        var joiner = await Member(c, seed: a, roles: "trainer, data");
+        var endedJoiner = Start(joiner, c, new Recorder());
+        var outcome = await endedA.Bounded();
+        Assert.Null(outcome.Error);
+        Assert.Equal(12, outcome.Step);
+        Assert.Equal(outcome, await endedJoiner.Bounded());
+        Assert.Equal(Reference(c, 12), (await Latest(a)).Parameters);
     }
 
     [Fact]
