@@ -101,11 +101,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         });
         Receive<ShardDone>(OnShard);
         Receive<ShardOffered>(OnOffered);
-        Receive<FetchFailed>(m =>
-        {
-            _s.Pool.Return(m.Buffer);
-            _s.Observer.Warning($"step {m.Step}: the gradient of shard {m.Shard} from {m.Trainer} could not be fetched ({m.Error}); the deadline moves it elsewhere");
-        });
+        Receive<FetchFailed>(OnFetchFailed);
         Receive<StepDeadline>(OnDeadline);
         Receive<TrainerReady>(OnTrainerReady);
         Receive<StopTraining>(m =>
@@ -203,7 +199,17 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
             return;
         }
         var buffer = _s.Pool.Rent();
-        _s.Plane!.Client.FetchAsync(m.Gradient, buffer).ContinueWith(t =>
+        Task fetch;
+        try
+        {
+            _s.Hooks?.BeforeFetch?.Invoke(m.Step, m.Shard);
+            fetch = _s.Plane!.Client.FetchAsync(m.Gradient, buffer);
+        }
+        catch (Exception e)
+        {
+            fetch = Task.FromException(e);
+        }
+        fetch.ContinueWith(t =>
         {
             trainer.Tell(new GradientFetched(m.Gradient.Id));
             return t.IsCompletedSuccessfully
@@ -214,6 +220,25 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
 
     /// <summary>An offered gradient could not be fetched; its buffer goes back to the pool.</summary>
     private sealed record FetchFailed(long Step, int Shard, string Trainer, string Error, float[] Buffer);
+
+    /// <summary>
+    /// The trainer that computed a shard the step still lacks computes it again at once: its gradient is lost, and a lone
+    /// trainer would never be asked again (the deadline only moves shards to other trainers).
+    /// </summary>
+    private void OnFetchFailed(FetchFailed m)
+    {
+        _s.Pool.Return(m.Buffer);
+        if (m.Step != _step || !_inFlight || _slots[m.Shard] is not null) return;
+        int owner = _owner[m.Shard];
+        string what = $"step {m.Step}: the gradient of shard {m.Shard} from {m.Trainer} could not be fetched ({m.Error})";
+        if (_trainers[owner].Name != m.Trainer || _leaving.Contains(m.Trainer))
+        {
+            _s.Observer.Warning($"{what}; the deadline moves it elsewhere");
+            return;
+        }
+        _s.Observer.Warning($"{what}; {m.Trainer} computes it again");
+        _trainers[owner].Ref.Tell(new ComputeShards(_step, [m.Shard], _ticket), Self);
+    }
 
     /// <summary>Joins and departures take effect here, between steps; the nodes learn the new order.</summary>
     private void ApplyMembership()

@@ -20,6 +20,9 @@ public sealed class TrainingHooks
     /// <summary>Called by a trainer before it waits for its loader's batch (trainer, global step, shard); virtual-time tests advance the clock then.</summary>
     public Action<int, long, int>? BeforeLaneWait { get; init; }
 
+    /// <summary>Called by the aggregator before it fetches a shard's gradient from a trainer in another process (global step, shard); a throw fails that fetch.</summary>
+    public Action<long, int>? BeforeFetch { get; init; }
+
     /// <summary>When set, the aggregator records every reduced shard (id and samples) here.</summary>
     public BatchLedger? Ledger { get; init; }
 }

@@ -126,6 +126,34 @@ public sealed class ClusterRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_gradient_that_cannot_be_fetched_from_the_only_trainer_is_computed_again_and_the_weights_are_the_plain_loops()
+    {
+        const int k = 3;
+        var c = Run();
+        int failed = 0;
+        var faults = new TrainingHooks
+        {
+            BeforeFetch = (step, shard) =>
+            {
+                if (step == k && shard == 1 && Interlocked.Exchange(ref failed, 1) == 0) throw new IOException("injected: connection reset");
+            },
+        };
+        var root = new Recorder();
+        var a = await Member(c, seed: null, roles: "aggregator, data");
+        var endedA = Start(a, c, root, faults);
+        var trainer = await Member(c, seed: a, roles: "trainer, data");
+        var endedTrainer = Start(trainer, c, new Recorder());
+
+        var outcome = await endedA.Bounded();
+        Assert.Null(outcome.Error);
+        Assert.Equal(12, outcome.Step);
+        Assert.Equal(outcome, await endedTrainer.Bounded());
+        Assert.Equal(1, failed);
+        Assert.Matches($"step {k}: the gradient of shard 1 from .*trainer-0 could not be fetched \\(injected: connection reset\\); .*trainer-0 computes it again", root.AllWarnings);
+        Assert.Equal(Reference(c, 12), (await Latest(a)).Parameters);
+    }
+
+    [Fact]
     public async Task A_node_without_the_runs_secret_is_refused_leaves_and_reads_no_tensor_and_the_run_goes_on()
     {
         var c = Run() with { Cluster = new ClusterSettings(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 0, 2) };
