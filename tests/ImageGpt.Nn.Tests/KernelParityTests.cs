@@ -84,6 +84,7 @@ public sealed class KernelParityTests
     [InlineData(3, 64)]
     [InlineData(2, 16)]   // one column vector: the second worker has no dgain columns
     [InlineData(3, 96)]
+    [InlineData(2, 176)]  // 5 and 6 dgain column vectors per worker: a group of four, then one or two
     public void Rms_norm_split_over_threads_matches_naive_and_one_thread_bit_for_bit(int threads, int C)
     {
         int BT = (1 << 15) / C + 37; // above the parallel threshold, rows not a multiple of the thread count
