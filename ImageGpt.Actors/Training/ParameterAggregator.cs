@@ -192,6 +192,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
     /// <summary>A trainer in another process offered a gradient: fetch it into a pooled buffer, then let the trainer reuse its own.</summary>
     private void OnOffered(ShardOffered m)
     {
+        if (_s.Hooks?.LoseOffer?.Invoke(m.Step, m.Shard) == true) return;
         var trainer = Sender;
         if (m.Step != _step || !_inFlight || _slots[m.Shard] is not null)
         {
@@ -434,9 +435,16 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
                 _trainers[to].Ref.Tell(new ComputeShards(_step, [k], _ticket), Self);
             }
         }
-        else
+        else if (_trainers[0].Ref.Path.Address.HasLocalScope)
         {
             _s.Observer.Warning($"step {_step}: shards {string.Join(",", missing)} are past the {_deadline.TotalSeconds:0.#} s deadline and there is no other trainer; still waiting");
+        }
+        else
+        {
+            // A remote request or its answer can be lost (remoting delivers at most once): the lone trainer is asked again,
+            // and answers with the offer it still holds, or computes what it never got.
+            _s.Observer.Warning($"step {_step}: shards {string.Join(",", missing)} are past the {_deadline.TotalSeconds:0.#} s deadline and there is no other trainer; asking {_trainers[0].Name} again");
+            _trainers[0].Ref.Tell(new ComputeShards(_step, missing, _ticket), Self);
         }
         _deadline = _s.Deadline;
         Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, d.Attempt + 1), _deadline);

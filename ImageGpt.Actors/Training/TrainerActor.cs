@@ -32,8 +32,8 @@ public sealed class TrainerActor : MonitoredActor
     private DeviceThread? _device;
     private IShardWorker? _worker;
 
-    /// <summary>Gradients offered to an aggregator in another process, by offer id, until it has fetched them.</summary>
-    private readonly Dictionary<string, float[]> _offered = [];
+    /// <summary>Gradients offered to an aggregator in another process, by offer id, until it has fetched them, and their offers.</summary>
+    private readonly Dictionary<string, (float[] Buffer, ShardOffered Offer)> _offered = [];
     private IActorRef _offeredTo = ActorRefs.Nobody;
 
     public TrainerActor(TrainerSetup setup)
@@ -43,9 +43,9 @@ public sealed class TrainerActor : MonitoredActor
         ReceiveAsync<ComputeShards>(Compute);
         ReceiveAsync<GradientFetched>(async m =>
         {
-            if (!_offered.Remove(m.Id, out float[]? buffer)) return;
+            if (!_offered.Remove(m.Id, out var offered)) return;
             await Cluster.NodeDataPlane.Get(Context.System).Server.WithdrawAsync(m.Id);
-            _s.Pool.Return(buffer);
+            _s.Pool.Return(offered.Buffer);
         });
     }
 
@@ -89,6 +89,13 @@ public sealed class TrainerActor : MonitoredActor
         {
             // A request queued while this trainer was slow may be for a step already reduced without it.
             if (m.Step < Volatile.Read(ref _s.Progress.CurrentStep)) return;
+            string id = $"grad/{_s.Name}/{m.Step}/{shard}";
+            // Asked again for a gradient still on offer: the offer (or the request before it) was lost, or is late.
+            if (remote && _offered.TryGetValue(id, out var pending))
+            {
+                aggregator.Tell(pending.Offer, Self);
+                continue;
+            }
             var wait = Stopwatch.StartNew();
             var batch = await Batch(m.Step, shard);
             double waited = wait.Elapsed.TotalSeconds;
@@ -104,10 +111,10 @@ public sealed class TrainerActor : MonitoredActor
             });
             if (remote)
             {
-                string id = $"grad/{_s.Name}/{m.Step}/{shard}";
                 var ticket = Cluster.NodeDataPlane.Get(Context.System).Server.Offer(id, gradient.Gradients);
-                _offered[id] = gradient.Gradients;
-                aggregator.Tell(new ShardOffered(m.Step, shard, ticket, gradient.Loss, gradient.Images, _s.Name, compute.Elapsed.TotalSeconds, waited), Self);
+                var offer = new ShardOffered(m.Step, shard, ticket, gradient.Loss, gradient.Images, _s.Name, compute.Elapsed.TotalSeconds, waited);
+                _offered[id] = (gradient.Gradients, offer);
+                aggregator.Tell(offer, Self);
             }
             else aggregator.Tell(new ShardDone(m.Step, shard, gradient, _s.Name, compute.Elapsed.TotalSeconds, waited), Self);
             _s.Hooks?.AfterShard?.Invoke(_s.Local, m.Step, shard);
@@ -118,7 +125,7 @@ public sealed class TrainerActor : MonitoredActor
     {
         if (_offered.Count == 0) return;
         var plane = Cluster.NodeDataPlane.Get(Context.System).Server;
-        foreach (var (id, buffer) in _offered)
+        foreach (var (id, (buffer, _)) in _offered)
         {
             await plane.WithdrawAsync(id);
             _s.Pool.Return(buffer);

@@ -23,6 +23,9 @@ public sealed class TrainingHooks
     /// <summary>Called by the aggregator before it fetches a shard's gradient from a trainer in another process (global step, shard); a throw fails that fetch.</summary>
     public Action<long, int>? BeforeFetch { get; init; }
 
+    /// <summary>Asked by the aggregator when a trainer in another process offers a gradient (global step, shard); true makes it act as if the offer never came (a message lost on the wire).</summary>
+    public Func<long, int, bool>? LoseOffer { get; init; }
+
     /// <summary>When set, the aggregator records every reduced shard (id and samples) here.</summary>
     public BatchLedger? Ledger { get; init; }
 }

@@ -154,6 +154,34 @@ public sealed class ClusterRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lost_offer_from_the_only_trainer_is_asked_for_again_at_the_deadline_and_the_weights_are_the_plain_loops()
+    {
+        const int k = 3;
+        // Past the first step's longer deadline (which compiles the kernels); a later step missing its 2 s on a busy
+        // machine is asked for again too, which changes nothing computed.
+        var c = Run() with { Runtime = Run().Runtime with { StepDeadline = TimeSpan.FromSeconds(2) } };
+        int lost = 0;
+        var faults = new TrainingHooks { LoseOffer = (step, shard) => step == k && shard == 2 && Interlocked.Exchange(ref lost, 1) == 0 };
+        var root = new Recorder();
+        var a = await Member(c, seed: null, roles: "aggregator, data");
+        var endedA = Start(a, c, root, faults);
+        int computed = 0;
+        var count = new TrainingHooks { BeforeShard = (_, step, shard) => { if (step == k && shard == 2) Interlocked.Increment(ref computed); } };
+        var trainer = await Member(c, seed: a, roles: "trainer, data");
+        var endedTrainer = Start(trainer, c, new Recorder(), count);
+
+        var outcome = await endedA.Bounded();
+        Assert.Null(outcome.Error);
+        Assert.Equal(12, outcome.Step);
+        Assert.Equal(outcome, await endedTrainer.Bounded());
+        Assert.Equal(1, lost);
+        // The trainer answered with the offer it still held (never fetched), not by computing the shard again.
+        Assert.Equal(1, computed);
+        Assert.Matches($"step {k}: shards (.*,)?2(,.*)? are past the 2 s deadline and there is no other trainer; asking .*trainer-0 again", root.AllWarnings);
+        Assert.Equal(Reference(c, 12), (await Latest(a)).Parameters);
+    }
+
+    [Fact]
     public async Task A_node_without_the_runs_secret_is_refused_leaves_and_reads_no_tensor_and_the_run_goes_on()
     {
         var c = Run() with { Cluster = new ClusterSettings(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), 0, 2) };
