@@ -20,8 +20,8 @@ public sealed record AggregatorSetup(
 /// tells the nodes). Each step it asks every trainer for its shards (<see cref="ShardPlan"/>),
 /// collects one gradient per shard (the first to arrive; duplicates from recomputation are dropped), reduces them in
 /// shard order, clips, runs Adam, and starts the next step. A step has a deadline (a timer): shards still missing then
-/// are recomputed by another trainer and the late trainer is suspect until it delivers again; a restarted trainer gets
-/// its missing shards again. Every <c>CheckpointEvery</c> steps it hands a copy of the full state to the writer; at most
+/// are recomputed by another trainer and the late trainer is suspect until it delivers again (a lone trainer in another
+/// process is asked again); a restarted trainer gets its missing shards again. Every <c>CheckpointEvery</c> steps it hands a copy of the full state to the writer; at most
 /// two copies are ever outstanding (one being written, one waiting): when the writer falls that far behind, the next
 /// step waits for it, so a slow store holds training back instead of queueing copies or losing checkpoints.
 /// </summary>
