@@ -21,9 +21,10 @@ public sealed record AggregatorSetup(
 /// collects one gradient per shard (the first to arrive; duplicates from recomputation are dropped), reduces them in
 /// shard order, clips, runs Adam, and starts the next step. A step has a deadline (a timer): shards still missing then
 /// are recomputed by another trainer and the late trainer is suspect until it delivers again (a lone trainer in another
-/// process is asked again); a restarted trainer gets its missing shards again. Every <c>CheckpointEvery</c> steps it hands a copy of the full state to the writer; at most
-/// two copies are ever outstanding (one being written, one waiting): when the writer falls that far behind, the next
-/// step waits for it, so a slow store holds training back instead of queueing copies or losing checkpoints.
+/// process is asked again); a restarted trainer gets its missing shards again. Every <c>CheckpointEvery</c> steps it
+/// hands a copy of the full state to the writer; at most two copies are ever outstanding (one being written, one
+/// waiting): when the writer falls that far behind, the next step waits for it, so a slow store holds training back
+/// instead of queueing copies or losing checkpoints.
 /// </summary>
 public sealed class ParameterAggregator : MonitoredActor, IWithTimers
 {
@@ -159,7 +160,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, 1), _deadline);
         _ticket = Publish();
         for (int t = 0; t < _trainers.Count; t++)
-            if (shards[t].Length > 0) _trainers[t].Ref.Tell(new ComputeShards(_step, shards[t], _ticket), Self);
+            if (shards[t].Length > 0) Ask(t, shards[t]);
     }
 
     /// <summary>A root that stops mid-step (hand-over, failure) leaves no offer behind on this member's data plane.</summary>
@@ -168,6 +169,9 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         if (_ticket is not null) _s.Plane?.Server.WithdrawAsync(_ticket.Id);
         base.PostStop();
     }
+
+    /// <summary>Asks trainer <paramref name="t"/> for shards of the step in flight, with the step's parameters.</summary>
+    private void Ask(int t, int[] shards) => _trainers[t].Ref.Tell(new ComputeShards(_step, shards, _ticket), Self);
 
     /// <summary>Offers this step's parameters on the data plane when a trainer is in another process (null otherwise).</summary>
     private DataPlane.TensorTicket? Publish()
@@ -238,7 +242,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
             return;
         }
         _s.Observer.Warning($"{what}; {m.Trainer} computes it again");
-        _trainers[owner].Ref.Tell(new ComputeShards(_step, [m.Shard], _ticket), Self);
+        Ask(owner, [m.Shard]);
     }
 
     /// <summary>Joins and departures take effect here, between steps; the nodes learn the new order.</summary>
@@ -309,7 +313,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
             int to = others[attempt++ % others.Length];
             _owner[k] = to;
             _s.Observer.Warning($"step {_step}: {_trainers[t].Name} is gone; shard {k} goes to {_trainers[to].Name}");
-            _trainers[to].Ref.Tell(new ComputeShards(_step, [k], _ticket), Self);
+            Ask(to, [k]);
         }
     }
 
@@ -432,7 +436,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
                 int from = _owner[k], to = _plan!.Retry(from, d.Attempt);
                 if (_suspects.Add(from)) _s.Observer.Warning($"{_trainers[from].Name} is suspect: its shards go to the other trainers until it delivers again");
                 _s.Observer.Warning($"step {_step}: shard {k} missed its {_deadline.TotalSeconds:0.#} s deadline on {_trainers[from].Name}; recomputing it on {_trainers[to].Name}");
-                _trainers[to].Ref.Tell(new ComputeShards(_step, [k], _ticket), Self);
+                Ask(to, [k]);
             }
         }
         else if (_trainers[0].Ref.Path.Address.HasLocalScope)
@@ -444,7 +448,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
             // A remote request or its answer can be lost (remoting delivers at most once): the lone trainer is asked again,
             // and answers with the offer it still holds, or computes what it never got.
             _s.Observer.Warning($"step {_step}: shards {string.Join(",", missing)} are past the {_deadline.TotalSeconds:0.#} s deadline and there is no other trainer; asking {_trainers[0].Name} again");
-            _trainers[0].Ref.Tell(new ComputeShards(_step, missing, _ticket), Self);
+            Ask(0, missing);
         }
         _deadline = _s.Deadline;
         Timers.StartSingleTimer(DeadlineTimer, new StepDeadline(_step, d.Attempt + 1), _deadline);
@@ -459,7 +463,7 @@ public sealed class ParameterAggregator : MonitoredActor, IWithTimers
         _suspects.Remove(t);
         if (!_inFlight) return;
         var missing = Enumerable.Range(0, _slots.Length).Where(k => _slots[k] is null && _owner[k] == t).ToArray();
-        if (missing.Length > 0) _trainers[t].Ref.Tell(new ComputeShards(_step, missing, _ticket), Self);
+        if (missing.Length > 0) Ask(t, missing);
     }
 
     private void Finish()
