@@ -74,23 +74,27 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// Two independent products at once, as a linear layer's backward has (dinp and dweight both read dout):
-    /// with two or more threads each product gets half of them, so at two threads each runs whole on a core
-    /// of its own instead of both being split tile by tile, where each thread would read all of the other
-    /// operand. The bits are those of two <see cref="Run"/> calls: every C tile is computed the same way.
+    /// Three independent products at once, as a linear layer's backward has (dinp, and dweight as two halves
+    /// of its reduction over BT, see <see cref="Matmul"/>): with two or more threads `first` splits over all of
+    /// them and each half over half of them, and the threads claim the pieces in that order, so at two threads
+    /// each runs half of dinp, then one half of dweight, and no row of the layer's activations is read by both
+    /// (split by tiles, each thread of a product reads all of its other operand). The bits are those of three
+    /// <see cref="Run"/> calls: every C tile is computed the same way.
     /// </summary>
-    public static void RunPair(in Product first, in Product second, int threads, Isa isa)
+    public static void RunThree(in Product first, in Product second, in Product third, int threads, Isa isa)
     {
-        if (threads < 2 || isa == Isa.Scalar || first.Empty || second.Empty)
+        if (threads < 2 || isa == Isa.Scalar || first.Empty || second.Empty || third.Empty)
         {
             first.Run(threads, isa);
             second.Run(threads, isa);
+            third.Run(threads, isa);
             return;
         }
-        int half = threads / 2;
-        var x = first.Plan(half, isa, out int px);
-        var y = second.Plan(threads - half, isa, out int py);
-        KernelThreads.Run(px + py, new PairJob(x, px, y, py));
+        int share = threads / 2;
+        var x = first.Plan(threads, isa, out int px);
+        var y = second.Plan(share, isa, out int py);
+        var z = third.Plan(share, isa, out int pz);
+        KernelThreads.Run(px + py + pz, new ThreeJob(x, px, y, py, z, pz));
     }
 
     /// <summary>The arguments of one <see cref="Run"/> call without epilogue (see there).</summary>
@@ -106,13 +110,14 @@ internal static unsafe class Gemm
             Gemm.Plan(c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate, threads, isa, Epilogue.None, null, out pieces);
     }
 
-    /// <summary>Pieces [0, px) are x's and [px, px + py) are y's.</summary>
-    private readonly struct PairJob(TilesJob x, int px, TilesJob y, int py) : IPieceJob
+    /// <summary>Pieces [0, px) are x's, the next py are y's and the last pz are z's.</summary>
+    private readonly struct ThreeJob(TilesJob x, int px, TilesJob y, int py, TilesJob z, int pz) : IPieceJob
     {
         public void Run(int piece, int pieces)
         {
             if (piece < px) x.Run(piece, px);
-            else y.Run(piece - px, py);
+            else if (piece < px + py) y.Run(piece - px, py);
+            else z.Run(piece - px - py, pz);
         }
     }
 

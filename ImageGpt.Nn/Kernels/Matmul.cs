@@ -3,7 +3,8 @@ namespace ImageGpt.Nn.Kernels;
 /// <summary>
 /// Linear layer without bias (PyTorch nn.Linear: weight [OC, C]) on the packed, blocked <see cref="Gemm"/>.
 /// The three products are one routine with different strides. Results are bit-identical for every
-/// `threads` value: threads own disjoint output tiles and the reduction order over C, OC or BT is fixed.
+/// `threads` value: threads own disjoint output tiles and the reduction order over C, OC or BT is fixed
+/// (dweight's over BT in two fixed halves, see WeightHalf).
 /// </summary>
 public static unsafe class Matmul
 {
@@ -67,8 +68,8 @@ public static unsafe class Matmul
         => BackwardBoth(dinp, dweight, dout, inp, weight, BT, C, OC, threads, isa, accumulateDinp: true);
 
     /// <summary>
-    /// The input and weight products of Backward as one pair (<see cref="Gemm.RunPair"/>): with two threads
-    /// each runs on a core of its own. The same bits as BackwardInput then BackwardWeight.
+    /// The input product and the weight product's two halves at once (<see cref="Gemm.RunThree"/>): with two
+    /// threads each computes half of dinp and one half of dweight. The same bits as BackwardInput then BackwardWeight.
     /// </summary>
     private static void BackwardBoth(Span<float> dinp, Span<float> dweight, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int BT, int C, int OC, int threads, Gemm.Isa isa,
@@ -80,8 +81,13 @@ public static unsafe class Matmul
         CheckLength(dout.Length, (long)BT * OC, nameof(dout));
         CheckLength(inp.Length, (long)BT * C, nameof(inp));
         CheckLength(weight.Length, (long)OC * C, nameof(weight));
-        fixed (float* di = dinp, dw = dweight, g = dout, x = inp, w = weight)
-            Gemm.RunPair(InputProduct(di, g, w, BT, C, OC, accumulateDinp), WeightProduct(dw, g, x, BT, C, OC), threads, isa);
+        if (BT == 0) return;
+        fixed (float* di = dinp, dw = dweight, g = dout, x = inp, w = weight, part = Partial(OC * C))
+        {
+            Gemm.RunThree(InputProduct(di, g, w, BT, C, OC, accumulateDinp), WeightHalf(dw, g, x, 0, BT / 2, C, OC, accumulate: true),
+                WeightHalf(part, g, x, BT / 2, BT, C, OC, accumulate: false), threads, isa);
+            AddPartial(dw, part, OC * C);
+        }
     }
 
     // forward: out[bt,oc] = sum_c inp[bt,c] * weight[oc,c]
@@ -89,10 +95,27 @@ public static unsafe class Matmul
     private static Gemm.Product InputProduct(float* dinp, float* dout, float* weight, int BT, int C, int OC, bool accumulate)
         => new(dinp, C, dout, OC, 1, weight, C, 1, BT, C, OC, accumulate);
 
-    // dweight[oc,c] += sum_bt dout[bt,oc] * inp[bt,c]: A = dout read as its transpose (OC x BT), B = inp
-    // row-major; threads split OC or C, never the BT reduction, so any thread count gives the same bits.
-    private static Gemm.Product WeightProduct(float* dweight, float* dout, float* inp, int BT, int C, int OC)
-        => new(dweight, C, dout, 1, OC, inp, C, 1, OC, C, BT, accumulate: true);
+    // dweight[oc,c] += sum_bt dout[bt,oc] * inp[bt,c] in two halves of the reduction, fixed whatever the
+    // thread count: rows [0, BT/2) add onto dweight, rows [BT/2, BT) make a partial (written, not added to)
+    // that is then added to dweight. A = dout read as its transpose (OC x rows), B = inp row-major; threads
+    // split a half's OC or C, never its rows, so any thread count gives the same bits. Two halves let two
+    // threads share the product while each reads only half of dout and inp (the layer's input, long out of
+    // cache by backward): split by OC tiles, both read all of inp; whole on one thread, the other one waits.
+    private static Gemm.Product WeightHalf(float* dweight, float* dout, float* inp, int bt0, int bt1, int C, int OC, bool accumulate)
+        => new(dweight, C, dout + (nint)bt0 * OC, 1, OC, inp + (nint)bt0 * C, C, 1, OC, C, bt1 - bt0, accumulate);
+
+    /// <summary>The calling thread's buffer for the second half of a weight product, grown to the largest asked for.</summary>
+    [ThreadStatic] private static float[]? _partial;
+
+    private static float[] Partial(int n)
+    {
+        if (_partial is null || _partial.Length < n) _partial = GC.AllocateUninitializedArray<float>(Math.Max(n, 1), pinned: true);
+        return _partial;
+    }
+
+    private static void AddPartial(float* dweight, float* partial, int n) =>
+        System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(dweight, n), new ReadOnlySpan<float>(partial, n),
+            new Span<float>(dweight, n));
 
     // dout (BT,OC), weight (OC,C), dinp (BT,C): the input half of Backward (dinp accumulates)
     public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight,
@@ -114,8 +137,13 @@ public static unsafe class Matmul
         CheckLength(dweight.Length, (long)OC * C, nameof(dweight));
         CheckLength(dout.Length, (long)BT * OC, nameof(dout));
         CheckLength(inp.Length, (long)BT * C, nameof(inp));
-        fixed (float* dw = dweight, g = dout, x = inp)
-            WeightProduct(dw, g, x, BT, C, OC).Run(threads, Gemm.Best);
+        if (BT == 0) return;
+        fixed (float* dw = dweight, g = dout, x = inp, part = Partial(OC * C))
+        {
+            WeightHalf(dw, g, x, 0, BT / 2, C, OC, accumulate: true).Run(threads, Gemm.Best);
+            WeightHalf(part, g, x, BT / 2, BT, C, OC, accumulate: false).Run(threads, Gemm.Best);
+            AddPartial(dw, part, OC * C);
+        }
     }
 
     private static void Check(int BT, int C, int OC)

@@ -131,6 +131,28 @@ public sealed class MatmulTests
     }
 
     [Theory]
+    [InlineData(1, 3, 5)]
+    [InlineData(403, 96, 384)]
+    [InlineData(6272 / 8, 64, 256)]
+    public void BackwardIsBackwardInputThenBackwardWeightBitForBit(int BT, int C, int OC)
+    {
+        // Backward runs dinp and dweight's two halves of BT side by side; the standalone halves run one after
+        // the other. Both must be the same products, whatever the threads (BT = 1: an empty first half).
+        float[] dout = Random(BT * OC, 31), inp = Random(BT * C, 32), weight = Random(OC * C, 33);
+        float[] dinp0 = Random(BT * C, 34), dweight0 = Random(OC * C, 35);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            float[] dinp = (float[])dinp0.Clone(), dweight = (float[])dweight0.Clone();
+            Matmul.Backward(dinp, dweight, dout, inp, weight, BT, C, OC, threads);
+            float[] dinpApart = (float[])dinp0.Clone(), dweightApart = (float[])dweight0.Clone();
+            Matmul.BackwardInput(dinpApart, dout, weight, BT, C, OC, threads);
+            Matmul.BackwardWeight(dweightApart, dout, inp, BT, C, OC, threads);
+            Assert.Equal(dinpApart, dinp);
+            Assert.Equal(dweightApart, dweight);
+        }
+    }
+
+    [Theory]
     [InlineData(6272 / 8, 64, 64)]
     [InlineData(403, 96, 384)]
     [InlineData(250, 300, 41)]
@@ -139,7 +161,7 @@ public sealed class MatmulTests
         float[] inp = Random(BT * C, 11), weight = Random(OC * C, 12), dout = Random(BT * OC, 13);
         float[] dinp0 = Random(BT * C, 14), dweight0 = Random(OC * C, 15);
         var results = new List<float[]>();
-        // Backward runs its two products side by side from two threads on (1 + 1, 1 + 2, 2 + 2 threads).
+        // Backward runs dinp over all the threads and dweight's two halves over half of them each (2: 2 + 1 + 1, 3: 3 + 1 + 1, 4: 4 + 2 + 2).
         foreach (int threads in new[] { 1, 2, 3, 4 })
         {
             var @out = new float[BT * OC];
