@@ -46,11 +46,24 @@ public static unsafe class RmsNorm
         // so dx[i] = r g[i] dy[i] - (r³/C) x[i] Σ_j dy[j] g[j] x[j];  dg[i] = dy[i] x[i] r
         if (Vector512.IsHardwareAccelerated && C % 16 == 0)
         {
-            if (threads > 1 && (long)BT * C >= ParallelMin)
-                fixed (float* dx = dinp, dg = dgain, dy = dout, x = inp, g = gain, r = rstd)
-                    BackwardParallel((nint)dx, (nint)dg, (nint)dy, (nint)x, (nint)g, (nint)r, BT, C, threads);
-            else
-                BackwardWide(dinp, dgain, dout, inp, gain, rstd, BT, C);
+            if (BT == 0) return;
+            CheckLengths(dinp.Length, dgain.Length, dout.Length, inp.Length, gain.Length, rstd.Length, BT, C);
+            fixed (float* dx = dinp, dg = dgain, dy = dout, x = inp, g = gain, r = rstd, part = Partial(C))
+            {
+                // dgain's sum over rows in two fixed halves whatever the thread count: rows [0, BT/2) add onto
+                // dgain, rows [BT/2, BT) onto a cleared partial that is then added. Two threads take a half each
+                // and read only their own rows; any thread count gives the same bits.
+                new Span<float>(part, C).Clear();
+                var job = new BackwardJob((nint)dx, (nint)dg, (nint)part, (nint)dy, (nint)x, (nint)g, (nint)r, BT, C);
+                if (threads > 1 && (long)BT * C >= ParallelMin) KernelThreads.Run(2, job);
+                else
+                {
+                    job.Run(0, 2);
+                    job.Run(1, 2);
+                }
+                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(dg, C), new ReadOnlySpan<float>(part, C),
+                    new Span<float>(dg, C));
+            }
             return;
         }
         Span<float> tmp = C <= 4096 ? stackalloc float[C] : new float[C];
@@ -67,6 +80,22 @@ public static unsafe class RmsNorm
             TensorPrimitives.MultiplyAdd(tmp, r, dx, dx);
             TensorPrimitives.MultiplyAdd(x, -r * r * r * dot / C, dx, dx);
         }
+    }
+
+    /// <summary>The calling thread's partial dgain for the second half of the rows, grown to the widest asked for.</summary>
+    [ThreadStatic] private static float[]? _partial;
+
+    private static float[] Partial(int C)
+    {
+        if (_partial is null || _partial.Length < C) _partial = GC.AllocateUninitializedArray<float>(Math.Max(C, 1), pinned: true);
+        return _partial;
+    }
+
+    private static void CheckLengths(int dinp, int dgain, int dout, int inp, int gain, int rstd, int BT, int C)
+    {
+        long n = (long)BT * C;
+        if (dinp < n || dout < n || inp < n || dgain < C || gain < C || rstd < BT)
+            throw new ArgumentException($"RmsNorm.Backward needs (BT, C) = ({BT}, {C}) tensors, a gain and dgain of C and rstd of BT");
     }
 
     // The rows are short (C = 64..512), so the per-call overhead of the TensorPrimitives path (three calls
@@ -117,27 +146,19 @@ public static unsafe class RmsNorm
         }
     }
 
-    /// <summary>
-    /// Each worker adds dinp for its own rows and dgain for its own columns over all rows, in row order:
-    /// dgain's sums are the one-thread sums, so any thread count gives the same bits.
-    /// </summary>
-    private static void BackwardParallel(nint dx, nint dg, nint dy, nint x, nint g, nint rstd, int BT, int C, int threads) =>
-        KernelThreads.Run(threads, new BackwardJob(dx, dg, dy, x, g, rstd, BT, C));
-
-    private readonly struct BackwardJob(nint dx, nint dg, nint dy, nint x, nint g, nint rstd, int BT, int C) : IPieceJob
+    /// <summary>Half `half` of the rows: dinp for each, and its dgain sum onto dgain (half 0) or the partial (half 1).</summary>
+    private readonly struct BackwardJob(nint dx, nint dg, nint partial, nint dy, nint x, nint g, nint rstd, int BT, int C) : IPieceJob
     {
-        public void Run(int t, int threads)
+        public void Run(int half, int halves)
         {
-            var (r0, r1) = Piece(BT, threads, t);
-            var (v0, v1) = Piece(C / 16, threads, t);
-            BackwardRows((float*)dx, (float*)dy, (float*)x, (float*)g, (float*)rstd, r0, r1, C);
-            BackwardGain((float*)dg, (float*)dy, (float*)x, (float*)rstd, BT, C, 16 * v0, 16 * v1);
+            var (r0, r1) = Piece(BT, halves, half);
+            BackwardRows((float*)dx, (float*)(half == 0 ? dg : partial), (float*)dy, (float*)x, (float*)g, (float*)rstd, r0, r1, C);
         }
     }
 
-    /// <summary>dinp rows [r0, r1): BackwardWide's row loop without the dgain update.</summary>
+    /// <summary>Rows [r0, r1): dinp, and dgain's sum over these rows in row order (one FMA chain per column, onto dg0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardRows(float* dx0, float* dy0, float* x0, float* g0, float* rstd, int r0, int r1, int C)
+    private static void BackwardRows(float* dx0, float* dg0, float* dy0, float* x0, float* g0, float* rstd, int r0, int r1, int C)
     {
         for (int bt = r0; bt < r1; bt++)
         {
@@ -148,6 +169,7 @@ public static unsafe class RmsNorm
             for (int c = 0; c < C; c += 16)
             {
                 var dyx = Vector512.Load(dy0 + row + c) * Vector512.Load(x0 + row + c);
+                Vector512.FusedMultiplyAdd(dyx, rv, Vector512.Load(dg0 + c)).Store(dg0 + c);
                 dotv = Vector512.FusedMultiplyAdd(dyx, Vector512.Load(g0 + c), dotv);
             }
             var k = Vector512.Create(-r * r * r * Vector512.Sum(dotv) / C);
@@ -156,72 +178,6 @@ public static unsafe class RmsNorm
                 nint i = row + c;
                 var dx = Vector512.FusedMultiplyAdd(Vector512.Load(dy0 + i) * Vector512.Load(g0 + c), rv, Vector512.Load(dx0 + i));
                 Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), k, dx).Store(dx0 + i);
-            }
-        }
-    }
-
-    /// <summary>dgain columns [c0, c1) over all rows in order: BackwardWide's dgain update.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardGain(float* dg0, float* dy0, float* x0, float* rstd, int BT, int C, int c0, int c1)
-    {
-        // Up to four columns of 16 at a time, one register chain each, over every row.
-        for (int c = c0; c < c1; c += 64)
-        {
-            int n = Math.Min(4, (c1 - c) / 16);
-            Vector512<float> g0 = Vector512.Load(dg0 + c), g1 = default, g2 = default, g3 = default;
-            if (n > 1) g1 = Vector512.Load(dg0 + c + 16);
-            if (n > 2) g2 = Vector512.Load(dg0 + c + 32);
-            if (n > 3) g3 = Vector512.Load(dg0 + c + 48);
-            float* dy = dy0 + c, x = x0 + c;
-            for (int bt = 0; bt < BT; bt++, dy += C, x += C)
-            {
-                var r = Vector512.Create(rstd[bt]);
-                g0 = Vector512.FusedMultiplyAdd(Vector512.Load(dy) * Vector512.Load(x), r, g0);
-                if (n > 1) g1 = Vector512.FusedMultiplyAdd(Vector512.Load(dy + 16) * Vector512.Load(x + 16), r, g1);
-                if (n > 2) g2 = Vector512.FusedMultiplyAdd(Vector512.Load(dy + 32) * Vector512.Load(x + 32), r, g2);
-                if (n > 3) g3 = Vector512.FusedMultiplyAdd(Vector512.Load(dy + 48) * Vector512.Load(x + 48), r, g3);
-            }
-            g0.Store(dg0 + c);
-            if (n > 1) g1.Store(dg0 + c + 16);
-            if (n > 2) g2.Store(dg0 + c + 32);
-            if (n > 3) g3.Store(dg0 + c + 48);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardWide(Span<float> dinp, Span<float> dgain, ReadOnlySpan<float> dout,
-        ReadOnlySpan<float> inp, ReadOnlySpan<float> gain, ReadOnlySpan<float> rstd, int BT, int C)
-    {
-        if (BT == 0) return;
-        ref float x0 = ref MemoryMarshal.GetReference(inp);
-        ref float dy0 = ref MemoryMarshal.GetReference(dout);
-        ref float dx0 = ref MemoryMarshal.GetReference(dinp);
-        ref float g0 = ref MemoryMarshal.GetReference(gain);
-        ref float dg0 = ref MemoryMarshal.GetReference(dgain);
-        _ = rstd[BT - 1];
-        _ = inp[BT * C - 1];
-        _ = dout[BT * C - 1];
-        _ = dinp[BT * C - 1];
-        _ = dgain[C - 1];
-        for (int bt = 0; bt < BT; bt++)
-        {
-            nuint row = (nuint)bt * (nuint)C;
-            float r = rstd[bt];
-            var rv = Vector512.Create(r);
-            var dotv = Vector512<float>.Zero;
-            for (int c = 0; c < C; c += 16)
-            {
-                var dyx = Vector512.LoadUnsafe(ref dy0, row + (nuint)c) * Vector512.LoadUnsafe(ref x0, row + (nuint)c);
-                Vector512.FusedMultiplyAdd(dyx, rv, Vector512.LoadUnsafe(ref dg0, (nuint)c)).StoreUnsafe(ref dg0, (nuint)c);
-                dotv = Vector512.FusedMultiplyAdd(dyx, Vector512.LoadUnsafe(ref g0, (nuint)c), dotv);
-            }
-            var k = Vector512.Create(-r * r * r * Vector512.Sum(dotv) / C);
-            for (int c = 0; c < C; c += 16)
-            {
-                nuint i = row + (nuint)c;
-                var dx = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref dy0, i) * Vector512.LoadUnsafe(ref g0, (nuint)c), rv,
-                    Vector512.LoadUnsafe(ref dx0, i));
-                Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref x0, i), k, dx).StoreUnsafe(ref dx0, i);
             }
         }
     }
