@@ -74,7 +74,7 @@ public static class BenchGemmCommand
                 () => Matmul.BackwardInput(dinp, dout, weight, BT, c, oc, threads));
             Report($"dW   {name}", $"{oc}x{c}x{BT}", flops, peak, threads, repeats,
                 () => Matmul.BackwardWeight(dweight, dout, inp, BT, c, oc, threads));
-            // The model's backward: both products as a pair (from two threads, each on cores of its own).
+            // The model's backward: dinp and dW's two halves at once (at two threads each computes half of dinp and one half of dW).
             Report($"bwd  {name}", "dinp + dW", 2 * flops, peak, threads, repeats,
                 () => Matmul.Backward(dinp, dweight, dout, inp, weight, BT, c, oc, threads));
         }
