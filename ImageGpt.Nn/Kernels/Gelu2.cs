@@ -118,10 +118,6 @@ public static unsafe class Gelu2
         }
     }
 
-    /// <summary>
-    /// sigmoid(K x) from e = exp(-|K x|) ≤ 1 with the softmax's fast exp (valid for arguments ≤ 0):
-    /// 1/(1+e) for x ≥ 0, e/(1+e) = 1 − 1/(1+e) without its cancellation for x &lt; 0.
-    /// </summary>
     // Each thread takes a fixed contiguous piece whose start is a multiple of 16.
     private static (int Start, int Length) Piece(int N, int threads, int t)
     {
@@ -155,6 +151,10 @@ public static unsafe class Gelu2
         }
     }
 
+    /// <summary>
+    /// sigmoid(K x) from e = exp(-|K x|) ≤ 1 with the softmax's fast exp (valid for arguments ≤ 0):
+    /// 1/(1+e) for x ≥ 0, e/(1+e) = 1 − 1/(1+e) without its cancellation for x &lt; 0.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Sigmoid(Vector512<float> x)
     {
