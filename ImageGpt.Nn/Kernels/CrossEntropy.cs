@@ -7,12 +7,63 @@ namespace ImageGpt.Nn.Kernels;
 /// The caller chooses per-row weights w so that Σ w·loss is the objective's loss (AR: 1/(B·T) for
 /// every position; BERT: mask / (masked count of the image · images with a mask); classifier: 1/B).
 /// </summary>
-public static class CrossEntropy
+public static unsafe class CrossEntropy
 {
-    public static void Forward(Span<float> losses, Span<float> probs, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int N, int V)
+    /// <summary>Below this many logits a second thread costs more to start than it saves.</summary>
+    private const int ParallelMin = 1 << 15;
+
+    public static void Forward(Span<float> losses, Span<float> probs, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int N, int V,
+        int threads = 1)
     {
-        // logits (N,V), targets (N), probs (N,V), losses (N)
-        for (int n = 0; n < N; n++)
+        // logits (N,V), targets (N), probs (N,V), losses (N); rows are independent, so threads take fixed
+        // row ranges and any thread count gives the same bits
+        if (threads > 1 && (long)N * V >= ParallelMin)
+        {
+            fixed (float* l = losses, p = probs, x = logits)
+            fixed (int* tg = targets)
+                KernelThreads.Run(threads, new Job((nint)l, (nint)p, (nint)x, (nint)tg, 0, losses.Length, probs.Length, logits.Length,
+                    targets.Length, 0, N, V, backward: false));
+            return;
+        }
+        ForwardRows(losses, probs, logits, targets, 0, N, V);
+    }
+
+    public static void Backward(Span<float> dlogits, ReadOnlySpan<float> probs, ReadOnlySpan<int> targets, ReadOnlySpan<float> weights, int N, int V,
+        int threads = 1)
+    {
+        // probs (N,V), targets (N), weights (N); dlogits (N,V) accumulates
+        if (threads > 1 && (long)N * V >= ParallelMin)
+        {
+            fixed (float* d = dlogits, p = probs, w = weights)
+            fixed (int* tg = targets)
+                KernelThreads.Run(threads, new Job((nint)d, (nint)p, 0, (nint)tg, (nint)w, dlogits.Length, probs.Length, 0,
+                    targets.Length, weights.Length, N, V, backward: true));
+            return;
+        }
+        BackwardRows(dlogits, probs, targets, weights, 0, N, V);
+    }
+
+    /// <summary>One thread's rows: the forward (a = losses, x = logits) or the backward (a = dlogits, w = weights).</summary>
+    private readonly struct Job(nint a, nint p, nint x, nint tg, nint w, int na, int np, int nx, int ntg, int nw, int N, int V,
+        bool backward) : IPieceJob
+    {
+        public void Run(int t, int threads)
+        {
+            int n0 = (int)((long)N * t / threads), n1 = (int)((long)N * (t + 1) / threads);
+            var targets = new ReadOnlySpan<int>((int*)tg, ntg);
+            if (backward)
+                BackwardRows(new Span<float>((float*)a, na), new ReadOnlySpan<float>((float*)p, np), targets,
+                    new ReadOnlySpan<float>((float*)w, nw), n0, n1, V);
+            else
+                ForwardRows(new Span<float>((float*)a, na), new Span<float>((float*)p, np), new ReadOnlySpan<float>((float*)x, nx),
+                    targets, n0, n1, V);
+        }
+    }
+
+    private static void ForwardRows(Span<float> losses, Span<float> probs, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets,
+        int n0, int n1, int V)
+    {
+        for (int n = n0; n < n1; n++)
         {
             var x = logits.Slice(n * V, V);
             var p = probs.Slice(n * V, V);
@@ -25,11 +76,11 @@ public static class CrossEntropy
         }
     }
 
-    public static void Backward(Span<float> dlogits, ReadOnlySpan<float> probs, ReadOnlySpan<int> targets, ReadOnlySpan<float> weights, int N, int V)
+    private static void BackwardRows(Span<float> dlogits, ReadOnlySpan<float> probs, ReadOnlySpan<int> targets, ReadOnlySpan<float> weights,
+        int n0, int n1, int V)
     {
-        // probs (N,V), targets (N), weights (N); dlogits (N,V) accumulates
         // forward: loss = Σ_n w[n] · (log Σ_v exp x[n,v] − x[n,target])  ->  dx = w (p − onehot)
-        for (int n = 0; n < N; n++)
+        for (int n = n0; n < n1; n++)
         {
             float w = weights[n];
             if (w == 0f) continue;

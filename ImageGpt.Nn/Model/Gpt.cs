@@ -190,7 +190,7 @@ public sealed class Gpt
         var a = _acts;
         long t = KernelProfile.Start();
 
-        Embedding.Forward(a[a.Encoded, N], tokens, mask, P(_wte), P(_wpe), P(_sos), B, _T, C, shifted);
+        Embedding.Forward(a[a.Encoded, N], tokens, mask, P(_wte), P(_wpe), P(_sos), B, _T, C, shifted, Threads);
         KernelProfile.Lap(ref t, KernelKind.Embedding);
         for (int l = 0; l < Config.Layers; l++)
             BlockForward(l, a, B);
@@ -199,7 +199,7 @@ public sealed class Gpt
         KernelProfile.Lap(ref t, KernelKind.Norm);
         Matmul.Forward(a[a.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
         KernelProfile.Lap(ref t, KernelKind.MatmulForward);
-        CrossEntropy.Forward(a[a.Losses, BT], a[a.Probs, BT * _V], a[a.Logits, BT * _V], tokens, BT, _V);
+        CrossEntropy.Forward(a[a.Losses, BT], a[a.Probs, BT * _V], a[a.Logits, BT * _V], tokens, BT, _V, Threads);
         KernelProfile.Lap(ref t, KernelKind.CrossEntropy);
         FillLossWeights(a[a.LossWeights, BT], mask, B);
         double loss = WeightedSum(a[a.Losses, BT], a[a.LossWeights, BT]);
@@ -338,7 +338,7 @@ public sealed class Gpt
         KernelProfile.Lap(ref t, KernelKind.Other);
         ReadOnlySpan<int> tokens = _tokens.AsSpan(0, BT);
 
-        CrossEntropy.Backward(d[d.Logits, BT * _V], a[a.Probs, BT * _V], tokens, a[a.LossWeights, BT], BT, _V);
+        CrossEntropy.Backward(d[d.Logits, BT * _V], a[a.Probs, BT * _V], tokens, a[a.LossWeights, BT], BT, _V, Threads);
         KernelProfile.Lap(ref t, KernelKind.CrossEntropy);
         Matmul.BackwardOverwrite(d[d.LnF, N], G(_head), d[d.Logits, BT * _V], a[a.LnF, N], P(_head), BT, C, _V, Threads);
         KernelProfile.Lap(ref t, KernelKind.MatmulBackward);

@@ -186,6 +186,52 @@ public sealed class KernelParityTests
     }
 
     [Theory]
+    [InlineData(2, 16)]
+    [InlineData(3, 10)]   // rows not a multiple of the thread count, a palette that is no vector
+    public void Cross_entropy_split_over_threads_matches_naive_and_one_thread_bit_for_bit(int threads, int V)
+    {
+        int N = (1 << 15) / V + 37; // above the parallel threshold
+        var logits = Random(N * V, 61, 8f);
+        int[] targets = Enumerable.Range(0, N).Select(n => (n * 7 + 3) % V).ToArray();
+        float[] weights = Enumerable.Range(0, N).Select(n => n % 5 == 0 ? 0f : 1f / N).ToArray();
+        float[] lN = new float[N], pN = new float[N * V], lOne = new float[N], pOne = new float[N * V];
+        float[] lMany = new float[N], pMany = new float[N * V];
+        CrossEntropy.ForwardNaive(lN, pN, logits, targets, N, V);
+        CrossEntropy.Forward(lOne, pOne, logits, targets, N, V);
+        CrossEntropy.Forward(lMany, pMany, logits, targets, N, V, threads);
+        Near(pN, pMany, "probs");
+        Near(lN, lMany, "losses");
+        Assert.Equal(pOne, pMany);
+        Assert.Equal(lOne, lMany);
+        float[] dN = Random(N * V, 62), dOne = (float[])dN.Clone(), dMany = (float[])dN.Clone();
+        CrossEntropy.BackwardNaive(dN, pN, targets, weights, N, V);
+        CrossEntropy.Backward(dOne, pN, targets, weights, N, V);
+        CrossEntropy.Backward(dMany, pN, targets, weights, N, V, threads);
+        Near(dN, dMany, "dlogits");
+        Assert.Equal(dOne, dMany);
+    }
+
+    [Theory]
+    [InlineData(2, 64, true)]
+    [InlineData(3, 40, false)]  // rows not a multiple of the thread count, C not a multiple of 16, masked positions
+    public void Embedding_forward_split_over_threads_matches_naive_and_one_thread_bit_for_bit(int threads, int C, bool shifted)
+    {
+        const int T = 49, V = 16;
+        int B = (1 << 15) / (T * C) + 3; // above the parallel threshold
+        var wte = Random(V * C, 71);
+        var wpe = Random(T * C, 72);
+        var sos = Random(C, 73);
+        int[] tokens = Enumerable.Range(0, B * T).Select(i => (i * 5 + 1) % V).ToArray();
+        byte[] mask = shifted ? [] : Enumerable.Range(0, B * T).Select(i => (byte)(i % 3 == 1 ? 1 : 0)).ToArray();
+        float[] yN = new float[B * T * C], yOne = new float[B * T * C], yMany = new float[B * T * C];
+        Embedding.ForwardNaive(yN, tokens, mask, wte, wpe, sos, B, T, C, shifted);
+        Embedding.Forward(yOne, tokens, mask, wte, wpe, sos, B, T, C, shifted);
+        Embedding.Forward(yMany, tokens, mask, wte, wpe, sos, B, T, C, shifted, threads);
+        Near(yN, yMany, "out");
+        Assert.Equal(yOne, yMany);
+    }
+
+    [Theory]
     [MemberData(nameof(Sizes))]
     public void Cross_entropy_simd_matches_naive_forward_and_backward(int V)
     {
