@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-
 namespace ImageGpt.Nn.Kernels;
 
 /// <summary>
@@ -48,11 +44,11 @@ public static unsafe class Embedding
             var d = dout.Slice(bt * C, C);
             // forward: out[b,t] = source[b,t] + wpe[t]
             var dpos = dwpe.Slice(t * C, C);
-            Add(dpos, d, dpos);
+            Elementwise.Add(dpos, d, dpos);
             if (!Source(tokens, mask, bt, t, shifted, out int token))
                 continue;
             var dsrc = token < 0 ? dsos : dwte.Slice(token * C, C);
-            Add(dsrc, d, dsrc);
+            Elementwise.Add(dsrc, d, dsrc);
         }
     }
 
@@ -77,24 +73,8 @@ public static unsafe class Embedding
             if (!Source(tokens, mask, bt, t, shifted, out int token))
                 pos.CopyTo(o);
             else
-                Add(token < 0 ? sos : wte.Slice(token * C, C), pos, o);
+                Elementwise.Add(token < 0 ? sos : wte.Slice(token * C, C), pos, o);
         }
-    }
-
-    /// <summary>
-    /// o = x + y element by element (o may be x), as TensorPrimitives.Add computes it but inlined: the rows
-    /// are 32-512 floats, and its per-call dispatch cost as much as the adds.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> o)
-    {
-        int n = o.Length;
-        if (x.Length != n || y.Length != n) throw new ArgumentException("Embedding: rows of different lengths");
-        ref float xr = ref MemoryMarshal.GetReference(x), yr = ref MemoryMarshal.GetReference(y), or = ref MemoryMarshal.GetReference(o);
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
-            (Vector512.LoadUnsafe(ref xr, (nuint)i) + Vector512.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref or, (nuint)i);
-        for (; i < n; i++) Unsafe.Add(ref or, i) = Unsafe.Add(ref xr, i) + Unsafe.Add(ref yr, i);
     }
 
     public static void ForwardNaive(Span<float> @out, ReadOnlySpan<int> tokens, ReadOnlySpan<byte> mask,

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using ImageGpt.Nn.Kernels;
 
 namespace ImageGpt.Nn.Model;
 
@@ -30,7 +30,7 @@ public static class GradientReduction
         foreach (var s in shardsInOrder)
         {
             float w = (float)((double)s.Images / total);
-            TensorPrimitives.MultiplyAdd(s.Gradients, w, dest, dest);
+            Elementwise.MultiplyAdd(s.Gradients, w, dest);
             loss += (double)s.Images / total * s.Loss;
         }
         return (float)loss;

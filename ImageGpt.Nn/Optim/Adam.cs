@@ -1,7 +1,7 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using ImageGpt.Nn.Kernels;
 using ImageGpt.Nn.Model;
 
 namespace ImageGpt.Nn.Optim;
@@ -112,14 +112,35 @@ public sealed class Adam
     /// </summary>
     public static float ClipGradNorm(Span<float> grads, float maxNorm)
     {
-        double sum = 0;
-        foreach (float g in grads) sum += (double)g * g;
-        float total = (float)Math.Sqrt(sum);
+        float total = (float)Math.Sqrt(SumOfSquares(grads));
         if (maxNorm > 0f)
         {
             float coef = maxNorm / (total + 1e-6f);
-            if (coef < 1f) TensorPrimitives.Multiply(grads, coef, grads);
+            if (coef < 1f) Elementwise.Scale(grads, coef);
         }
         return total;
+    }
+
+    /// <summary>
+    /// Σ x² in double (each square exact) over four chains of 8 lanes: one scalar chain of dependent adds
+    /// was 0.5-0.8 ms of an L8 d64 training step (409k parameters), the serial part two threads could not share.
+    /// </summary>
+    internal static double SumOfSquares(ReadOnlySpan<float> x)
+    {
+        ref float r = ref MemoryMarshal.GetReference(x);
+        int n = x.Length, i = 0;
+        Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (; i + 32 <= n; i += 32)
+        {
+            var (l0, h0) = Vector512.Widen(Vector512.LoadUnsafe(ref r, (nuint)i));
+            var (l1, h1) = Vector512.Widen(Vector512.LoadUnsafe(ref r, (nuint)(i + 16)));
+            a0 = Vector512.FusedMultiplyAdd(l0, l0, a0);
+            a1 = Vector512.FusedMultiplyAdd(h0, h0, a1);
+            a2 = Vector512.FusedMultiplyAdd(l1, l1, a2);
+            a3 = Vector512.FusedMultiplyAdd(h1, h1, a3);
+        }
+        double sum = Vector512.Sum(a0 + a1 + (a2 + a3));
+        for (; i < n; i++) sum += (double)x[i] * x[i];
+        return sum;
     }
 }

@@ -85,6 +85,25 @@ public sealed class AdamTests
         Assert.Equal(0.1f * (2 % 7) - 0.3f, p.Data[2] / (1 - 0.05f), 6);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(31)]
+    [InlineData(32)]
+    [InlineData(33)]
+    [InlineData(409_960)]
+    public void Sum_of_squares_matches_one_scalar_chain_in_double(int n)
+    {
+        var rng = new Random(n + 1);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)((rng.NextDouble() * 2 - 1) * Math.Pow(10, rng.Next(-6, 3)));
+        double expected = 0;
+        foreach (float v in x) expected += (double)v * v;
+        double actual = Adam.SumOfSquares(x);
+        Assert.True(Math.Abs(actual - expected) <= 1e-12 * expected, $"n={n}: {actual} vs {expected}");
+        Assert.Equal((float)Math.Sqrt(expected), (float)Math.Sqrt(actual));
+    }
+
     [Fact]
     public void Clip_grad_norm_scales_by_max_norm_over_norm_plus_1e6_only_when_that_is_below_one()
     {
