@@ -114,8 +114,7 @@ public static unsafe class Matmul
     }
 
     private static void AddPartial(float* dweight, float* partial, int n) =>
-        System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(dweight, n), new ReadOnlySpan<float>(partial, n),
-            new Span<float>(dweight, n));
+        Elementwise.Add(new ReadOnlySpan<float>(dweight, n), new ReadOnlySpan<float>(partial, n), new Span<float>(dweight, n));
 
     // dout (BT,OC), weight (OC,C), dinp (BT,C): the input half of Backward (dinp accumulates)
     public static void BackwardInput(Span<float> dinp, ReadOnlySpan<float> dout, ReadOnlySpan<float> weight,

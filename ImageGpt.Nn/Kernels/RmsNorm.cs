@@ -61,8 +61,7 @@ public static unsafe class RmsNorm
                     job.Run(0, 2);
                     job.Run(1, 2);
                 }
-                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(dg, C), new ReadOnlySpan<float>(part, C),
-                    new Span<float>(dg, C));
+                Elementwise.Add(new ReadOnlySpan<float>(dg, C), new ReadOnlySpan<float>(part, C), new Span<float>(dg, C));
             }
             return;
         }
