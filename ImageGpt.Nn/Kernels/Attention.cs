@@ -260,7 +260,7 @@ public static unsafe partial class Attention
     {
         public void Run(int t, int threads)
         {
-            int i0 = (int)((long)count * t / threads), i1 = (int)((long)count * (t + 1) / threads);
+            var (i0, i1) = KernelThreads.Range(count, t, threads);
             for (int i = i0; i < i1; i++) job.Run(i);
         }
     }

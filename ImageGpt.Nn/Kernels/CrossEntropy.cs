@@ -21,8 +21,8 @@ public static unsafe class CrossEntropy
         {
             fixed (float* l = losses, p = probs, x = logits)
             fixed (int* tg = targets)
-                KernelThreads.Run(threads, new Job((nint)l, (nint)p, (nint)x, (nint)tg, 0, losses.Length, probs.Length, logits.Length,
-                    targets.Length, 0, N, V, backward: false));
+                KernelThreads.Run(threads, new ForwardJob((nint)l, (nint)p, (nint)x, (nint)tg, losses.Length, probs.Length, logits.Length,
+                    targets.Length, N, V));
             return;
         }
         ForwardRows(losses, probs, logits, targets, 0, N, V);
@@ -36,27 +36,30 @@ public static unsafe class CrossEntropy
         {
             fixed (float* d = dlogits, p = probs, w = weights)
             fixed (int* tg = targets)
-                KernelThreads.Run(threads, new Job((nint)d, (nint)p, 0, (nint)tg, (nint)w, dlogits.Length, probs.Length, 0,
-                    targets.Length, weights.Length, N, V, backward: true));
+                KernelThreads.Run(threads, new BackwardJob((nint)d, (nint)p, (nint)tg, (nint)w, dlogits.Length, probs.Length,
+                    targets.Length, weights.Length, N, V));
             return;
         }
         BackwardRows(dlogits, probs, targets, weights, 0, N, V);
     }
 
-    /// <summary>One thread's rows: the forward (a = losses, x = logits) or the backward (a = dlogits, w = weights).</summary>
-    private readonly struct Job(nint a, nint p, nint x, nint tg, nint w, int na, int np, int nx, int ntg, int nw, int N, int V,
-        bool backward) : IPieceJob
+    private readonly struct ForwardJob(nint l, nint p, nint x, nint tg, int nl, int np, int nx, int ntg, int N, int V) : IPieceJob
     {
         public void Run(int t, int threads)
         {
-            int n0 = (int)((long)N * t / threads), n1 = (int)((long)N * (t + 1) / threads);
-            var targets = new ReadOnlySpan<int>((int*)tg, ntg);
-            if (backward)
-                BackwardRows(new Span<float>((float*)a, na), new ReadOnlySpan<float>((float*)p, np), targets,
-                    new ReadOnlySpan<float>((float*)w, nw), n0, n1, V);
-            else
-                ForwardRows(new Span<float>((float*)a, na), new Span<float>((float*)p, np), new ReadOnlySpan<float>((float*)x, nx),
-                    targets, n0, n1, V);
+            var (n0, n1) = KernelThreads.Range(N, t, threads);
+            ForwardRows(new Span<float>((float*)l, nl), new Span<float>((float*)p, np), new ReadOnlySpan<float>((float*)x, nx),
+                new ReadOnlySpan<int>((int*)tg, ntg), n0, n1, V);
+        }
+    }
+
+    private readonly struct BackwardJob(nint d, nint p, nint tg, nint w, int nd, int np, int ntg, int nw, int N, int V) : IPieceJob
+    {
+        public void Run(int t, int threads)
+        {
+            var (n0, n1) = KernelThreads.Range(N, t, threads);
+            BackwardRows(new Span<float>((float*)d, nd), new ReadOnlySpan<float>((float*)p, np), new ReadOnlySpan<int>((int*)tg, ntg),
+                new ReadOnlySpan<float>((float*)w, nw), n0, n1, V);
         }
     }
 

@@ -142,7 +142,7 @@ internal static unsafe class Gemm
     {
         public void Run(int t, int threads)
         {
-            int u0 = (int)((long)units * t / threads), u1 = (int)((long)units * (t + 1) / threads);
+            var (u0, u1) = KernelThreads.Range(units, t, threads);
             int m0 = 0, m1 = M, n0 = 0, n1 = N;
             if (splitM) { m0 = u0 * mr; m1 = Math.Min(M, u1 * mr); }
             else { n0 = u0 * nr; n1 = Math.Min(N, u1 * nr); }

@@ -29,6 +29,10 @@ internal static class KernelThreads
     /// <summary>The worker threads of the calling thread's team (for tests).</summary>
     internal static IReadOnlyList<Thread> WorkersOfThisThread => _team?.Threads ?? [];
 
+    /// <summary>Piece `piece` of `pieces` of [0, n): contiguous, fixed, covering [0, n) once (some may be empty).</summary>
+    public static (int Start, int End) Range(int n, int piece, int pieces) =>
+        ((int)((long)n * piece / pieces), (int)((long)n * (piece + 1) / pieces));
+
     /// <summary>Runs job.Run(p, pieces) for every p in [0, pieces), piece 0 on this thread; returns when all are done.</summary>
     public static void Run<TJob>(int pieces, TJob job) where TJob : struct, IPieceJob
     {

@@ -128,9 +128,6 @@ public static unsafe class RmsNorm
         }
     }
 
-    private static (int Start, int End) Piece(int n, int threads, int t) =>
-        ((int)((long)n * t / threads), (int)((long)n * (t + 1) / threads));
-
     private static void ForwardParallel(nint y, nint rstd, nint x, nint g, int BT, int C, int threads) =>
         KernelThreads.Run(threads, new ForwardJob(y, rstd, x, g, BT, C));
 
@@ -138,7 +135,7 @@ public static unsafe class RmsNorm
     {
         public void Run(int t, int threads)
         {
-            var (r0, r1) = Piece(BT, threads, t);
+            var (r0, r1) = KernelThreads.Range(BT, t, threads);
             int n = r1 - r0;
             ForwardWide(new Span<float>((float*)y + (nint)r0 * C, n * C), new Span<float>((float*)rstd + r0, n),
                 new ReadOnlySpan<float>((float*)x + (nint)r0 * C, n * C), new ReadOnlySpan<float>((float*)g, C), n, C);
@@ -150,7 +147,7 @@ public static unsafe class RmsNorm
     {
         public void Run(int half, int halves)
         {
-            var (r0, r1) = Piece(BT, halves, half);
+            var (r0, r1) = KernelThreads.Range(BT, half, halves);
             BackwardRows((float*)dx, (float*)(half == 0 ? dg : partial), (float*)dy, (float*)x, (float*)g, (float*)rstd, r0, r1, C);
         }
     }
